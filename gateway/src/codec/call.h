@@ -1,0 +1,145 @@
+// One gRPC call through the gateway: a downstream HTTP/2 stream bridged to
+// one upstream stream.
+//
+// The call routes on :path, enforces the deadline (the client's grpc-timeout
+// capped by the route's timeout), forwards request metadata and DATA bytes
+// upstream and response headers, DATA and trailers downstream, without
+// parsing messages. Bytes received on one side are returned to that side's
+// flow-control window (nghttp2_session_consume) only once the other side's
+// session has taken them to send, so each direction buffers at most one
+// stream window and a slow reader slows its writer.
+//
+// Errors the gateway raises itself (no route, unreachable upstream,
+// deadline, upstream reset) reach the client as a gRPC status: trailers-only
+// when no response headers were sent yet, else as trailers.
+//
+// A Call is made and owned by its DownstreamConnection, which feeds it the
+// downstream events; the UpstreamConnection feeds it the upstream ones.
+#ifndef POLYMESH_GATEWAY_SRC_CODEC_CALL_H_
+#define POLYMESH_GATEWAY_SRC_CODEC_CALL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "codec/headers.h"
+#include "common/grpc_status.h"
+#include "observability/tracing.h"
+#include "routing/route_table.h"
+#include "upstream/cluster.h"
+#include "upstream/upstream_connection.h"
+#include "worker/event_loop.h"
+
+namespace polymesh::gateway {
+
+class DownstreamConnection;
+
+// What every call of a worker shares: its loop, the routes, its upstream
+// connections and the tracer.
+struct CallContext {
+  // The worker's loop.
+  EventLoop& loop;
+  // The route table (shared by all workers, read-only).
+  const RouteTable& routes;
+  // The worker's clusters.
+  ClusterManager& clusters;
+  // Makes the spans; nullptr for no tracing at all.
+  observability::Tracer* tracer = nullptr;
+};
+
+// The bridge of one downstream stream to one upstream stream.
+class Call : public UpstreamStreamCallbacks {
+ public:
+  // A call on `stream_id` of `downstream`.
+  Call(CallContext& context, DownstreamConnection& downstream, int32_t stream_id);
+  ~Call() override;
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  // --- Downstream events (from DownstreamConnection) ---
+
+  // One field of the request headers.
+  void OnRequestHeader(absl::string_view name, absl::string_view value);
+  // The end of a request header block; `end_stream` when the request has
+  // no body.
+  void OnRequestHeadersEnd(bool end_stream);
+  // Request DATA bytes.
+  void OnRequestData(const uint8_t* data, size_t length);
+  // The client finished sending (END_STREAM).
+  void OnRequestEnd();
+  // The downstream stream closed: `error_code` is the client's RST_STREAM
+  // code, or NO_ERROR. The call is destroyed right after.
+  void OnDownstreamClose(uint32_t error_code);
+  // Fills `buffer` with response DATA for the downstream session (nghttp2
+  // data provider semantics); submits the trailers when they are due.
+  ssize_t ReadResponseData(uint8_t* buffer, size_t length, uint32_t* flags);
+  // Whether the client has finished sending.
+  bool request_ended() const { return request_ended_; }
+
+  // --- Upstream events (UpstreamStreamCallbacks) ---
+
+  void OnUpstreamReady() override;
+  void OnUpstreamFailure(absl::string_view message) override;
+  void OnUpstreamHeader(absl::string_view name, absl::string_view value) override;
+  void OnUpstreamHeadersEnd(bool trailers, bool end_stream) override;
+  void OnUpstreamData(const uint8_t* data, size_t length) override;
+  void OnUpstreamClose(uint32_t error_code) override;
+  ssize_t ReadUpstreamData(uint8_t* buffer, size_t length, uint32_t* flags) override;
+
+ private:
+  // Validates the request, routes it and starts the upstream attempt.
+  void Start();
+  // Ends the call with a status the gateway raises itself; cancels the
+  // upstream stream if one is open.
+  void Fail(GrpcStatus status, absl::string_view message);
+  // Answers with a trailers-only response (HTTP `http_status`).
+  void RespondTrailersOnly(int http_status, GrpcStatus status, absl::string_view message);
+  // Stops the upstream half: resets its stream with `error_code` (if open),
+  // returns buffered bytes to its window, ends the CLIENT span.
+  void ReleaseUpstream(uint32_t error_code, GrpcStatus span_status,
+                       absl::string_view span_message);
+  // Records the final status seen in a header block (for spans).
+  void NoteStatus(const HeaderList& headers);
+  void OnDeadline();
+
+  CallContext& context_;
+  DownstreamConnection& downstream_;
+  const int32_t stream_id_;
+
+  // Request side.
+  HeaderList request_headers_;
+  bool request_headers_ended_ = false;
+  bool request_ended_ = false;
+  std::string request_buffer_;
+  size_t request_offset_ = 0;
+  const Route* route_ = nullptr;
+  absl::Time deadline_ = absl::InfiniteFuture();
+  Timer deadline_timer_;
+
+  // Upstream attempt.
+  UpstreamConnection* upstream_ = nullptr;
+  int32_t upstream_stream_id_ = 0;  // 0 until submitted
+
+  // Response side.
+  HeaderList response_headers_;
+  bool response_headers_received_ = false;
+  bool response_headers_sent_ = false;
+  HeaderList trailers_;
+  bool trailers_pending_ = false;
+  bool response_complete_ = false;  // final status submitted downstream
+  std::string response_buffer_;
+  size_t response_offset_ = 0;
+
+  // Outcome and spans.
+  int final_status_ = static_cast<int>(GrpcStatus::kUnknown);
+  std::string final_message_;
+  bool traced_ = false;
+  bool client_span_open_ = false;
+  observability::ServerSpan server_span_;
+  observability::ClientSpan client_span_;
+};
+
+}  // namespace polymesh::gateway
+
+#endif  // POLYMESH_GATEWAY_SRC_CODEC_CALL_H_

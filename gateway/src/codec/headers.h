@@ -1,0 +1,72 @@
+// HTTP/2 header lists of gRPC calls: storage, lookup, which headers a proxy
+// must not forward, and conversion to nghttp2's name/value arrays.
+//
+// Usage:
+//
+//   HeaderList headers;
+//   headers.Add(":status", "200");
+//   headers.Add("grpc-status", "0");
+//   std::vector<nghttp2_nv> nva = ToNghttp2(headers);   // views into headers
+//   nghttp2_submit_response(session, stream_id, nva.data(), nva.size(), ...);
+#ifndef POLYMESH_GATEWAY_SRC_CODEC_HEADERS_H_
+#define POLYMESH_GATEWAY_SRC_CODEC_HEADERS_H_
+
+#include <nghttp2/nghttp2.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace polymesh::gateway {
+
+// One header field.
+struct Header {
+  // The lower-case name (pseudo-headers start with ':').
+  std::string name;
+  // The value; binary ("-bin") headers carry base64 text as sent.
+  std::string value;
+};
+
+// An ordered list of header fields, as received or to send.
+class HeaderList {
+ public:
+  // Appends a field.
+  void Add(absl::string_view name, absl::string_view value) {
+    fields_.push_back({std::string(name), std::string(value)});
+  }
+  // The value of the first field named `name`, or nullptr.
+  const std::string* Find(absl::string_view name) const;
+  // The fields, in order.
+  const std::vector<Header>& fields() const { return fields_; }
+  // Removes every field.
+  void Clear() { fields_.clear(); }
+  // Whether there is no field.
+  bool empty() const { return fields_.empty(); }
+
+ private:
+  std::vector<Header> fields_;
+};
+
+// Whether `name` is a connection-specific (hop-by-hop) header that HTTP/2
+// forbids or that a proxy must not forward: connection, keep-alive,
+// proxy-connection, transfer-encoding, upgrade, http2-settings, host. `te`
+// is not in the list (gRPC needs "te: trailers").
+bool IsHopByHopHeader(absl::string_view name);
+
+// nghttp2 name/value entries that point into `headers` (which must outlive
+// them, until the submit call that copies them returns).
+std::vector<nghttp2_nv> ToNghttp2(const HeaderList& headers);
+
+// An nghttp2 entry viewing `name` and `value`.
+inline nghttp2_nv MakeNv(absl::string_view name, absl::string_view value) {
+  return nghttp2_nv{
+      const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(name.data())),
+      const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(value.data())),
+      name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+}  // namespace polymesh::gateway
+
+#endif  // POLYMESH_GATEWAY_SRC_CODEC_HEADERS_H_

@@ -1,0 +1,65 @@
+#include "common/grpc_status.h"
+
+#include <array>
+
+namespace polymesh::gateway {
+
+absl::string_view GrpcStatusName(int status) {
+  static constexpr std::array<absl::string_view, 17> kNames = {
+      "OK",
+      "CANCELLED",
+      "UNKNOWN",
+      "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED",
+      "NOT_FOUND",
+      "ALREADY_EXISTS",
+      "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION",
+      "ABORTED",
+      "OUT_OF_RANGE",
+      "UNIMPLEMENTED",
+      "INTERNAL",
+      "UNAVAILABLE",
+      "DATA_LOSS",
+      "UNAUTHENTICATED",
+  };
+  if (status < 0 || status >= static_cast<int>(kNames.size())) {
+    return "UNKNOWN";
+  }
+  return kNames[status];
+}
+
+GrpcStatus GrpcStatusFromHttp2Error(uint32_t h2_error_code) {
+  switch (h2_error_code) {
+    case 0x7:  // REFUSED_STREAM
+      return GrpcStatus::kUnavailable;
+    case 0x8:  // CANCEL
+      return GrpcStatus::kCancelled;
+    case 0xb:  // ENHANCE_YOUR_CALM
+      return GrpcStatus::kResourceExhausted;
+    case 0xc:  // INADEQUATE_SECURITY
+      return GrpcStatus::kPermissionDenied;
+    default:
+      return GrpcStatus::kInternal;
+  }
+}
+
+std::string PercentEncodeGrpcMessage(absl::string_view message) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(message.size());
+  for (char c : message) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte <= 0x7e && byte != '%') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0xf]);
+    }
+  }
+  return out;
+}
+
+}  // namespace polymesh::gateway

@@ -1,0 +1,185 @@
+#include "config/config_validator.h"
+
+#include <arpa/inet.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+
+namespace polymesh::gateway {
+namespace {
+
+using ::polymesh::gateway::v1::SocketAddress;
+
+class Validator {
+ public:
+  explicit Validator(const ParsedConfig& parsed)
+      : parsed_(parsed), config_(parsed.config) {}
+
+  absl::Status Run() {
+    if (!config_.has_listener()) {
+      return Error("listener", "required: where clients connect, such as "
+                               "{ address: 127.0.0.1, port: 8080 }");
+    }
+    RETURN_IF_ERROR(CheckAddress(config_.listener(), "listener", /*port_zero_ok=*/true));
+    if (config_.workers() > kMaxWorkers) {
+      return Error("workers", absl::StrCat("at most ", kMaxWorkers, ", got ",
+                                           config_.workers()));
+    }
+    if (config_.has_local_services()) {
+      RETURN_IF_ERROR(CheckAddress(config_.local_services(), "local_services",
+                                   /*port_zero_ok=*/true));
+    }
+    absl::flat_hash_set<std::string> clusters;
+    for (int i = 0; i < config_.clusters_size(); ++i) {
+      RETURN_IF_ERROR(CheckCluster(i, clusters));
+    }
+    absl::flat_hash_set<std::string> routes;
+    for (int i = 0; i < config_.routes_size(); ++i) {
+      RETURN_IF_ERROR(CheckRoute(i, clusters, routes));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status CheckCluster(int index, absl::flat_hash_set<std::string>& names) {
+    const auto& cluster = config_.clusters(index);
+    const std::string path = absl::StrCat("clusters[", index, "]");
+    if (cluster.name().empty()) return Error(path + ".name", "required");
+    if (cluster.name() == kLocalClusterName) {
+      return Error(path + ".name",
+                   "\"local\" is reserved for the gateway's own services");
+    }
+    if (!names.insert(cluster.name()).second) {
+      return Error(path + ".name",
+                   absl::StrCat("duplicate cluster name \"", cluster.name(), "\""));
+    }
+    if (cluster.endpoints_size() == 0) {
+      return Error(path + ".endpoints", "at least one endpoint is required");
+    }
+    for (int i = 0; i < cluster.endpoints_size(); ++i) {
+      RETURN_IF_ERROR(CheckAddress(cluster.endpoints(i),
+                                   absl::StrCat(path, ".endpoints[", i, "]"),
+                                   /*port_zero_ok=*/false));
+    }
+    if (cluster.has_connect_timeout()) {
+      const auto& timeout = cluster.connect_timeout();
+      if (timeout.seconds() == 0 && timeout.nanos() < 1000000) {
+        return Error(path + ".connect_timeout", "at least 1ms");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckRoute(int index, const absl::flat_hash_set<std::string>& clusters,
+                          absl::flat_hash_set<std::string>& names) {
+    const auto& route = config_.routes(index);
+    const std::string path = absl::StrCat("routes[", index, "]");
+    if (route.name().empty()) return Error(path + ".name", "required");
+    if (!names.insert(route.name()).second) {
+      return Error(path + ".name",
+                   absl::StrCat("duplicate route name \"", route.name(), "\""));
+    }
+    switch (route.match().rule_case()) {
+      case v1::RouteMatch::kService:
+        if (!IsQualifiedName(route.match().service())) {
+          return Error(path + ".match.service",
+                       absl::StrCat("\"", route.match().service(),
+                                    "\" is not a fully-qualified service name "
+                                    "such as \"polymesh.ai.v1.AIService\""));
+        }
+        break;
+      case v1::RouteMatch::kMethod:
+        if (!IsMethodName(route.match().method())) {
+          return Error(path + ".match.method",
+                       absl::StrCat("\"", route.match().method(),
+                                    "\" is not a method such as "
+                                    "\"polymesh.ai.v1.AIService/Predict\""));
+        }
+        break;
+      case v1::RouteMatch::RULE_NOT_SET:
+        return Error(path + ".match", "required: set service or method");
+    }
+    if (route.cluster().empty()) return Error(path + ".cluster", "required");
+    if (route.cluster() == kLocalClusterName) {
+      if (!config_.has_local_services()) {
+        return Error(path + ".cluster",
+                     "cluster \"local\" needs local_services to be set");
+      }
+    } else if (!clusters.contains(route.cluster())) {
+      std::vector<std::string> known(clusters.begin(), clusters.end());
+      std::sort(known.begin(), known.end());
+      return Error(path + ".cluster",
+                   absl::StrCat("unknown cluster \"", route.cluster(),
+                                "\" (clusters: ", absl::StrJoin(known, ", "),
+                                config_.has_local_services() ? ", local" : "", ")"));
+    }
+    if (route.timeout().seconds() < 0 || route.timeout().nanos() < 0) {
+      return Error(path + ".timeout", "must not be negative");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckAddress(const SocketAddress& address, const std::string& path,
+                            bool port_zero_ok) {
+    if (address.address().empty()) return Error(path + ".address", "required");
+    in_addr v4;
+    in6_addr v6;
+    if (address.address() != "localhost" &&
+        inet_pton(AF_INET, address.address().c_str(), &v4) != 1 &&
+        inet_pton(AF_INET6, address.address().c_str(), &v6) != 1) {
+      return Error(path + ".address",
+                   absl::StrCat("\"", address.address(),
+                                "\" is not a numeric IP address or \"localhost\""));
+    }
+    if (address.port() > 65535 || (address.port() == 0 && !port_zero_ok)) {
+      return Error(path + ".port",
+                   absl::StrCat(port_zero_ok ? "want 0 to 65535" : "want 1 to 65535",
+                                ", got ", address.port()));
+    }
+    return absl::OkStatus();
+  }
+
+  static bool IsIdentifier(absl::string_view name) {
+    if (name.empty() || absl::ascii_isdigit(name[0])) return false;
+    for (char c : name) {
+      if (!absl::ascii_isalnum(c) && c != '_') return false;
+    }
+    return true;
+  }
+
+  static bool IsQualifiedName(absl::string_view name) {
+    for (absl::string_view part : absl::StrSplit(name, '.')) {
+      if (!IsIdentifier(part)) return false;
+    }
+    return true;
+  }
+
+  static bool IsMethodName(absl::string_view name) {
+    if (!name.empty() && name[0] == '/') name.remove_prefix(1);
+    std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
+    return parts.size() == 2 && IsQualifiedName(parts[0]) && IsIdentifier(parts[1]);
+  }
+
+  absl::Status Error(const std::string& path, absl::string_view what) const {
+    return absl::InvalidArgumentError(absl::StrCat(parsed_.Where(path), what));
+  }
+
+  const ParsedConfig& parsed_;
+  const GatewayConfig& config_;
+};
+
+}  // namespace
+
+absl::Status ValidateConfig(const ParsedConfig& parsed) {
+  return Validator(parsed).Run();
+}
+
+}  // namespace polymesh::gateway

@@ -1,0 +1,34 @@
+// Semantic checks of a parsed gateway configuration: what the schema alone
+// cannot say.
+//
+// Checked: a listener with an address; ports in range; workers at most 256;
+// cluster names unique, not "local", each cluster with endpoints; route names
+// unique; every route with a well-formed match rule and a cluster that exists
+// (or "local", which needs local_services); durations not negative.
+//
+// Usage:
+//
+//   absl::StatusOr<ParsedConfig> parsed = ParseConfigYaml(text, "mesh.yaml");
+//   absl::Status valid = ValidateConfig(*parsed);
+#ifndef POLYMESH_GATEWAY_SRC_CONFIG_CONFIG_VALIDATOR_H_
+#define POLYMESH_GATEWAY_SRC_CONFIG_CONFIG_VALIDATOR_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "config/config_loader.h"
+
+namespace polymesh::gateway {
+
+// The cluster name routes use for the gateway's own services.
+inline constexpr absl::string_view kLocalClusterName = "local";
+
+// The most worker threads a config may ask for.
+inline constexpr uint32_t kMaxWorkers = 256;
+
+// Returns OK, or INVALID_ARGUMENT naming the first bad field and where it
+// was written.
+absl::Status ValidateConfig(const ParsedConfig& parsed);
+
+}  // namespace polymesh::gateway
+
+#endif  // POLYMESH_GATEWAY_SRC_CONFIG_CONFIG_VALIDATOR_H_

@@ -1,0 +1,279 @@
+#include "observability/tracing_config.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "opentelemetry/ext/http/common/url_parser.h"
+#include "opentelemetry/sdk/resource/resource_detector.h"
+#include "opentelemetry/sdk/trace/samplers/always_off.h"
+#include "opentelemetry/sdk/trace/samplers/always_on.h"
+#include "opentelemetry/sdk/trace/samplers/parent.h"
+#include "opentelemetry/sdk/trace/samplers/trace_id_ratio.h"
+
+namespace polymesh::observability {
+namespace {
+
+namespace sdk_resource = opentelemetry::sdk::resource;
+namespace sdk_trace = opentelemetry::sdk::trace;
+
+constexpr char kSdkDisabled[] = "OTEL_SDK_DISABLED";
+constexpr char kServiceName[] = "OTEL_SERVICE_NAME";
+constexpr char kResourceAttributes[] = "OTEL_RESOURCE_ATTRIBUTES";
+constexpr char kTracesSampler[] = "OTEL_TRACES_SAMPLER";
+constexpr char kTracesSamplerArg[] = "OTEL_TRACES_SAMPLER_ARG";
+constexpr char kBspScheduleDelay[] = "OTEL_BSP_SCHEDULE_DELAY";
+constexpr char kBspMaxQueueSize[] = "OTEL_BSP_MAX_QUEUE_SIZE";
+constexpr char kBspMaxExportBatchSize[] = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+constexpr char kSemconvStabilityOptIn[] = "OTEL_SEMCONV_STABILITY_OPT_IN";
+constexpr char kOtlpTracesEndpoint[] = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+constexpr char kOtlpEndpoint[] = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+// abseil (as packaged) has its own string_view type, distinct from std's.
+absl::string_view ToAbsl(std::string_view value) { return {value.data(), value.size()}; }
+std::string_view FromAbsl(absl::string_view value) { return {value.data(), value.size()}; }
+
+std::string_view Trim(std::string_view value) {
+  return FromAbsl(absl::StripAsciiWhitespace(ToAbsl(value)));
+}
+
+// The value of an environment variable; empty when unset.
+std::string_view GetEnv(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string_view() : std::string_view(value);
+}
+
+absl::Status Malformed(std::string_view variable, std::string_view value,
+                       std::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(variable), "=\"", absl::CEscape(ToAbsl(value)), "\": ", ToAbsl(why)));
+}
+
+// A ratio in [0, 1] from OTEL_TRACES_SAMPLER_ARG; 1 when empty.
+absl::StatusOr<double> ParseRatio(std::string_view arg) {
+  arg = Trim(arg);
+  if (arg.empty()) return 1.0;
+  double ratio = 0;
+  // The negated test also rejects NaN.
+  if (!absl::SimpleAtod(ToAbsl(arg), &ratio) || !(ratio >= 0.0 && ratio <= 1.0)) {
+    return Malformed(kTracesSamplerArg, arg, "expected a sampling ratio in [0, 1]");
+  }
+  return ratio;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes `value`; nullopt on a bad escape.
+std::optional<std::string> PercentDecode(std::string_view value) {
+  std::string decoded;
+  decoded.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '%') {
+      decoded.push_back(value[i]);
+      continue;
+    }
+    if (i + 2 >= value.size()) return std::nullopt;
+    const int high = HexDigit(value[i + 1]);
+    const int low = HexDigit(value[i + 2]);
+    if (high < 0 || low < 0) return std::nullopt;
+    decoded.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return decoded;
+}
+
+// A positive integer from an OTEL_BSP_* variable; `fallback` when empty.
+absl::StatusOr<uint64_t> ParsePositive(std::string_view variable, std::string_view value,
+                                       uint64_t fallback) {
+  value = Trim(value);
+  if (value.empty()) return fallback;
+  uint64_t parsed = 0;
+  if (!absl::SimpleAtoi(ToAbsl(value), &parsed) || parsed == 0) {
+    return Malformed(variable, value, "expected a positive integer");
+  }
+  return parsed;
+}
+
+// Makes a Resource from attributes alone (Resource's constructor is only open
+// to detectors; Resource::Create would merge the SDK's own reading of
+// OTEL_RESOURCE_ATTRIBUTES, cached once per process and not percent-decoded).
+class AttributesDetector final : public sdk_resource::ResourceDetector {
+ public:
+  explicit AttributesDetector(sdk_resource::ResourceAttributes attributes)
+      : attributes_(std::move(attributes)) {}
+  sdk_resource::Resource Detect() noexcept override { return Create(attributes_); }
+
+ private:
+  sdk_resource::ResourceAttributes attributes_;
+};
+
+}  // namespace
+
+SemconvMode ParseSemconvStabilityOptIn(std::string_view value) {
+  SemconvMode mode = SemconvMode::kOld;
+  for (absl::string_view piece : absl::StrSplit(ToAbsl(value), ',')) {
+    const std::string_view entry = Trim(FromAbsl(piece));
+    if (entry == "rpc/dup") return SemconvMode::kDup;
+    if (entry == "rpc") mode = SemconvMode::kNew;
+  }
+  return mode;
+}
+
+absl::StatusOr<bool> ParseSdkDisabled(std::string_view value) {
+  value = Trim(value);
+  if (value.empty() || absl::EqualsIgnoreCase(ToAbsl(value), "false")) return false;
+  if (absl::EqualsIgnoreCase(ToAbsl(value), "true")) return true;
+  return Malformed(kSdkDisabled, value, "expected true or false");
+}
+
+absl::StatusOr<std::unique_ptr<sdk_trace::Sampler>> ParseSampler(std::string_view sampler,
+                                                                 std::string_view arg) {
+  const std::string name = absl::AsciiStrToLower(ToAbsl(Trim(sampler)));
+  if (name.empty() || name == "parentbased_always_on") {
+    return std::make_unique<sdk_trace::ParentBasedSampler>(
+        std::make_shared<sdk_trace::AlwaysOnSampler>());
+  }
+  if (name == "always_on") return std::make_unique<sdk_trace::AlwaysOnSampler>();
+  if (name == "always_off") return std::make_unique<sdk_trace::AlwaysOffSampler>();
+  if (name == "parentbased_always_off") {
+    return std::make_unique<sdk_trace::ParentBasedSampler>(
+        std::make_shared<sdk_trace::AlwaysOffSampler>());
+  }
+  if (name == "traceidratio" || name == "parentbased_traceidratio") {
+    absl::StatusOr<double> ratio = ParseRatio(arg);
+    if (!ratio.ok()) return ratio.status();
+    if (name == "traceidratio") {
+      return std::make_unique<sdk_trace::TraceIdRatioBasedSampler>(*ratio);
+    }
+    return std::make_unique<sdk_trace::ParentBasedSampler>(
+        std::make_shared<sdk_trace::TraceIdRatioBasedSampler>(*ratio));
+  }
+  return Malformed(kTracesSampler, sampler,
+                   "expected always_on, always_off, traceidratio, parentbased_always_on, "
+                   "parentbased_always_off or parentbased_traceidratio");
+}
+
+absl::StatusOr<sdk_resource::ResourceAttributes> ParseResourceAttributes(std::string_view value) {
+  sdk_resource::ResourceAttributes attributes;
+  for (absl::string_view piece : absl::StrSplit(ToAbsl(value), ',')) {
+    const std::string_view entry = Trim(FromAbsl(piece));
+    if (entry.empty()) continue;
+    const size_t equals = entry.find('=');
+    if (equals == std::string_view::npos) {
+      return Malformed(kResourceAttributes, value,
+                       absl::StrCat("entry \"", absl::CEscape(ToAbsl(entry)),
+                                    "\" has no '='"));
+    }
+    const std::string_view key = Trim(entry.substr(0, equals));
+    if (key.empty()) {
+      return Malformed(kResourceAttributes, value,
+                       absl::StrCat("entry \"", absl::CEscape(ToAbsl(entry)),
+                                    "\" has an empty key"));
+    }
+    std::optional<std::string> decoded =
+        PercentDecode(Trim(entry.substr(equals + 1)));
+    if (!decoded.has_value()) {
+      return Malformed(
+          kResourceAttributes, value,
+          absl::StrCat("entry \"", absl::CEscape(ToAbsl(entry)), "\" has a bad percent escape"));
+    }
+    attributes.SetAttribute(std::string(key), *std::move(decoded));
+  }
+  return attributes;
+}
+
+absl::StatusOr<sdk_resource::Resource> MakeResource(std::string_view resource_attributes,
+                                                    std::string_view service_name,
+                                                    std::string_view default_service_name) {
+  absl::StatusOr<sdk_resource::ResourceAttributes> attributes =
+      ParseResourceAttributes(resource_attributes);
+  if (!attributes.ok()) return attributes.status();
+  constexpr char kServiceNameKey[] = "service.name";
+  service_name = Trim(service_name);
+  if (!service_name.empty()) {
+    attributes->SetAttribute(kServiceNameKey, std::string(service_name));
+  } else if (attributes->find(kServiceNameKey) == attributes->end()) {
+    attributes->SetAttribute(kServiceNameKey, std::string(default_service_name));
+  }
+  return sdk_resource::Resource::GetDefault().Merge(
+      AttributesDetector(*std::move(attributes)).Detect());
+}
+
+absl::StatusOr<sdk_trace::BatchSpanProcessorOptions> ParseBatchSpanProcessorOptions(
+    std::string_view schedule_delay, std::string_view max_queue_size,
+    std::string_view max_export_batch_size) {
+  sdk_trace::BatchSpanProcessorOptions options;
+  absl::StatusOr<uint64_t> delay =
+      ParsePositive(kBspScheduleDelay, schedule_delay,
+                    static_cast<uint64_t>(options.schedule_delay_millis.count()));
+  if (!delay.ok()) return delay.status();
+  absl::StatusOr<uint64_t> queue = ParsePositive(kBspMaxQueueSize, max_queue_size,
+                                                 options.max_queue_size);
+  if (!queue.ok()) return queue.status();
+  absl::StatusOr<uint64_t> batch = ParsePositive(kBspMaxExportBatchSize, max_export_batch_size,
+                                                 options.max_export_batch_size);
+  if (!batch.ok()) return batch.status();
+  if (*batch > *queue) {
+    return Malformed(kBspMaxExportBatchSize, max_export_batch_size,
+                     absl::StrCat("must not exceed the queue size (", *queue, ")"));
+  }
+  options.schedule_delay_millis = std::chrono::milliseconds(*delay);
+  options.max_queue_size = *queue;
+  options.max_export_batch_size = *batch;
+  return options;
+}
+
+absl::Status ValidateOtlpEndpoint(std::string_view endpoint, std::string_view variable) {
+  if (endpoint.empty()) return Malformed(variable, endpoint, "empty endpoint");
+  opentelemetry::ext::http::common::UrlParser url{std::string(endpoint)};
+  if (!url.success_) return Malformed(variable, endpoint, "the port does not parse");
+  if (url.host_.empty()) return Malformed(variable, endpoint, "no host");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TracingEnvironment> ReadTracingEnvironment(std::string_view default_service_name) {
+  TracingEnvironment env;
+  absl::StatusOr<bool> disabled = ParseSdkDisabled(GetEnv(kSdkDisabled));
+  if (!disabled.ok()) return disabled.status();
+  env.sdk_disabled = *disabled;
+  if (env.sdk_disabled) return env;
+
+  env.semconv = ParseSemconvStabilityOptIn(GetEnv(kSemconvStabilityOptIn));
+
+  absl::StatusOr<std::unique_ptr<sdk_trace::Sampler>> sampler =
+      ParseSampler(GetEnv(kTracesSampler), GetEnv(kTracesSamplerArg));
+  if (!sampler.ok()) return sampler.status();
+  env.sampler = *std::move(sampler);
+
+  absl::StatusOr<sdk_resource::Resource> resource =
+      MakeResource(GetEnv(kResourceAttributes), GetEnv(kServiceName), default_service_name);
+  if (!resource.ok()) return resource.status();
+  env.resource.emplace(*std::move(resource));
+
+  absl::StatusOr<sdk_trace::BatchSpanProcessorOptions> batch = ParseBatchSpanProcessorOptions(
+      GetEnv(kBspScheduleDelay), GetEnv(kBspMaxQueueSize), GetEnv(kBspMaxExportBatchSize));
+  if (!batch.ok()) return batch.status();
+  env.batch = *batch;
+
+  // env.exporter read OTEL_EXPORTER_OTLP_* when it was constructed.
+  absl::Status endpoint = ValidateOtlpEndpoint(
+      env.exporter.endpoint,
+      GetEnv(kOtlpTracesEndpoint).empty() ? kOtlpEndpoint : kOtlpTracesEndpoint);
+  if (!endpoint.ok()) return endpoint;
+  return env;
+}
+
+}  // namespace polymesh::observability

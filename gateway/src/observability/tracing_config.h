@@ -1,0 +1,113 @@
+// The tracer's configuration from the standard OTEL_* environment variables,
+// for the part that opentelemetry-cpp 1.19 does not read itself.
+//
+// The SDK reads, when its objects are built: the OTLP exporter's endpoint
+// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, then OTEL_EXPORTER_OTLP_ENDPOINT, default
+// http://localhost:4317), TLS, headers, timeout and compression. This file
+// reads the rest: OTEL_SDK_DISABLED, OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_* and
+// OTEL_SEMCONV_STABILITY_OPT_IN. Every parser takes the values (an empty value
+// means "unset", as the specification says) so that it can be tested without
+// touching the environment; ReadTracingEnvironment() reads them all.
+//
+// Usage:
+//
+//   absl::StatusOr<TracingEnvironment> env =
+//       ReadTracingEnvironment("polymesh-gateway");
+//   if (!env.ok()) return env.status();  // INVALID_ARGUMENT naming the variable
+#ifndef POLYMESH_GATEWAY_SRC_OBSERVABILITY_TRACING_CONFIG_H_
+#define POLYMESH_GATEWAY_SRC_OBSERVABILITY_TRACING_CONFIG_H_
+
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "opentelemetry/exporters/otlp/otlp_grpc_exporter_options.h"
+#include "opentelemetry/sdk/resource/resource.h"
+#include "opentelemetry/sdk/trace/batch_span_processor_options.h"
+#include "opentelemetry/sdk/trace/sampler.h"
+
+namespace polymesh::observability {
+
+// Which RPC semantic conventions the spans carry, from
+// OTEL_SEMCONV_STABILITY_OPT_IN.
+enum class SemconvMode {
+  // Unset: the old conventions only (rpc.system, rpc.service, short
+  // rpc.method, rpc.grpc.status_code).
+  kOld,
+  // `rpc`: the new conventions only (rpc.system.name, fully-qualified
+  // rpc.method, rpc.response.status_code).
+  kNew,
+  // `rpc/dup`: both; rpc.method takes the new, fully-qualified value.
+  kDup,
+};
+
+// Parses OTEL_SEMCONV_STABILITY_OPT_IN, a comma-separated list in which only
+// `rpc` and `rpc/dup` matter here (`rpc/dup` wins); other entries belong to
+// other instrumentations and are ignored. Never fails.
+SemconvMode ParseSemconvStabilityOptIn(std::string_view value);
+
+// Parses OTEL_SDK_DISABLED: "true" or "false" (any case), empty for false.
+absl::StatusOr<bool> ParseSdkDisabled(std::string_view value);
+
+// Builds the sampler named by OTEL_TRACES_SAMPLER (`sampler`) with the
+// argument OTEL_TRACES_SAMPLER_ARG (`arg`): always_on, always_off,
+// traceidratio, parentbased_always_on (the default, when empty),
+// parentbased_always_off, parentbased_traceidratio. The ratio samplers take a
+// ratio in [0, 1] (default 1); other samplers ignore the argument. Fails with
+// INVALID_ARGUMENT naming the variable that is malformed.
+absl::StatusOr<std::unique_ptr<opentelemetry::sdk::trace::Sampler>> ParseSampler(
+    std::string_view sampler, std::string_view arg);
+
+// Parses OTEL_RESOURCE_ATTRIBUTES: `key1=value1,key2=value2`, blanks around
+// keys and values trimmed, values percent-decoded (W3C Baggage format). Fails
+// with INVALID_ARGUMENT naming the variable on an entry without `=`, an empty
+// key or a bad percent escape.
+absl::StatusOr<opentelemetry::sdk::resource::ResourceAttributes> ParseResourceAttributes(
+    std::string_view value);
+
+// The process's resource: the SDK's telemetry.sdk.* attributes, then
+// OTEL_RESOURCE_ATTRIBUTES (`resource_attributes`), then service.name from
+// OTEL_SERVICE_NAME (`service_name`), else from the attributes, else
+// `default_service_name`.
+absl::StatusOr<opentelemetry::sdk::resource::Resource> MakeResource(
+    std::string_view resource_attributes, std::string_view service_name,
+    std::string_view default_service_name);
+
+// Options of the batch span processor from OTEL_BSP_SCHEDULE_DELAY
+// (milliseconds), OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BSP_MAX_EXPORT_BATCH_SIZE;
+// empty values keep the defaults (5000, 2048, 512). Fails with
+// INVALID_ARGUMENT naming the variable on a value that is not a positive
+// integer, or on a batch size above the queue size.
+absl::StatusOr<opentelemetry::sdk::trace::BatchSpanProcessorOptions>
+ParseBatchSpanProcessorOptions(std::string_view schedule_delay, std::string_view max_queue_size,
+                               std::string_view max_export_batch_size);
+
+// Checks the OTLP/gRPC endpoint that the SDK read from `variable`. Given a
+// port that does not parse or no host, the SDK logs one error and then drops
+// every span without a word; we fail at start instead, with INVALID_ARGUMENT
+// naming `variable`.
+absl::Status ValidateOtlpEndpoint(std::string_view endpoint, std::string_view variable);
+
+// Everything the tracer takes from the environment.
+struct TracingEnvironment {
+  // OTEL_SDK_DISABLED=true: make no spans at all; the other fields are then
+  // left at their defaults.
+  bool sdk_disabled = false;
+  SemconvMode semconv = SemconvMode::kOld;
+  std::unique_ptr<opentelemetry::sdk::trace::Sampler> sampler;
+  std::optional<opentelemetry::sdk::resource::Resource> resource;
+  opentelemetry::sdk::trace::BatchSpanProcessorOptions batch;
+  // Filled in by the SDK from OTEL_EXPORTER_OTLP_*; the endpoint is validated.
+  opentelemetry::exporter::otlp::OtlpGrpcExporterOptions exporter;
+};
+
+// Reads every variable above from the process environment. Fails with
+// INVALID_ARGUMENT naming the first malformed variable.
+absl::StatusOr<TracingEnvironment> ReadTracingEnvironment(std::string_view default_service_name);
+
+}  // namespace polymesh::observability
+
+#endif  // POLYMESH_GATEWAY_SRC_OBSERVABILITY_TRACING_CONFIG_H_

@@ -1,0 +1,69 @@
+// The whole gateway in one object: local services, route table, clusters,
+// tracer and worker threads, started from a validated configuration and
+// stopped gracefully.
+//
+// Usage:
+//
+//   absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(config, tracer);
+//   uint16_t port = (*gateway)->port();   // the bound listener port
+//   ...
+//   (*gateway)->Stop(absl::Seconds(5));   // NOT_SERVING, drain, join
+#ifndef POLYMESH_GATEWAY_SRC_SERVER_GATEWAY_H_
+#define POLYMESH_GATEWAY_SRC_SERVER_GATEWAY_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "local/local_services.h"
+#include "observability/tracing.h"
+#include "polymesh/gateway/v1/config.pb.h"
+#include "routing/route_table.h"
+#include "upstream/cluster.h"
+#include "worker/worker_pool.h"
+
+namespace polymesh::gateway {
+
+// A running gateway.
+class Gateway {
+ public:
+  // Starts the local services (if configured), then the workers; reports
+  // SERVING once they run. `tracer` may be nullptr (no spans); the gateway
+  // owns it and shuts it down in Stop().
+  static absl::StatusOr<std::unique_ptr<Gateway>> Start(
+      const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer);
+  // Stops with no grace period if Stop() was not called.
+  ~Gateway();
+
+  // The port the listener is bound to.
+  uint16_t port() const { return workers_->port(); }
+  // The port of the local services (0 when there are none).
+  uint16_t local_services_port() const {
+    return local_services_ != nullptr ? local_services_->port() : 0;
+  }
+  // How many worker threads run.
+  size_t worker_count() const { return workers_->size(); }
+  // The route table.
+  const RouteTable& routes() const { return *routes_; }
+
+  // Graceful stop: health NOT_SERVING, no new connections, calls in
+  // progress get up to `grace` to finish; then the local services stop and
+  // the tracer exports what it holds. Idempotent.
+  void Stop(absl::Duration grace);
+
+ private:
+  Gateway() = default;
+
+  std::unique_ptr<observability::Tracer> tracer_;
+  std::unique_ptr<LocalServices> local_services_;
+  std::unique_ptr<RouteTable> routes_;
+  std::vector<ClusterSpec> clusters_;
+  std::unique_ptr<WorkerPool> workers_;
+  bool stopped_ = false;
+};
+
+}  // namespace polymesh::gateway
+
+#endif  // POLYMESH_GATEWAY_SRC_SERVER_GATEWAY_H_

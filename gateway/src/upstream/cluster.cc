@@ -1,0 +1,81 @@
+#include "upstream/cluster.h"
+
+#include <utility>
+
+namespace polymesh::gateway {
+
+std::vector<ClusterSpec> ClusterSpecsFromConfig(const v1::GatewayConfig& config,
+                                                uint16_t local_port) {
+  std::vector<ClusterSpec> specs;
+  for (const auto& cluster : config.clusters()) {
+    ClusterSpec& spec = specs.emplace_back();
+    spec.name = cluster.name();
+    absl::Duration connect_timeout = absl::Seconds(1);
+    if (cluster.has_connect_timeout()) {
+      connect_timeout = absl::Seconds(cluster.connect_timeout().seconds()) +
+                        absl::Nanoseconds(cluster.connect_timeout().nanos());
+    }
+    for (const auto& endpoint : cluster.endpoints()) {
+      spec.endpoints.push_back(UpstreamEndpoint{
+          cluster.name(), endpoint.address(), static_cast<uint16_t>(endpoint.port()),
+          connect_timeout});
+    }
+  }
+  if (config.has_local_services()) {
+    ClusterSpec& spec = specs.emplace_back();
+    spec.name = "local";
+    spec.endpoints.push_back(UpstreamEndpoint{"local", config.local_services().address(),
+                                              local_port, absl::Seconds(1)});
+  }
+  return specs;
+}
+
+ClusterManager::ClusterManager(EventLoop& loop, const std::vector<ClusterSpec>& clusters)
+    : loop_(loop) {
+  clusters_.reserve(clusters.size());
+  for (const ClusterSpec& spec : clusters) {
+    clusters_.push_back(ClusterState{&spec, 0, std::vector<UpstreamConnection*>(
+                                                   spec.endpoints.size(), nullptr)});
+  }
+}
+
+ClusterManager::~ClusterManager() {
+  for (auto& [raw, connection] : connections_) connection->set_close_callback(nullptr);
+}
+
+UpstreamConnection* ClusterManager::Pick(size_t cluster_index) {
+  ClusterState& cluster = clusters_[cluster_index];
+  const size_t endpoint = cluster.next;
+  cluster.next = (cluster.next + 1) % cluster.active.size();
+  UpstreamConnection*& active = cluster.active[endpoint];
+  if (active != nullptr && active->usable()) return active;
+  std::unique_ptr<UpstreamConnection> connection =
+      UpstreamConnection::Connect(loop_, cluster.spec->endpoints[endpoint]);
+  UpstreamConnection* raw = connection.get();
+  if (connection->closed()) {
+    // Failed at once: it lives until the end of this iteration, long enough
+    // to fail the caller's Attach().
+    active = nullptr;
+    loop_.DeferDelete(std::move(connection));
+    return raw;
+  }
+  connection->set_close_callback([this](Http2Connection* closed) { OnClosed(closed); });
+  connections_.emplace(raw, std::move(connection));
+  active = raw;
+  return raw;
+}
+
+void ClusterManager::OnClosed(Http2Connection* connection) {
+  auto* upstream = static_cast<UpstreamConnection*>(connection);
+  for (ClusterState& cluster : clusters_) {
+    for (UpstreamConnection*& active : cluster.active) {
+      if (active == upstream) active = nullptr;
+    }
+  }
+  auto it = connections_.find(upstream);
+  if (it == connections_.end()) return;
+  loop_.DeferDelete(std::move(it->second));
+  connections_.erase(it);
+}
+
+}  // namespace polymesh::gateway

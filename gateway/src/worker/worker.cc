@@ -1,0 +1,108 @@
+#include "worker/worker.h"
+
+#include <sys/epoll.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "common/log.h"
+
+namespace polymesh::gateway {
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerShared& shared,
+                                                       ScopedFd listener) {
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  std::unique_ptr<Worker> worker(
+      new Worker(shared, std::move(*loop), std::move(listener)));
+  absl::Status added = worker->loop_->Add(worker->listener_.get(), EPOLLIN, worker.get());
+  if (!added.ok()) return added;
+  return worker;
+}
+
+Worker::Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop,
+               ScopedFd listener)
+    : loop_(std::move(loop)),
+      clusters_(std::make_unique<ClusterManager>(*loop_, *shared.clusters)),
+      context_{*loop_, *shared.routes, *clusters_, shared.tracer},
+      listener_(std::move(listener)),
+      drain_timer_(*loop_, [this] { loop_->Exit(); }) {}
+
+Worker::~Worker() {
+  Join();
+  drain_timer_.Disable();
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Run() {
+  loop_->Run();
+  // Teardown on the worker's own thread: connections first (their calls
+  // cancel upstream streams), then the upstream connections.
+  drain_timer_.Disable();
+  for (auto& [raw, connection] : connections_) connection->set_close_callback(nullptr);
+  connections_.clear();
+  loop_->RunPendingWork();
+  clusters_.reset();
+  loop_->RunPendingWork();
+}
+
+void Worker::Drain(absl::Duration timeout) {
+  loop_->Post([this, timeout] { StartDrain(timeout); });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::StartDrain(absl::Duration timeout) {
+  if (draining_) return;
+  draining_ = true;
+  if (listener_.valid()) {
+    loop_->Remove(listener_.get());
+    listener_.reset();
+  }
+  if (connections_.empty()) {
+    loop_->Exit();
+    return;
+  }
+  drain_timer_.Enable(timeout);
+  for (auto& [raw, connection] : connections_) connection->Drain();
+}
+
+void Worker::OnIoEvent(uint32_t) {
+  if (!listener_.valid()) return;
+  // Accept what is waiting; another worker may win some of them.
+  for (int i = 0; i < 64; ++i) {
+    const int fd = AcceptNonBlocking(listener_.get());
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        Log(LogLevel::kWarning, "accept failed", {{"error", std::strerror(errno)}});
+      }
+      return;
+    }
+    absl::StatusOr<std::unique_ptr<DownstreamConnection>> connection =
+        DownstreamConnection::Create(context_, ScopedFd(fd));
+    if (!connection.ok()) {
+      Log(LogLevel::kWarning, "cannot serve connection",
+          {{"error", connection.status().message()}});
+      continue;
+    }
+    DownstreamConnection* raw = connection->get();
+    raw->set_close_callback([this](Http2Connection* closed) { OnConnectionClosed(closed); });
+    connections_.emplace(raw, std::move(*connection));
+  }
+}
+
+void Worker::OnConnectionClosed(Http2Connection* connection) {
+  auto it = connections_.find(static_cast<DownstreamConnection*>(connection));
+  if (it == connections_.end()) return;
+  loop_->DeferDelete(std::move(it->second));
+  connections_.erase(it);
+  if (draining_ && connections_.empty()) loop_->Exit();
+}
+
+}  // namespace polymesh::gateway

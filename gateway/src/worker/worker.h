@@ -1,0 +1,82 @@
+// A worker: one thread with its own event loop, its own SO_REUSEPORT
+// listening socket, its own downstream connections and its own upstream
+// connections. A call stays on the worker that accepted its connection, so
+// the per-call path takes no lock.
+//
+// Usage (WorkerPool does this):
+//
+//   absl::StatusOr<std::unique_ptr<Worker>> worker =
+//       Worker::Create(shared, std::move(listener));
+//   (*worker)->Start();                        // runs the loop on a thread
+//   (*worker)->Drain(absl::Seconds(5));        // stop accepting, finish calls
+//   (*worker)->Join();
+#ifndef POLYMESH_GATEWAY_SRC_WORKER_WORKER_H_
+#define POLYMESH_GATEWAY_SRC_WORKER_WORKER_H_
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "codec/call.h"
+#include "codec/downstream_connection.h"
+#include "observability/tracing.h"
+#include "routing/route_table.h"
+#include "upstream/cluster.h"
+#include "worker/event_loop.h"
+#include "worker/socket.h"
+
+namespace polymesh::gateway {
+
+// What every worker reads and nobody changes while they run.
+struct WorkerShared {
+  // The route table.
+  const RouteTable* routes = nullptr;
+  // The clusters, in Route::cluster_index order.
+  const std::vector<ClusterSpec>* clusters = nullptr;
+  // The tracer (thread-safe), or nullptr for none.
+  observability::Tracer* tracer = nullptr;
+};
+
+// One worker thread and everything it owns.
+class Worker : public IoHandler {
+ public:
+  // Makes a worker that will accept on `listener` (a listening socket).
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(const WorkerShared& shared,
+                                                        ScopedFd listener);
+  ~Worker() override;
+
+  // Starts the worker's thread.
+  void Start();
+  // Stops accepting, sends GOAWAY on every connection and lets calls finish;
+  // the thread ends when none is left or `timeout` has passed (remaining
+  // calls are then cancelled). Thread-safe.
+  void Drain(absl::Duration timeout);
+  // Waits for the thread to end.
+  void Join();
+
+  // Accepts connections (IoHandler).
+  void OnIoEvent(uint32_t events) override;
+
+ private:
+  Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop, ScopedFd listener);
+  void Run();
+  void StartDrain(absl::Duration timeout);
+  void OnConnectionClosed(Http2Connection* connection);
+
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<ClusterManager> clusters_;
+  CallContext context_;
+  ScopedFd listener_;
+  bool draining_ = false;
+  Timer drain_timer_;
+  absl::flat_hash_map<DownstreamConnection*, std::unique_ptr<DownstreamConnection>>
+      connections_;
+  std::thread thread_;
+};
+
+}  // namespace polymesh::gateway
+
+#endif  // POLYMESH_GATEWAY_SRC_WORKER_WORKER_H_

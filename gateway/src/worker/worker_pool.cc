@@ -1,0 +1,45 @@
+#include "worker/worker_pool.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+namespace polymesh::gateway {
+
+absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Start(absl::string_view address,
+                                                              uint16_t port,
+                                                              uint32_t workers,
+                                                              const WorkerShared& shared) {
+  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  std::unique_ptr<WorkerPool> pool(new WorkerPool());
+  std::vector<ScopedFd> listeners;
+  for (uint32_t i = 0; i < workers; ++i) {
+    absl::StatusOr<ScopedFd> listener = ListenTcp(address, i == 0 ? port : pool->port_);
+    if (!listener.ok()) return listener.status();
+    if (i == 0) {
+      absl::StatusOr<uint16_t> bound = LocalPort(listener->get());
+      if (!bound.ok()) return bound.status();
+      pool->port_ = *bound;
+    }
+    listeners.push_back(std::move(*listener));
+  }
+  for (ScopedFd& listener : listeners) {
+    absl::StatusOr<std::unique_ptr<Worker>> worker =
+        Worker::Create(shared, std::move(listener));
+    if (!worker.ok()) return worker.status();
+    pool->workers_.push_back(std::move(*worker));
+  }
+  for (auto& worker : pool->workers_) worker->Start();
+  return pool;
+}
+
+WorkerPool::~WorkerPool() { Stop(absl::ZeroDuration()); }
+
+void WorkerPool::Stop(absl::Duration grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& worker : workers_) worker->Drain(grace);
+  for (auto& worker : workers_) worker->Join();
+}
+
+}  // namespace polymesh::gateway

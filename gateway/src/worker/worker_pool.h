@@ -1,0 +1,59 @@
+// The gateway's worker threads: N workers listening on one address with
+// SO_REUSEPORT, so the kernel spreads connections across them.
+//
+// Port 0 works: the first worker's socket is bound, the port the system
+// chose is read back, and the other workers bind that same port.
+//
+// Usage:
+//
+//   absl::StatusOr<std::unique_ptr<WorkerPool>> pool =
+//       WorkerPool::Start("127.0.0.1", 0, /*workers=*/2, shared);
+//   uint16_t port = (*pool)->port();
+//   (*pool)->Stop(absl::Seconds(5));   // graceful: finish calls, then join
+#ifndef POLYMESH_GATEWAY_SRC_WORKER_WORKER_POOL_H_
+#define POLYMESH_GATEWAY_SRC_WORKER_WORKER_POOL_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "worker/worker.h"
+
+namespace polymesh::gateway {
+
+// A running set of workers.
+class WorkerPool {
+ public:
+  // Binds `workers` listening sockets (0: one per core) on `address`:`port`
+  // and starts a thread for each. UNAVAILABLE when the address cannot be
+  // bound.
+  static absl::StatusOr<std::unique_ptr<WorkerPool>> Start(absl::string_view address,
+                                                           uint16_t port,
+                                                           uint32_t workers,
+                                                           const WorkerShared& shared);
+  // Stops (with no grace period) if Stop() was not called.
+  ~WorkerPool();
+
+  // The port the workers listen on (the chosen one when 0 was asked for).
+  uint16_t port() const { return port_; }
+  // How many workers run.
+  size_t size() const { return workers_.size(); }
+
+  // Stops accepting, lets calls in progress finish for up to `grace`, then
+  // cancels the rest and joins every thread.
+  void Stop(absl::Duration grace);
+
+ private:
+  WorkerPool() = default;
+
+  uint16_t port_ = 0;
+  bool stopped_ = false;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace polymesh::gateway
+
+#endif  // POLYMESH_GATEWAY_SRC_WORKER_WORKER_POOL_H_

@@ -1,0 +1,74 @@
+// A test backend for polymesh.testing.v1.EchoService on a gRPC C++ server
+// bound to port 0. It follows each request's Instruction, echoes request
+// metadata named "x-*" as response headers ("echo-" prefix), always adds a
+// text and a binary trailer, and records what tests wait for (a call that
+// started, a call whose context was cancelled, the deadline it saw).
+#ifndef POLYMESH_GATEWAY_TEST_INTEGRATION_ECHO_BACKEND_H_
+#define POLYMESH_GATEWAY_TEST_INTEGRATION_ECHO_BACKEND_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "polymesh/testing/v1/echo.grpc.pb.h"
+
+namespace polymesh::gateway::testing {
+
+// The binary trailer every response carries.
+inline constexpr char kBinaryTrailerValue[] = "\x00\x01\xfe\xff" " binary";
+// The status details every failed call carries (grpc-status-details-bin).
+inline constexpr char kErrorDetails[] = "\x08\x03\x12\x07" "details";
+
+// What the backend observed, for tests to wait on and inspect.
+class BackendRecord {
+ public:
+  // Called by the backend when a call starts.
+  void CallStarted(const grpc::ServerContext& context);
+  // Called by the backend when a call saw its context cancelled.
+  void CallCancelled();
+
+  // Blocks until `count` calls started (or `timeout`); true if they did.
+  bool WaitForCalls(int count, absl::Duration timeout);
+  // Blocks until a call was cancelled (or `timeout`); true if one was.
+  bool WaitForCancellation(absl::Duration timeout);
+  // The request metadata of the last call.
+  std::multimap<std::string, std::string> last_metadata();
+  // How long the last call had until its deadline when it started
+  // (absl::InfiniteDuration() when it had none).
+  absl::Duration last_time_left();
+
+ private:
+  absl::Mutex mutex_;
+  int calls_ ABSL_GUARDED_BY(mutex_) = 0;
+  int cancellations_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::multimap<std::string, std::string> metadata_ ABSL_GUARDED_BY(mutex_);
+  absl::Duration time_left_ ABSL_GUARDED_BY(mutex_) = absl::InfiniteDuration();
+};
+
+// The running backend.
+class EchoBackend {
+ public:
+  // Starts on 127.0.0.1, port 0.
+  EchoBackend();
+  ~EchoBackend();
+
+  // The port it listens on.
+  int port() const { return port_; }
+  // What it observed.
+  BackendRecord& record() { return *record_; }
+
+ private:
+  std::unique_ptr<BackendRecord> record_;
+  std::unique_ptr<polymesh::testing::v1::EchoService::Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace polymesh::gateway::testing
+
+#endif  // POLYMESH_GATEWAY_TEST_INTEGRATION_ECHO_BACKEND_H_

@@ -1,0 +1,120 @@
+// The polymesh-gateway binary: starts with a config shaped like the mesh's
+// (gateway/config/mesh.yaml.in), logs JSON lines, stops cleanly on SIGTERM,
+// and exits 2 on a bad config.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace polymesh::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A child process running the gateway binary, its stderr on a pipe.
+class GatewayProcess {
+ public:
+  explicit GatewayProcess(const std::string& config_path) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDERR_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      execl(POLYMESH_GATEWAY_BINARY, POLYMESH_GATEWAY_BINARY, "--config",
+            config_path.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(fds[1]);
+    stderr_ = fdopen(fds[0], "r");
+  }
+  ~GatewayProcess() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+    if (stderr_ != nullptr) fclose(stderr_);
+  }
+
+  // Reads stderr lines until one contains `text` (or EOF); returns it.
+  std::string ReadLineWith(const std::string& text) {
+    char buffer[4096];
+    while (fgets(buffer, sizeof(buffer), stderr_) != nullptr) {
+      if (absl::StrContains(buffer, text)) return buffer;
+    }
+    return "";
+  }
+  void Signal(int signal) { kill(pid_, signal); }
+  // Waits for the process to exit; returns its exit status.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  FILE* stderr_ = nullptr;
+};
+
+std::string WriteConfig(const std::string& name, const std::string& text) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/", name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(GatewayBinaryTest, StartsWithTheMeshConfigAndStopsOnSigterm) {
+  // The shape of gateway/config/mesh.yaml.in, with ports the system picks.
+  const std::string path = WriteConfig("mesh.yaml", R"yaml(
+listener: { address: "127.0.0.1", port: 0 }
+local_services: { address: "127.0.0.1", port: 0 }
+clusters:
+  - name: aiapi
+    endpoints: [{ address: "127.0.0.1", port: 50051 }]
+  - name: inference
+    endpoints: [{ address: "127.0.0.1", port: 50052 }]
+routes:
+  - name: ai
+    match: { service: polymesh.ai.v1.AIService }
+    cluster: aiapi
+  - name: inference
+    match: { service: inference.GRPCInferenceService }
+    cluster: inference
+  - name: health
+    match: { service: grpc.health.v1.Health }
+    cluster: local
+)yaml");
+  GatewayProcess gateway(path);
+  const std::string started = gateway.ReadLineWith("gateway started");
+  EXPECT_THAT(started, HasSubstr(R"("level":"info")"));
+  EXPECT_THAT(started, HasSubstr(R"("listener":"127.0.0.1:)"));
+  EXPECT_THAT(started, HasSubstr(R"("routes":"ai->aiapi,inference->inference,health->local")"));
+  gateway.Signal(SIGTERM);
+  EXPECT_THAT(gateway.ReadLineWith("gateway stopped"), HasSubstr(R"("msg":"gateway stopped")"));
+  EXPECT_EQ(gateway.Wait(), 0);
+}
+
+TEST(GatewayBinaryTest, BadConfigExitsTwoNamingTheField) {
+  const std::string path = WriteConfig(
+      "bad.yaml", "listener: { address: 127.0.0.1, port: 0 }\nroutes: [{ nme: x }]\n");
+  GatewayProcess gateway(path);
+  const std::string line = gateway.ReadLineWith("invalid configuration");
+  EXPECT_THAT(line, HasSubstr(R"("level":"error")"));
+  EXPECT_THAT(line, HasSubstr("bad.yaml:2:12: routes[0].nme: unknown field"));
+  EXPECT_EQ(gateway.Wait(), 2);
+}
+
+}  // namespace
+}  // namespace polymesh::gateway

@@ -1,0 +1,409 @@
+// The gateway in process, in front of a gRPC C++ EchoService backend, called
+// with the gRPC C++ client: every call kind, metadata and trailers, errors,
+// deadlines, cancellation, flow control, health, and the spans it makes.
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "config/config_loader.h"
+#include "echo_backend.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/impl/codegen/client_unary_call.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "observability/tracing_for_test.h"
+#include "opentelemetry/exporters/memory/in_memory_span_exporter.h"
+#include "opentelemetry/sdk/trace/simple_processor_factory.h"
+#include "server/gateway.h"
+#include "worker/socket.h"
+
+namespace polymesh::gateway {
+namespace {
+
+using ::polymesh::gateway::testing::EchoBackend;
+using ::polymesh::gateway::testing::kBinaryTrailerValue;
+using ::polymesh::gateway::testing::kErrorDetails;
+using ::polymesh::testing::v1::BidiStreamRequest;
+using ::polymesh::testing::v1::BidiStreamResponse;
+using ::polymesh::testing::v1::ClientStreamRequest;
+using ::polymesh::testing::v1::ClientStreamResponse;
+using ::polymesh::testing::v1::EchoService;
+using ::polymesh::testing::v1::ServerStreamRequest;
+using ::polymesh::testing::v1::ServerStreamResponse;
+using ::polymesh::testing::v1::UnaryRequest;
+using ::polymesh::testing::v1::UnaryResponse;
+using ::testing::HasSubstr;
+
+// Generous bound for things that happen "at once" (never reached when the
+// code works; a test that fails does so in this time, not by hanging).
+constexpr absl::Duration kWait = absl::Seconds(10);
+
+// A port with nothing listening on it: bound, read back, closed.
+uint16_t DeadPort() {
+  absl::StatusOr<ScopedFd> fd = ListenTcp("127.0.0.1", 0);
+  EXPECT_TRUE(fd.ok());
+  return *LocalPort(fd->get());
+}
+
+std::string Str(grpc::string_ref value) { return std::string(value.data(), value.size()); }
+
+std::string Find(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                 const std::string& key) {
+  auto it = metadata.find(key);
+  return it == metadata.end() ? std::string("<missing>") : Str(it->second);
+}
+
+class GatewayIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartGateway(""); }
+
+  // Starts the gateway in front of the backend; `echo_route_extra` is added
+  // to the echo route (such as a timeout).
+  void StartGateway(absl::string_view echo_route_extra) {
+    if (gateway_ != nullptr) gateway_->Stop(absl::ZeroDuration());
+    gateway_.reset();
+    const std::string yaml = absl::StrCat(R"yaml(
+listener: { address: 127.0.0.1, port: 0 }
+local_services: { address: 127.0.0.1, port: 0 }
+workers: 2
+clusters:
+  - name: echo
+    endpoints: [{ address: 127.0.0.1, port: )yaml", backend_.port(), R"yaml( }]
+  - name: nowhere
+    endpoints: [{ address: 127.0.0.1, port: )yaml", DeadPort(), R"yaml( }]
+    connect_timeout: 2s
+routes:
+  - name: echo
+    match: { service: polymesh.testing.v1.EchoService }
+    cluster: echo
+)yaml", echo_route_extra, R"yaml(
+  - name: nowhere
+    match: { method: /inference.GRPCInferenceService/ServerLive }
+    cluster: nowhere
+  - name: health
+    match: { service: grpc.health.v1.Health }
+    cluster: local
+)yaml");
+    absl::StatusOr<GatewayConfig> config = LoadConfigFromString(yaml, "test.yaml");
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    auto exporter = std::make_unique<opentelemetry::exporter::memory::InMemorySpanExporter>();
+    spans_ = exporter->GetData();
+    absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(
+        *config, observability::TracerForTest(
+                     opentelemetry::sdk::trace::SimpleSpanProcessorFactory::Create(
+                         std::move(exporter))));
+    ASSERT_TRUE(gateway.ok()) << gateway.status().message();
+    gateway_ = std::move(*gateway);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", gateway_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = EchoService::NewStub(channel_);
+  }
+
+  void TearDown() override {
+    if (gateway_ != nullptr) gateway_->Stop(absl::Seconds(1));
+  }
+
+  // A raw unary call of `method` with `request` bytes.
+  grpc::Status RawUnary(const std::string& method, const std::string& request,
+                        std::string* response_bytes) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Slice slice(request);
+    grpc::ByteBuffer request_buffer(&slice, 1);
+    grpc::ByteBuffer response;
+    grpc::internal::RpcMethod rpc(method.c_str(), grpc::internal::RpcMethod::NORMAL_RPC);
+    grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+        channel_.get(), rpc, &context, request_buffer, &response);
+    if (status.ok() && response_bytes != nullptr) {
+      std::vector<grpc::Slice> slices;
+      (void)response.Dump(&slices);
+      response_bytes->clear();
+      for (const grpc::Slice& s : slices) {
+        response_bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+    }
+    return status;
+  }
+
+  static void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+
+  EchoBackend backend_;
+  std::unique_ptr<Gateway> gateway_;
+  std::shared_ptr<opentelemetry::exporter::memory::InMemorySpanData> spans_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<EchoService::Stub> stub_;
+};
+
+TEST_F(GatewayIntegrationTest, UnaryCarriesMetadataHeadersAndTrailers) {
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  context.AddMetadata("x-user", "alice");
+  context.AddMetadata("x-blob-bin", std::string("\x00\xff\x10", 3));
+  UnaryRequest request;
+  request.set_text("hello");
+  request.set_payload("payload");
+  UnaryResponse response;
+  grpc::Status status = stub_->Unary(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.text(), "hello");
+  EXPECT_EQ(response.payload(), "payload");
+
+  auto metadata = backend_.record().last_metadata();
+  EXPECT_EQ(metadata.find("x-user")->second, "alice");
+  EXPECT_EQ(metadata.find("x-blob-bin")->second, std::string("\x00\xff\x10", 3));
+  EXPECT_EQ(Find(context.GetServerInitialMetadata(), "echo-x-user"), "alice");
+  EXPECT_EQ(Find(context.GetServerTrailingMetadata(), "x-trailer"), "trailer-value");
+  EXPECT_EQ(Find(context.GetServerTrailingMetadata(), "x-trailer-bin"),
+            std::string(kBinaryTrailerValue, sizeof(kBinaryTrailerValue) - 1));
+}
+
+TEST_F(GatewayIntegrationTest, ErrorStatusMessageAndDetailsComeBackUnchanged) {
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  UnaryRequest request;
+  request.mutable_instruction()->set_fail_code(grpc::StatusCode::NOT_FOUND);
+  request.mutable_instruction()->set_fail_message("model \"iris\" not found: 100%");
+  UnaryResponse response;
+  grpc::Status status = stub_->Unary(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "model \"iris\" not found: 100%");
+  EXPECT_EQ(status.error_details(), std::string(kErrorDetails, sizeof(kErrorDetails) - 1));
+  EXPECT_EQ(Find(context.GetServerTrailingMetadata(), "x-trailer"), "trailer-value");
+}
+
+TEST_F(GatewayIntegrationTest, ClientStreamingCarriesEveryMessage) {
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  ClientStreamResponse response;
+  auto writer = stub_->ClientStream(&context, &response);
+  for (int i = 0; i < 5; ++i) {
+    ClientStreamRequest request;
+    request.set_text(absl::StrCat("m", i));
+    request.set_payload(std::string(10, 'p'));
+    ASSERT_TRUE(writer->Write(request));
+  }
+  ASSERT_TRUE(writer->WritesDone());
+  grpc::Status status = writer->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.text(), "m0,m1,m2,m3,m4");
+  EXPECT_EQ(response.count(), 5);
+  EXPECT_EQ(response.payload_bytes(), 50);
+}
+
+TEST_F(GatewayIntegrationTest, ServerStreamingCarriesEveryMessage) {
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  ServerStreamRequest request;
+  request.set_text("s");
+  request.mutable_instruction()->set_response_count(7);
+  request.mutable_instruction()->set_response_size(3);
+  auto reader = stub_->ServerStream(&context, request);
+  ServerStreamResponse response;
+  int count = 0;
+  while (reader->Read(&response)) {
+    EXPECT_EQ(response.index(), count);
+    EXPECT_EQ(response.payload(), "xxx");
+    ++count;
+  }
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(count, 7);
+  EXPECT_EQ(Find(context.GetServerTrailingMetadata(), "x-trailer"), "trailer-value");
+}
+
+TEST_F(GatewayIntegrationTest, BidiStreamingEchoesEachMessage) {
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  auto stream = stub_->BidiStream(&context);
+  for (int i = 0; i < 4; ++i) {
+    BidiStreamRequest request;
+    request.set_text(absl::StrCat("b", i));
+    ASSERT_TRUE(stream->Write(request));
+    BidiStreamResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    EXPECT_EQ(response.text(), absl::StrCat("b", i));
+    EXPECT_EQ(response.index(), i);
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(GatewayIntegrationTest, LargeStreamsArriveIntactBothWays) {
+  constexpr int kMessages = 96;
+  constexpr int kSize = 64 * 1024;  // 6 MiB in all, each way
+  {
+    grpc::ClientContext context;
+    SetDeadline(context, kWait);
+    ClientStreamResponse response;
+    auto writer = stub_->ClientStream(&context, &response);
+    for (int i = 0; i < kMessages; ++i) {
+      ClientStreamRequest request;
+      request.set_payload(std::string(kSize, static_cast<char>('a' + i % 26)));
+      ASSERT_TRUE(writer->Write(request));
+    }
+    ASSERT_TRUE(writer->WritesDone());
+    grpc::Status status = writer->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.count(), kMessages);
+    EXPECT_EQ(response.payload_bytes(), int64_t{kMessages} * kSize);
+  }
+  {
+    grpc::ClientContext context;
+    SetDeadline(context, kWait);
+    ServerStreamRequest request;
+    request.mutable_instruction()->set_response_count(kMessages);
+    request.mutable_instruction()->set_response_size(kSize);
+    auto reader = stub_->ServerStream(&context, request);
+    ServerStreamResponse response;
+    int count = 0;
+    int64_t bytes = 0;
+    while (reader->Read(&response)) {
+      EXPECT_EQ(response.index(), count++);
+      bytes += static_cast<int64_t>(response.payload().size());
+    }
+    grpc::Status status = reader->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(count, kMessages);
+    EXPECT_EQ(bytes, int64_t{kMessages} * kSize);
+  }
+}
+
+TEST_F(GatewayIntegrationTest, UnroutedMethodIsUnimplementedAndNamed) {
+  grpc::Status status = RawUnary("/unknown.v1.Nowhere/Call", "", nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(status.error_message(), "no route for method \"/unknown.v1.Nowhere/Call\"");
+}
+
+TEST_F(GatewayIntegrationTest, UnreachableUpstreamIsUnavailableAndNamed) {
+  grpc::Status status = RawUnary("/inference.GRPCInferenceService/ServerLive", "", nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("cluster \"nowhere\" endpoint 127.0.0.1:"));
+  EXPECT_THAT(status.error_message(), HasSubstr("refused"));
+  // A later call tries again (and fails the same way).
+  status = RawUnary("/inference.GRPCInferenceService/ServerLive", "", nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(GatewayIntegrationTest, ClientDeadlineReachesTheBackend) {
+  grpc::ClientContext context;
+  SetDeadline(context, absl::Milliseconds(300));
+  UnaryRequest request;
+  request.mutable_instruction()->set_delay_ms(20000);
+  UnaryResponse response;
+  grpc::Status status = stub_->Unary(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LE(backend_.record().last_time_left(), absl::Milliseconds(300));
+  EXPECT_TRUE(backend_.record().WaitForCancellation(kWait));
+}
+
+TEST_F(GatewayIntegrationTest, RouteTimeoutCapsALongerClientDeadline) {
+  StartGateway("    timeout: 200ms\n");
+  grpc::ClientContext context;
+  SetDeadline(context, absl::Seconds(30));
+  UnaryRequest request;
+  request.mutable_instruction()->set_delay_ms(20000);
+  UnaryResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status status = stub_->Unary(&context, request, &response);
+  // Whichever enforces the forwarded deadline first (the gateway's timer or
+  // the backend's own), the client sees DEADLINE_EXCEEDED long before 30 s.
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  // The backend was told the remaining time, not the client's 30 s.
+  EXPECT_LE(backend_.record().last_time_left(), absl::Milliseconds(200));
+  EXPECT_TRUE(backend_.record().WaitForCancellation(kWait));
+}
+
+TEST_F(GatewayIntegrationTest, DeadlineAfterResponseHeadersEndsWithTrailers) {
+  StartGateway("    timeout: 300ms\n");
+  grpc::ClientContext context;
+  SetDeadline(context, absl::Seconds(30));
+  BidiStreamRequest request;
+  auto stream = stub_->BidiStream(&context);
+  ASSERT_TRUE(stream->Write(request));
+  BidiStreamResponse response;
+  ASSERT_TRUE(stream->Read(&response));  // headers and one message came
+  request.mutable_instruction()->set_delay_ms(20000);
+  ASSERT_TRUE(stream->Write(request));
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(backend_.record().WaitForCancellation(kWait));
+}
+
+TEST_F(GatewayIntegrationTest, ClientCancellationReachesTheBackend) {
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  UnaryRequest request;
+  request.mutable_instruction()->set_delay_ms(20000);
+  UnaryResponse response;
+  grpc::Status status;
+  std::thread caller([&] { status = stub_->Unary(&context, request, &response); });
+  ASSERT_TRUE(backend_.record().WaitForCalls(1, kWait));
+  context.TryCancel();
+  caller.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(backend_.record().WaitForCancellation(kWait));
+}
+
+TEST_F(GatewayIntegrationTest, HealthCheckThroughTheMainPort) {
+  std::string response;
+  grpc::Status status = RawUnary("/grpc.health.v1.Health/Check", "", &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response, std::string("\x08\x01", 2));  // status: SERVING
+}
+
+TEST_F(GatewayIntegrationTest, SpansOneServerPerCallOneClientPerAttempt) {
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  context.AddMetadata("traceparent",
+                      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  UnaryRequest request;
+  UnaryResponse response;
+  ASSERT_TRUE(stub_->Unary(&context, request, &response).ok());
+  ASSERT_EQ(RawUnary("/unknown.v1.Nowhere/Call", "", nullptr).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  gateway_->Stop(absl::Seconds(1));  // every span ended
+
+  auto spans = spans_->GetSpans();
+  int servers = 0;
+  int clients = 0;
+  for (const auto& span : spans) {
+    if (span->GetSpanKind() == opentelemetry::trace::SpanKind::kServer) ++servers;
+    if (span->GetSpanKind() == opentelemetry::trace::SpanKind::kClient) ++clients;
+  }
+  EXPECT_EQ(servers, 2);
+  EXPECT_EQ(clients, 1);
+  // The backend got the CLIENT span as parent, in the same trace.
+  auto metadata = backend_.record().last_metadata();
+  ASSERT_EQ(metadata.count("traceparent"), 1u);
+  EXPECT_THAT(metadata.find("traceparent")->second,
+              HasSubstr("0af7651916cd43dd8448eb211c80319c"));
+  EXPECT_THAT(metadata.find("traceparent")->second,
+              ::testing::Not(HasSubstr("b7ad6b7169203331")));
+}
+
+TEST_F(GatewayIntegrationTest, StopsGracefullyWithCallsInProgress) {
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  UnaryRequest request;
+  request.mutable_instruction()->set_delay_ms(100);
+  UnaryResponse response;
+  grpc::Status status;
+  std::thread caller([&] { status = stub_->Unary(&context, request, &response); });
+  ASSERT_TRUE(backend_.record().WaitForCalls(1, kWait));
+  gateway_->Stop(absl::Seconds(5));
+  caller.join();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+}  // namespace
+}  // namespace polymesh::gateway
