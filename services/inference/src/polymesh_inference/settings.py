@@ -1,0 +1,59 @@
+"""The server's settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(Exception):
+    """The environment does not describe a usable configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server is configured with."""
+
+    model_repository: Path
+    """The model repository folder, one sub-folder per model
+    (POLYMESH_MODEL_REPOSITORY; required)."""
+    listen_addr: str = "127.0.0.1:50052"
+    """host:port the gRPC server listens on; port 0 picks a free one
+    (POLYMESH_LISTEN_ADDR)."""
+    workers: int = max(os.cpu_count() or 1, 1)
+    """Threads that run models, off the event loop (POLYMESH_INFERENCE_WORKERS;
+    default one per core)."""
+    grace_period_s: float = 10.0
+    """On SIGTERM, how long in-flight calls may still run before they are
+    cancelled (POLYMESH_SHUTDOWN_GRACE_S)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Reads the settings; raises SettingsError naming the bad variable."""
+        env = os.environ if env is None else env
+        repository = env.get("POLYMESH_MODEL_REPOSITORY", "")
+        if not repository:
+            raise SettingsError("POLYMESH_MODEL_REPOSITORY is not set: name the model repository")
+        path = Path(repository)
+        if not path.is_dir():
+            raise SettingsError(f"POLYMESH_MODEL_REPOSITORY={repository}: no such directory")
+        kwargs = {}
+        if env.get("POLYMESH_LISTEN_ADDR"):
+            kwargs["listen_addr"] = env["POLYMESH_LISTEN_ADDR"]
+        if env.get("POLYMESH_INFERENCE_WORKERS"):
+            kwargs["workers"] = _number(env, "POLYMESH_INFERENCE_WORKERS", int, minimum=1)
+        if env.get("POLYMESH_SHUTDOWN_GRACE_S"):
+            kwargs["grace_period_s"] = _number(env, "POLYMESH_SHUTDOWN_GRACE_S", float, minimum=0)
+        return cls(model_repository=path, **kwargs)
+
+
+def _number(env: Mapping[str, str], name: str, kind: type, minimum: float):
+    try:
+        value = kind(env[name])
+    except ValueError:
+        raise SettingsError(f"{name}={env[name]}: not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={env[name]}: must be at least {minimum}")
+    return value

@@ -1,0 +1,105 @@
+"""model.yaml parsing, the error table and the settings."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from polymesh_inference import errors
+from polymesh_inference.config import parse_config
+from polymesh_inference.errors import RepositoryError
+from polymesh_inference.settings import Settings, SettingsError
+
+VALID = {
+    "name": "m",
+    "platform": "sklearn_joblib",
+    "model_file": "model.joblib",
+    "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 2]}],
+    "outputs": [{"name": "y", "datatype": "INT64", "shape": [-1]}],
+}
+
+
+def test_valid_config_defaults():
+    config = parse_config(VALID, "model.yaml")
+    assert config.version == "1"
+    assert config.max_batch_size == 0
+    assert config.input("x").shape == (-1, 2)
+    assert config.output("y").datatype == "INT64"
+    assert config.input("y") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": "red"}, "unknown field 'colour'"),
+        ({"name": None}, "missing field 'name'"),
+        ({"max_batch_size": -1}, "max_batch_size"),
+        ({"inputs": []}, "at least one input"),
+        ({"inputs": [{"name": "x", "datatype": "FP8", "shape": [1]}]}, "unknown datatype 'FP8'"),
+        ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [-2]}]}, "shape"),
+        ({"inputs": [{"name": "x", "datatype": "FP32"}]}, r"inputs\[0\]: missing field 'shape'"),
+        ({"outputs": [{"name": "y", "datatype": "FP32", "shape": [1], "size": 3}]}, "'size'"),
+        (
+            {"outputs": [{"name": "y", "datatype": "FP32", "shape": [1]}] * 2},
+            "duplicate tensor name",
+        ),
+    ],
+)
+def test_invalid_configs(change, message):
+    raw = {**VALID, **change}
+    raw = {k: v for k, v in raw.items() if v is not None}
+    with pytest.raises(RepositoryError, match=message):
+        parse_config(raw, "model.yaml")
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (errors.ModelNotFound("m"), grpc.StatusCode.NOT_FOUND),
+        (errors.ModelNotFound("m", "2"), grpc.StatusCode.NOT_FOUND),
+        (errors.ModelNotReady("m"), grpc.StatusCode.UNAVAILABLE),
+        (errors.InvalidInput("input 'x': bad"), grpc.StatusCode.INVALID_ARGUMENT),
+        (errors.ModelExecutionError("m"), grpc.StatusCode.INTERNAL),
+    ],
+)
+def test_status_table(error, code):
+    assert errors.to_status(error) == (code, str(error))
+
+
+def test_unexpected_errors_hide_their_text():
+    assert errors.to_status(ValueError("secret detail")) == (
+        grpc.StatusCode.INTERNAL,
+        errors.INTERNAL_MESSAGE,
+    )
+
+
+def test_settings_from_env(tmp_path):
+    settings = Settings.from_env(
+        {
+            "POLYMESH_MODEL_REPOSITORY": str(tmp_path),
+            "POLYMESH_LISTEN_ADDR": "127.0.0.1:0",
+            "POLYMESH_INFERENCE_WORKERS": "3",
+            "POLYMESH_SHUTDOWN_GRACE_S": "2.5",
+        }
+    )
+    assert settings.model_repository == tmp_path
+    assert settings.listen_addr == "127.0.0.1:0"
+    assert settings.workers == 3
+    assert settings.grace_period_s == 2.5
+    assert Settings.from_env({"POLYMESH_MODEL_REPOSITORY": str(tmp_path)}).listen_addr == (
+        "127.0.0.1:50052"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "POLYMESH_MODEL_REPOSITORY is not set"),
+        ({"POLYMESH_INFERENCE_WORKERS": "many"}, "not a number"),
+        ({"POLYMESH_INFERENCE_WORKERS": "0"}, "at least 1"),
+    ],
+)
+def test_settings_errors(tmp_path, env, message):
+    if env:
+        env = {"POLYMESH_MODEL_REPOSITORY": str(tmp_path), **env}
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)

@@ -1,0 +1,100 @@
+"""The server as a process: start-up errors and graceful stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+
+import grpc.aio
+import numpy as np
+import pytest
+from inference import grpc_service_pb2 as pb
+from inference import grpc_service_pb2_grpc as pb_grpc
+
+TIMEOUT_S = 60
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "POLYMESH_"))}
+    env.update(
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_SEMCONV_STABILITY_OPT_IN="rpc/dup",
+        POLYMESH_LISTEN_ADDR="127.0.0.1:0",
+    )
+    env.update(overrides)
+    return env
+
+
+async def start(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "polymesh_inference",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def wait_for_log(process, message: str) -> dict:
+    """Reads the JSON log lines on stderr until one has this message."""
+    while True:
+        line = await asyncio.wait_for(process.stderr.readline(), TIMEOUT_S)
+        if not line:
+            raise AssertionError(f"the server exited before logging {message!r}")
+        entry = json.loads(line)
+        if entry["message"] == message:
+            return entry
+
+
+@pytest.mark.parametrize(
+    ("repository", "want"),
+    [
+        (None, "POLYMESH_MODEL_REPOSITORY is not set"),
+        ("missing", "no such directory"),
+        ("empty", "no models in"),
+    ],
+)
+async def test_configuration_errors_exit_2(tmp_path, repository, want):
+    env = server_env()
+    if repository == "missing":
+        env["POLYMESH_MODEL_REPOSITORY"] = str(tmp_path / "missing")
+    elif repository == "empty":
+        env["POLYMESH_MODEL_REPOSITORY"] = str(tmp_path)
+    process = await start(env)
+    _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
+    assert process.returncode == 2
+    entries = [json.loads(line) for line in stderr.decode().splitlines()]
+    assert any(e["level"] == "ERROR" and want in e["message"] for e in entries), entries
+
+
+async def test_sigterm_stops_gracefully_and_flushes_spans(model_repository):
+    process = await start(server_env(POLYMESH_MODEL_REPOSITORY=str(model_repository)))
+    try:
+        listening = await wait_for_log(process, "listening")
+        assert "iris" in listening["models"]
+        async with grpc.aio.insecure_channel(listening["address"]) as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            request = pb.ModelInferRequest(model_name="iris")
+            request.inputs.add(name="input", datatype="FP32", shape=[1, 4])
+            request.raw_input_contents.append(np.ones(4, dtype="<f4").tobytes())
+            response = await stub.ModelInfer(request)
+            assert [t.name for t in response.outputs] == ["label", "probabilities"]
+
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
+    messages = [json.loads(line)["message"] for line in stderr.decode().splitlines()]
+    assert "signal received, stopping" in messages
+    assert messages[-1] == "stopped"
+    # The spans were still buffered at SIGTERM; stopping exported them.
+    spans = stdout.decode()
+    assert '"name": "inference.GRPCInferenceService/ModelInfer"' in spans
+    assert '"name": "model.execute iris"' in spans

@@ -1,0 +1,1 @@
+"""Shared pieces of polymesh's Python services: tracing, logging, gRPC bootstrap."""
