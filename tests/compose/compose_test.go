@@ -1,0 +1,507 @@
+package compose
+
+import (
+	"context"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+)
+
+const defaultTestTimeout = 30 * time.Second
+
+// The services whose images this repository builds, and the one that only
+// tracing needs.
+var (
+	builtServices = []string{"inference", "gateway", "aiapi"}
+	collector     = "jaeger"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "compose.yaml")); err != nil {
+		t.Fatalf("no compose.yaml at the repository root %s: %v", root, err)
+	}
+	return root
+}
+
+// loadProject loads compose.yaml as `docker compose` does: validated against
+// the Compose Specification's schema, interpolated (with an empty
+// environment, so every ${VAR:-default} takes its default), references
+// resolved and paths made absolute.
+func loadProject(t *testing.T) *types.Project {
+	t.Helper()
+	root := repoRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	p, err := loader.LoadWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  root,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "compose.yaml")}},
+		Environment: types.Mapping{},
+	})
+	if err != nil {
+		t.Fatalf("compose.yaml does not load: %v", err)
+	}
+	return p
+}
+
+// process is one process of `./dev up`, as `./dev mesh` prints it.
+type process struct {
+	name    string
+	command []string
+	env     map[string]string
+}
+
+// devMesh runs `./dev mesh` with the default addresses (every POLYMESH_*
+// override removed from the environment).
+func devMesh(t *testing.T) []process {
+	t.Helper()
+	root := repoRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "dev"), "mesh")
+	cmd.Dir = root
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "POLYMESH_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("./dev mesh: %v", err)
+	}
+	var mesh []process
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Split(line, "\t")
+		if len(fields) < 2 {
+			t.Fatalf("./dev mesh: cannot read %q (want name<TAB>command<TAB>VAR=value...)", line)
+		}
+		p := process{name: fields[0], command: strings.Fields(fields[1]), env: map[string]string{}}
+		for _, kv := range fields[2:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				t.Fatalf("./dev mesh: %s: cannot read %q", p.name, kv)
+			}
+			p.env[k] = v
+		}
+		mesh = append(mesh, p)
+	}
+	if len(mesh) == 0 {
+		t.Fatal("./dev mesh printed no processes")
+	}
+	return mesh
+}
+
+func composeEnv(t *testing.T, s types.ServiceConfig) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for k, v := range s.Environment {
+		if v == nil {
+			t.Errorf("%s: environment %s has no value", s.Name, k)
+			continue
+		}
+		env[k] = *v
+	}
+	return env
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func splitHostPort(t *testing.T, what, addr string) (string, string) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("%s: %q is not host:port: %v", what, addr, err)
+	}
+	return host, port
+}
+
+// listenPort is the port a built service listens on inside its container.
+func listenPort(t *testing.T, p *types.Project, name string) string {
+	t.Helper()
+	s := p.Services[name]
+	if name == "gateway" {
+		cfg := readGatewayConfig(t, gatewayConfigFile(t, p))
+		return cfg.Listener.Port
+	}
+	_, port := splitHostPort(t, name+" POLYMESH_LISTEN_ADDR", composeEnv(t, s)["POLYMESH_LISTEN_ADDR"])
+	return port
+}
+
+func TestComposeLoadsAgainstTheSpecification(t *testing.T) {
+	p := loadProject(t)
+	if got, want := p.Name, "polymesh"; got != want {
+		t.Errorf("project name: got %q, want %q", got, want)
+	}
+}
+
+func TestComposeNamesTheServicesOfDevUp(t *testing.T) {
+	p, mesh := loadProject(t), devMesh(t)
+	var want []string
+	for _, proc := range mesh {
+		want = append(want, proc.name)
+	}
+	sort.Strings(want)
+	got := p.ServiceNames()
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("services: compose.yaml has %v, ./dev up starts %v", got, want)
+	}
+	wantBuilt := append([]string{collector}, builtServices...)
+	sort.Strings(wantBuilt)
+	if !slices.Equal(got, wantBuilt) {
+		t.Fatalf("services: got %v, this test knows %v; teach it the new ones", got, wantBuilt)
+	}
+}
+
+func TestComposeUsesTheEnvironmentOfDevUp(t *testing.T) {
+	p, mesh := loadProject(t), devMesh(t)
+	for _, proc := range mesh {
+		s, ok := p.Services[proc.name]
+		if !ok {
+			continue // reported by TestComposeNamesTheServicesOfDevUp
+		}
+		env := composeEnv(t, s)
+		if got, want := sortedKeys(env), sortedKeys(proc.env); !slices.Equal(got, want) {
+			t.Errorf("%s: environment variable names: compose.yaml has %v, ./dev up sets %v", proc.name, got, want)
+			continue
+		}
+		for k, devValue := range proc.env {
+			got := env[k]
+			switch k {
+			case "OTEL_SERVICE_NAME", "OTEL_SEMCONV_STABILITY_OPT_IN":
+				if got != devValue {
+					t.Errorf("%s: %s: compose.yaml has %q, ./dev up %q", proc.name, k, got, devValue)
+				}
+			case "OTEL_EXPORTER_OTLP_ENDPOINT":
+				gu, err1 := url.Parse(got)
+				du, err2 := url.Parse(devValue)
+				if err1 != nil || err2 != nil || gu.Scheme != du.Scheme || gu.Hostname() != collector || gu.Port() != du.Port() {
+					t.Errorf("%s: %s: compose.yaml has %q, want %s://%s:%s (./dev up: %q)",
+						proc.name, k, got, du.Scheme, collector, du.Port(), devValue)
+				}
+			case "POLYMESH_LISTEN_ADDR":
+				host, port := splitHostPort(t, proc.name+" "+k, got)
+				_, devPort := splitHostPort(t, proc.name+" "+k, devValue)
+				if host != "0.0.0.0" || port != devPort {
+					t.Errorf("%s: %s: compose.yaml has %q, want 0.0.0.0:%s (the port of ./dev up)", proc.name, k, got, devPort)
+				}
+				if !slices.Contains([]string(s.Expose), port) {
+					t.Errorf("%s: expose %v lacks the listening port %s", proc.name, s.Expose, port)
+				}
+			case "POLYMESH_INFERENCE_ADDR":
+				// East-west calls go through the gateway, in both meshes.
+				host, port := splitHostPort(t, proc.name+" "+k, got)
+				_, devPort := splitHostPort(t, proc.name+" "+k, devValue)
+				if host != "gateway" || port != devPort || port != listenPort(t, p, "gateway") {
+					t.Errorf("%s: %s: compose.yaml has %q, want gateway:%s", proc.name, k, got, devPort)
+				}
+			case "POLYMESH_GATEWAY_CONFIG":
+				if !slices.ContainsFunc(s.Configs, func(c types.ServiceConfigObjConfig) bool { return c.Target == got }) {
+					t.Errorf("%s: %s=%q, but no config is mounted there", proc.name, k, got)
+				}
+			case "POLYMESH_MODEL_REPOSITORY":
+				if !filepath.IsAbs(got) {
+					t.Errorf("%s: %s=%q: want an absolute path in the image", proc.name, k, got)
+				}
+				df := mustParseDockerfile(t, p, proc.name)
+				if !strings.Contains(joinArgs(df.all()), "--repository "+got) {
+					t.Errorf("%s: %s=%q, but %s does not train the model repository there", proc.name, k, got, df.path)
+				}
+			default:
+				t.Errorf("%s: %s: this test does not know how the variable maps between ./dev up and compose.yaml; teach it", proc.name, k)
+			}
+		}
+	}
+}
+
+func TestComposePublishesOnlyTheGatewayAndTheTraceUI(t *testing.T) {
+	p := loadProject(t)
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		var targets []uint32
+		for _, port := range s.Ports {
+			targets = append(targets, port.Target)
+		}
+		switch name {
+		case "gateway":
+			want := listenPort(t, p, "gateway")
+			if len(s.Ports) != 1 || s.Ports[0].Published != "8080" || want != "8080" ||
+				strconv.FormatUint(uint64(s.Ports[0].Target), 10) != want {
+				t.Errorf("gateway: ports %+v: want 8080 published to the listener port %s", s.Ports, want)
+			}
+		case collector:
+			if !slices.Equal(targets, []uint32{16686}) {
+				t.Errorf("%s: publishes %v, want only the UI (16686); OTLP stays inside the network", name, targets)
+			}
+		default:
+			if len(s.Ports) != 0 {
+				t.Errorf("%s: publishes %v; only the gateway is published", name, targets)
+			}
+		}
+	}
+}
+
+func TestComposeNetworks(t *testing.T) {
+	p := loadProject(t)
+	var internal []string
+	for name, n := range p.Networks {
+		if n.Internal {
+			internal = append(internal, name)
+		}
+	}
+	if len(internal) == 0 {
+		t.Fatal("no internal network for the services")
+	}
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		var nets []string
+		for n := range s.Networks {
+			nets = append(nets, n)
+		}
+		onlyInternal := len(nets) > 0
+		for _, n := range nets {
+			if !p.Networks[n].Internal {
+				onlyInternal = false
+			}
+		}
+		switch {
+		case len(s.Ports) > 0 && onlyInternal:
+			t.Errorf("%s: publishes ports but is only on internal networks %v", name, nets)
+		case len(s.Ports) == 0 && !onlyInternal:
+			t.Errorf("%s: publishes nothing, so it belongs on internal networks only; it is on %v", name, nets)
+		}
+	}
+}
+
+func TestComposeHealthAndStartupOrder(t *testing.T) {
+	p, mesh := loadProject(t), devMesh(t)
+	order := map[string]int{}
+	for i, proc := range mesh {
+		order[proc.name] = i
+	}
+	probe := regexp.MustCompile(`127\.0\.0\.1:([0-9]+)`)
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		hc := s.HealthCheck
+		if hc == nil || hc.Disable || len(hc.Test) < 2 {
+			t.Errorf("%s: no healthcheck", name)
+			continue
+		}
+		if hc.Test[0] != "CMD" {
+			t.Errorf("%s: healthcheck %v: want the exec form [CMD, ...]", name, hc.Test)
+		}
+		if slices.Contains(builtServices, name) {
+			test := strings.Join(hc.Test, " ")
+			if !strings.Contains(test, "grpc-health-probe") && !strings.Contains(test, "grpc_health.v1") {
+				t.Errorf("%s: healthcheck %q does not use grpc.health.v1", name, test)
+			}
+			m := probe.FindStringSubmatch(test)
+			if want := listenPort(t, p, name); m == nil || m[1] != want {
+				t.Errorf("%s: healthcheck %q does not probe the listening port %s", name, test, want)
+			}
+		}
+		for dep, d := range s.DependsOn {
+			if d.Condition != types.ServiceConditionHealthy {
+				t.Errorf("%s: depends_on %s: condition %q, want %s", name, dep, d.Condition, types.ServiceConditionHealthy)
+			}
+			if depAt, ok := order[dep]; !ok {
+				t.Errorf("%s depends on %s, which ./dev up does not start", name, dep)
+			} else if at, ok := order[name]; ok && depAt >= at {
+				t.Errorf("%s depends on %s, but ./dev up starts %s first", name, dep, name)
+			}
+		}
+		if name != mesh[0].name && len(s.DependsOn) == 0 {
+			t.Errorf("%s: depends on nothing; ./dev up starts it after %s", name, mesh[0].name)
+		}
+		if s.Deploy == nil || s.Deploy.Resources.Limits == nil || s.Deploy.Resources.Limits.MemoryBytes <= 0 {
+			t.Errorf("%s: no memory limit (deploy.resources.limits.memory)", name)
+		}
+		if s.Image != "" && s.Build == nil && !imagePinned(s.Image) {
+			t.Errorf("%s: image %q is not pinned to a version", name, s.Image)
+		}
+	}
+}
+
+// gatewayConfig is the part of proto/polymesh/gateway/v1/config.proto these
+// tests compare.
+type gatewayConfig struct {
+	Listener      socketAddress `yaml:"listener"`
+	LocalServices socketAddress `yaml:"local_services"`
+	Clusters      []struct {
+		Name      string          `yaml:"name"`
+		Endpoints []socketAddress `yaml:"endpoints"`
+	} `yaml:"clusters"`
+	Routes []map[string]any `yaml:"routes"`
+}
+
+type socketAddress struct {
+	Address string `yaml:"address"`
+	Port    string `yaml:"port"`
+}
+
+func readGatewayConfig(t *testing.T, path string) gatewayConfig {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The local template's @PLACEHOLDERS@ become strings.
+	text := regexp.MustCompile(`@([A-Z_]+)@`).ReplaceAllString(string(data), "@$1")
+	text = regexp.MustCompile(`(port|address): "?(@[A-Z_]+)"?`).ReplaceAllString(text, `$1: "$2"`)
+	var cfg gatewayConfig
+	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return cfg
+}
+
+func gatewayConfigFile(t *testing.T, p *types.Project) string {
+	t.Helper()
+	s := p.Services["gateway"]
+	target := composeEnv(t, s)["POLYMESH_GATEWAY_CONFIG"]
+	for _, c := range s.Configs {
+		if c.Target == target {
+			cfg, ok := p.Configs[c.Source]
+			if !ok || cfg.File == "" {
+				t.Fatalf("gateway: config %q is not a file", c.Source)
+			}
+			if _, err := os.Stat(cfg.File); err != nil {
+				t.Fatalf("gateway: config %q: %v", c.Source, err)
+			}
+			return cfg.File
+		}
+	}
+	t.Fatalf("gateway: no config mounted at POLYMESH_GATEWAY_CONFIG=%q", target)
+	return ""
+}
+
+func TestGatewayConfigMatchesTheLocalMesh(t *testing.T) {
+	p := loadProject(t)
+	root := repoRoot(t)
+	composeFile := gatewayConfigFile(t, p)
+	if got, want := composeFile, filepath.Join(root, "gateway", "config", "compose.yaml"); got != want {
+		t.Errorf("gateway config: got %s, want %s", got, want)
+	}
+	local := readGatewayConfig(t, filepath.Join(root, "gateway", "config", "mesh.yaml.in"))
+	cont := readGatewayConfig(t, composeFile)
+
+	if got, want := cont.Routes, local.Routes; !equalYAML(t, got, want) {
+		t.Errorf("routes: gateway/config/compose.yaml has %v, mesh.yaml.in %v", got, want)
+	}
+	if cont.Listener.Address != "0.0.0.0" {
+		t.Errorf("listener: %+v: want every interface of the container", cont.Listener)
+	}
+	if cont.LocalServices.Port == "" || cont.LocalServices.Port == cont.Listener.Port {
+		t.Errorf("local_services %+v: want its own port", cont.LocalServices)
+	}
+	if len(cont.Clusters) != len(local.Clusters) {
+		t.Fatalf("clusters: compose has %d, mesh.yaml.in %d", len(cont.Clusters), len(local.Clusters))
+	}
+	for i, lc := range local.Clusters {
+		cc := cont.Clusters[i]
+		if cc.Name != lc.Name || len(cc.Endpoints) != len(lc.Endpoints) {
+			t.Errorf("cluster %d: compose has %s with %d endpoints, mesh.yaml.in %s with %d", i, cc.Name, len(cc.Endpoints), lc.Name, len(lc.Endpoints))
+			continue
+		}
+		for j, le := range lc.Endpoints {
+			// mesh.yaml.in names the service by its port's placeholder
+			// (@AIAPI_PORT@); compose reaches it by its service name.
+			service := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(le.Port, "@"), "_PORT"))
+			ce := cc.Endpoints[j]
+			if _, ok := p.Services[service]; !ok {
+				t.Errorf("cluster %s: mesh.yaml.in's endpoint %s names no compose service %q", lc.Name, le.Port, service)
+				continue
+			}
+			if ce.Address != service || ce.Port != listenPort(t, p, service) {
+				t.Errorf("cluster %s: endpoint %s:%s, want %s:%s", cc.Name, ce.Address, ce.Port, service, listenPort(t, p, service))
+			}
+		}
+	}
+}
+
+func equalYAML(t *testing.T, a, b any) bool {
+	t.Helper()
+	x, err1 := yaml.Marshal(a)
+	y, err2 := yaml.Marshal(b)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	return string(x) == string(y)
+}
+
+func TestComposeBuildsExist(t *testing.T) {
+	p := loadProject(t)
+	for _, name := range builtServices {
+		s := p.Services[name]
+		if s.Build == nil {
+			t.Errorf("%s: no build section", name)
+			continue
+		}
+		st, err := os.Stat(s.Build.Context)
+		if err != nil || !st.IsDir() {
+			t.Errorf("%s: build context %s is not a folder: %v", name, s.Build.Context, err)
+			continue
+		}
+		if _, err := os.Stat(dockerfilePath(s)); err != nil {
+			t.Errorf("%s: Dockerfile: %v", name, err)
+		}
+	}
+}
+
+func dockerfilePath(s types.ServiceConfig) string {
+	df := s.Build.Dockerfile
+	if df == "" {
+		df = "Dockerfile"
+	}
+	if filepath.IsAbs(df) {
+		return df
+	}
+	return filepath.Join(s.Build.Context, df)
+}
+
+func mustParseDockerfile(t *testing.T, p *types.Project, name string) *dockerfile {
+	t.Helper()
+	s, ok := p.Services[name]
+	if !ok || s.Build == nil {
+		t.Fatalf("%s: no build section", name)
+	}
+	df, err := parseDockerfile(dockerfilePath(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return df
+}
+
+func joinArgs(ins []instruction) string {
+	var b strings.Builder
+	for _, in := range ins {
+		b.WriteString(strings.Join(strings.Fields(in.args), " "))
+		b.WriteString("\n")
+	}
+	return b.String()
+}

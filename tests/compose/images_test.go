@@ -1,0 +1,288 @@
+package compose
+
+import (
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// devArray is the words of a bash array assigned in ./dev (NAME=( ... )).
+func devArray(t *testing.T, name string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?ms)^` + name + `=\((.*?)\)`).FindStringSubmatch(string(data))
+	if m == nil {
+		t.Fatalf("./dev: no %s=( ... )", name)
+	}
+	var words []string
+	for _, line := range strings.Split(m[1], "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		words = append(words, strings.Fields(line)...)
+	}
+	return words
+}
+
+func devText(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// aptPins is every name=version a Dockerfile stage passes to apt-get install.
+func aptPins(s *stage) map[string]string {
+	pins := map[string]string{}
+	for _, in := range s.instrs {
+		if in.cmd != "RUN" || !strings.Contains(in.args, "apt-get install") {
+			continue
+		}
+		_, rest, _ := strings.Cut(in.args, "apt-get install")
+		rest, _, _ = strings.Cut(rest, "&&")
+		for _, w := range strings.Fields(rest) {
+			if name, version, ok := strings.Cut(w, "="); ok && !strings.HasPrefix(w, "-") {
+				pins[name] = version
+			}
+		}
+	}
+	return pins
+}
+
+// TestDockerfiles checks each image's Dockerfile as far as a machine
+// without a container engine can: it parses, every base image is pinned,
+// every COPY reads something that exists in the build context (and is not
+// left out by .dockerignore) or in an earlier stage, and the image runs as
+// an unprivileged user the same program as ./dev up, with a grpc.health.v1
+// HEALTHCHECK on the port it listens on.
+func TestDockerfiles(t *testing.T) {
+	p, mesh := loadProject(t), devMesh(t)
+	for _, name := range builtServices {
+		t.Run(name, func(t *testing.T) {
+			s := p.Services[name]
+			df := mustParseDockerfile(t, p, name)
+			ctxDir := s.Build.Context
+			ignore := readDockerignore(t, ctxDir)
+
+			for i, st := range df.stages {
+				fromStage := df.stageIndex(st.base)
+				if (fromStage < 0 || fromStage >= i) && !imagePinned(st.base) {
+					t.Errorf("%s:%d: FROM %s: pin the image to a version", df.path, st.line, st.base)
+				}
+				for _, in := range st.instrs {
+					if in.cmd == "ADD" {
+						t.Errorf("%s:%d: use COPY, not ADD", df.path, in.line)
+					}
+					if in.cmd != "COPY" {
+						continue
+					}
+					c, err := parseCopy(in)
+					if err != nil {
+						t.Errorf("%s: %v", df.path, err)
+						continue
+					}
+					if c.from != "" {
+						if idx := df.stageIndex(c.from); idx < 0 || idx >= i {
+							t.Errorf("%s:%d: COPY --from=%s names no earlier stage", df.path, in.line, c.from)
+						}
+						continue
+					}
+					for _, src := range c.sources {
+						rel := path.Clean(strings.TrimPrefix(src, "/"))
+						matches, _ := filepath.Glob(filepath.Join(ctxDir, filepath.FromSlash(rel)))
+						if len(matches) == 0 {
+							t.Errorf("%s:%d: COPY %s: no such file in the build context %s", df.path, in.line, src, ctxDir)
+						}
+						if ignore.excludes(rel) {
+							t.Errorf("%s:%d: COPY %s: .dockerignore leaves it out of the build context", df.path, in.line, src)
+						}
+					}
+				}
+			}
+
+			final := df.final()
+			user := final.last("USER")
+			if user == nil {
+				t.Errorf("%s: the image runs as root; add USER", df.path)
+			} else if u, _, _ := strings.Cut(user.args, ":"); u == "0" || u == "root" {
+				t.Errorf("%s:%d: USER %s: run as an unprivileged user", df.path, user.line, user.args)
+			}
+
+			port := listenPort(t, p, name)
+			if ex := final.last("EXPOSE"); ex == nil || !slices.Contains(strings.Fields(ex.args), port) {
+				t.Errorf("%s: EXPOSE lacks the listening port %s", df.path, port)
+			}
+			hc := final.last("HEALTHCHECK")
+			if hc == nil {
+				t.Errorf("%s: no HEALTHCHECK", df.path)
+			} else if cmd, err := healthcheckCommand(*hc); err != nil {
+				t.Errorf("%s:%d: %v", df.path, hc.line, err)
+			} else {
+				text := strings.Join(cmd, " ")
+				if !strings.Contains(text, "grpc-health-probe") && !strings.Contains(text, "grpc_health.v1") {
+					t.Errorf("%s:%d: HEALTHCHECK %q does not use grpc.health.v1", df.path, hc.line, text)
+				}
+				if strings.Contains(text, "grpc-health-probe") && !strings.Contains(text, "127.0.0.1:"+port) {
+					t.Errorf("%s:%d: HEALTHCHECK %q does not probe the listening port %s", df.path, hc.line, text, port)
+				}
+			}
+
+			// The same program as ./dev up, with the same arguments.
+			ep := final.last("ENTRYPOINT")
+			if ep == nil {
+				t.Fatalf("%s: no ENTRYPOINT", df.path)
+			}
+			entry, err := execForm(ep.args)
+			if err != nil {
+				t.Fatalf("%s:%d: ENTRYPOINT: %v", df.path, ep.line, err)
+			}
+			if c := final.last("CMD"); c != nil {
+				more, err := execForm(c.args)
+				if err != nil {
+					t.Fatalf("%s:%d: CMD: %v", df.path, c.line, err)
+				}
+				entry = append(entry, more...)
+			}
+			for _, proc := range mesh {
+				if proc.name != name {
+					continue
+				}
+				got := append([]string{path.Base(entry[0])}, entry[1:]...)
+				want := append([]string{path.Base(proc.command[0])}, proc.command[1:]...)
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: the image runs %q, ./dev up runs %q", df.path, entry, proc.command)
+				}
+			}
+		})
+	}
+}
+
+// TestImagesUseTheToolchainOfDev checks that the images build with the
+// versions ./dev pins: Debian packages, protoc plugins, pip, and one
+// grpc-health-probe version for every image.
+func TestImagesUseTheToolchainOfDev(t *testing.T) {
+	p := loadProject(t)
+	dfs := map[string]*dockerfile{}
+	for _, name := range builtServices {
+		dfs[name] = mustParseDockerfile(t, p, name)
+	}
+
+	// The gateway builds with every Debian package of ./dev setup, at the
+	// same version, and runs with libraries of those same versions.
+	gw := dfs["gateway"]
+	devPins := map[string]string{}
+	devVersions := map[string]bool{}
+	for _, spec := range devArray(t, "APT_PACKAGES") {
+		name, version, ok := strings.Cut(spec, "=")
+		if !ok {
+			t.Fatalf("./dev: APT_PACKAGES: %q is not name=version", spec)
+		}
+		devPins[name] = version
+		devVersions[version] = true
+	}
+	var build, runtime *stage
+	for i := range gw.stages {
+		st := &gw.stages[i]
+		if st.last("COPY") != nil && strings.Contains(joinArgs(st.instrs), "cmake --build") {
+			build = st
+		}
+	}
+	runtime = gw.final()
+	if build == nil {
+		t.Fatalf("%s: no stage runs cmake --build", gw.path)
+	}
+	buildPins := aptPins(build)
+	for name, version := range devPins {
+		if got, ok := buildPins[name]; !ok || got != version {
+			t.Errorf("%s: build stage installs %s=%q, ./dev setup %s=%s", gw.path, name, got, name, version)
+		}
+	}
+	runtimePins := aptPins(runtime)
+	if len(runtimePins) == 0 {
+		t.Errorf("%s: the runtime stage installs no pinned libraries", gw.path)
+	}
+	for name, version := range runtimePins {
+		if !devVersions[version] {
+			t.Errorf("%s: runtime stage installs %s=%s, a version no package of ./dev setup has", gw.path, name, version)
+		}
+	}
+	if _, ok := devPins["opentelemetry-cpp-dev"]; ok {
+		text := joinArgs(gw.all())
+		if !strings.Contains(text, "bookworm-backports") {
+			t.Errorf("%s: opentelemetry-cpp-dev needs bookworm-backports enabled", gw.path)
+		}
+		if regexp.MustCompile(`https?://`).MatchString(text) {
+			t.Errorf("%s: names a mirror; enable backports from the mirror the image is configured with", gw.path)
+		}
+	}
+
+	// aiapi generates Go code with the protoc and plugins of ./dev.
+	ai := dfs["aiapi"]
+	aiText := joinArgs(ai.all())
+	for _, tool := range devArray(t, "GO_TOOLS") {
+		if strings.Contains(tool, "protoc-gen-") && !strings.Contains(aiText, "go install "+tool) {
+			t.Errorf("%s: does not install %s, the version ./dev pins", ai.path, tool)
+		}
+	}
+	for _, name := range []string{"protobuf-compiler"} {
+		for _, st := range ai.stages {
+			if v, ok := aptPins(&st)[name]; ok && v != devPins[name] {
+				t.Errorf("%s: %s=%s, ./dev setup %s", ai.path, name, v, devPins[name])
+			}
+		}
+	}
+	devGen := devText(t)
+	for _, flag := range regexp.MustCompile(`--go(?:-grpc)?_opt=\S+`).FindAllString(devGen, -1) {
+		flag = strings.ReplaceAll(flag, `"`, "")
+		if !strings.Contains(aiText, flag) {
+			t.Errorf("%s: the Go code generation lacks %s, which ./dev build passes", ai.path, flag)
+		}
+	}
+
+	// inference installs the lock with the pip of ./dev, and generates
+	// Python code with the same outputs as ./dev build.
+	inf := dfs["inference"]
+	infText := joinArgs(inf.all())
+	if !strings.Contains(infText, "-r requirements.lock") {
+		t.Errorf("%s: does not install requirements.lock", inf.path)
+	}
+	if pip := regexp.MustCompile(`pip==\S+`).FindString(devGen); pip == "" || !strings.Contains(infText, pip) {
+		t.Errorf("%s: does not install %q, the pip of ./dev setup", inf.path, pip)
+	}
+	for _, out := range []string{"--python_out", "--pyi_out", "--grpc_python_out"} {
+		if strings.Contains(devGen, out) != strings.Contains(infText, out) {
+			t.Errorf("%s: %s differs from ./dev build's Python code generation", inf.path, out)
+		}
+	}
+
+	// One grpc-health-probe version for every image that builds it.
+	versions := map[string]string{}
+	for name, df := range dfs {
+		text := joinArgs(df.all())
+		if !strings.Contains(text, "grpc-health-probe@") {
+			continue
+		}
+		m := regexp.MustCompile(`GRPC_HEALTH_PROBE_VERSION=(v[0-9][^\s]*)`).FindStringSubmatch(text)
+		if m == nil {
+			t.Errorf("%s: grpc-health-probe is not pinned (ARG GRPC_HEALTH_PROBE_VERSION=vX.Y.Z)", df.path)
+			continue
+		}
+		versions[name] = m[1]
+	}
+	var seen []string
+	for _, v := range versions {
+		if !slices.Contains(seen, v) {
+			seen = append(seen, v)
+		}
+	}
+	if len(seen) > 1 {
+		t.Errorf("grpc-health-probe versions differ between images: %v", versions)
+	}
+}
