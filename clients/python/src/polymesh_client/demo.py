@@ -1,0 +1,111 @@
+"""Real calls through the gateway, their answers, and the trace of one of them.
+
+    python -m polymesh_client.demo --target 127.0.0.1:8080 --jaeger http://127.0.0.1:16686
+
+`./dev demo` runs this against the mesh it started. The inputs are real samples
+of the datasets the models were trained on (they ship with scikit-learn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import grpc
+from opentelemetry import trace
+from polymesh_common.telemetry import instrument_grpc_client, setup_tracing
+from sklearn.datasets import load_digits, load_iris
+
+from polymesh_client.ai import AIClient, output_values, rows_request, tensor
+from polymesh_client.traces import GRPC_CODE_NAMES, TraceNotFoundError, fetch_trace, render_tree
+
+SERVICES = ("polymesh-client", "polymesh-gateway", "polymesh-aiapi", "polymesh-inference")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def calls(target: str) -> str:
+    """Makes the demo's calls; returns the trace id of the first Predict."""
+    iris = load_iris()
+    digits = load_digits()
+    tracer = trace.get_tracer("polymesh-demo")
+    async with grpc.aio.insecure_channel(target) as channel:
+        ai = AIClient(channel)
+
+        samples = [0, 60, 120]
+        with tracer.start_as_current_span("demo Predict iris") as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            answer = await ai.predict_rows("iris", iris.data[samples].tolist())
+        say("\nPredict iris (feature rows) → aiapi → inference")
+        labels = output_values(answer, "label")
+        probabilities = output_values(answer, "probabilities")
+        for i, (sample, label) in enumerate(zip(samples, labels, strict=True)):
+            p = max(probabilities[3 * i : 3 * i + 3])
+            truth = iris.target_names[iris.target[sample]]
+            features = iris.data[sample].tolist()
+            say(f"  {features} → {iris.target_names[label]:<10} p={p:.2f}  (true: {truth})")
+
+        picks = [3, 17, 42]
+        x = digits.data[picks].astype("float32")
+        answer = await ai.predict_tensors(
+            "digits", [tensor("input", "FP32", x.shape, x.ravel().tolist())]
+        )
+        say("\nPredict digits (an FP32 [3, 64] tensor; an ONNX model)")
+        for pick, label in zip(picks, output_values(answer, "label"), strict=True):
+            say(f"  image #{pick} → {label}  (true: {digits.target[pick]})")
+
+        say("\nPredictStream: three requests, the second for a model that is not there")
+        requests = [
+            rows_request("iris", [iris.data[10].tolist()], "first"),
+            rows_request("no-such-model", [[1.0, 2.0]], "second"),
+            rows_request("iris", [iris.data[110].tolist()], "third"),
+        ]
+        async for result in ai.predict_stream(requests):
+            if result.error_code:
+                code = GRPC_CODE_NAMES[result.error_code]
+                say(f"  {result.response.id or 'error'}: {code}: {result.error_message}")
+            else:
+                r = result.response
+                say(f"  {r.id}: {iris.target_names[output_values(r, 'label')[0]]}")
+
+        say("\nA call that fails: Predict with rows of different lengths")
+        try:
+            await ai.predict_rows("iris", [[1.0, 2.0, 3.0, 4.0], [1.0]])
+        except grpc.aio.AioRpcError as e:
+            say(f"  {e.code().name}: {e.details()}")
+    return trace_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default="127.0.0.1:8080", help="the gateway's address")
+    parser.add_argument("--jaeger", default="http://127.0.0.1:16686", help="Jaeger's query API")
+    args = parser.parse_args(argv)
+
+    provider = setup_tracing("polymesh-client")
+    instrument_grpc_client()
+    try:
+        trace_id = asyncio.run(calls(args.target))
+    except grpc.aio.AioRpcError as e:
+        print(f"demo: call failed: {e.code().name}: {e.details()}", file=sys.stderr)
+        return 1
+    finally:
+        provider.force_flush()
+
+    say(f"\nThe trace of the iris Predict ({trace_id}), from Jaeger:")
+    try:
+        spans = fetch_trace(args.jaeger, trace_id, services=SERVICES, min_spans=10)
+    except TraceNotFoundError as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return 1
+    say(render_tree(spans))
+    say(f"\n{len(spans)} spans; JSON: {args.jaeger}/api/traces/{trace_id}")
+    provider.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
