@@ -6,14 +6,17 @@
 // comes from --config or else from POLYMESH_GATEWAY_CONFIG. Logs are JSON
 // lines on stderr. SIGTERM or SIGINT stops gracefully: health NOT_SERVING,
 // no new connections, calls in progress get a few seconds, spans are
-// flushed, exit 0. A bad configuration exits 2.
+// flushed, exit 0. A bad configuration exits 2, as does a cluster endpoint
+// host name that does not resolve at start.
 #include <signal.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -85,6 +88,12 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<Gateway>> gateway =
       Gateway::Start(*config, std::move(*tracer));
   if (!gateway.ok()) {
+    if (absl::IsInvalidArgument(gateway.status())) {
+      // Such as a cluster endpoint's host name that does not resolve.
+      Log(LogLevel::kError, "invalid configuration",
+          {{"config", config_path}, {"error", gateway.status().message()}});
+      return kExitConfigError;
+    }
     Log(LogLevel::kError, "cannot start", {{"error", gateway.status().message()}});
     return kExitStartError;
   }
@@ -99,6 +108,19 @@ int Main(int argc, char** argv) {
           ? absl::StrCat(config->local_services().address(), ":",
                          (*gateway)->local_services_port())
           : std::string("none");
+  // Each cluster as "name=host:port[address] ...": every endpoint as
+  // configured, with the address its host name resolved to at start.
+  std::vector<std::string> clusters;
+  for (const ClusterSpec& cluster : (*gateway)->clusters()) {
+    std::vector<std::string> endpoints;
+    for (const UpstreamEndpoint& endpoint : cluster.endpoints) {
+      std::string entry = absl::StrCat(endpoint.host, ":", endpoint.port);
+      if (endpoint.address != endpoint.host) absl::StrAppend(&entry, "[", endpoint.address, "]");
+      endpoints.push_back(std::move(entry));
+    }
+    clusters.push_back(absl::StrCat(cluster.name, "=", absl::StrJoin(endpoints, " ")));
+  }
+  const std::string cluster_list = absl::StrJoin(clusters, ",");
   const std::string workers = absl::StrCat((*gateway)->worker_count());
   const std::string route_list = absl::StrJoin(routes, ",");
   Log(LogLevel::kInfo, "gateway started",
@@ -106,6 +128,7 @@ int Main(int argc, char** argv) {
        {"local_services", local},
        {"workers", workers},
        {"routes", route_list},
+       {"clusters", cluster_list},
        {"config", config_path},
        {"tracing", config->tracing().disabled() ? "disabled" : "enabled"}});
 

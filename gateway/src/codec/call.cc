@@ -126,7 +126,7 @@ void Call::Start() {
 
   upstream_ = context_.clusters.Pick(route_->cluster_index);
   if (traced_) {
-    client_span_ = server_span_.StartClient(upstream_->endpoint().address,
+    client_span_ = server_span_.StartClient(upstream_->endpoint().host,
                                             upstream_->endpoint().port);
     client_span_open_ = true;
   }

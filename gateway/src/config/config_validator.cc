@@ -28,14 +28,15 @@ class Validator {
       return Error("listener", "required: where clients connect, such as "
                                "{ address: 127.0.0.1, port: 8080 }");
     }
-    RETURN_IF_ERROR(CheckAddress(config_.listener(), "listener", /*port_zero_ok=*/true));
+    RETURN_IF_ERROR(CheckAddress(config_.listener(), "listener", /*port_zero_ok=*/true,
+                                 /*host_name_ok=*/false));
     if (config_.workers() > kMaxWorkers) {
       return Error("workers", absl::StrCat("at most ", kMaxWorkers, ", got ",
                                            config_.workers()));
     }
     if (config_.has_local_services()) {
       RETURN_IF_ERROR(CheckAddress(config_.local_services(), "local_services",
-                                   /*port_zero_ok=*/true));
+                                   /*port_zero_ok=*/true, /*host_name_ok=*/false));
     }
     absl::flat_hash_set<std::string> clusters;
     for (int i = 0; i < config_.clusters_size(); ++i) {
@@ -67,7 +68,7 @@ class Validator {
     for (int i = 0; i < cluster.endpoints_size(); ++i) {
       RETURN_IF_ERROR(CheckAddress(cluster.endpoints(i),
                                    absl::StrCat(path, ".endpoints[", i, "]"),
-                                   /*port_zero_ok=*/false));
+                                   /*port_zero_ok=*/false, /*host_name_ok=*/true));
     }
     if (cluster.has_connect_timeout()) {
       const auto& timeout = cluster.connect_timeout();
@@ -127,17 +128,24 @@ class Validator {
     return absl::OkStatus();
   }
 
+  // `host_name_ok`: cluster endpoints may be DNS host names (resolved at
+  // start); where the gateway listens must be numeric or "localhost".
   absl::Status CheckAddress(const SocketAddress& address, const std::string& path,
-                            bool port_zero_ok) {
+                            bool port_zero_ok, bool host_name_ok) {
     if (address.address().empty()) return Error(path + ".address", "required");
     in_addr v4;
     in6_addr v6;
     if (address.address() != "localhost" &&
         inet_pton(AF_INET, address.address().c_str(), &v4) != 1 &&
-        inet_pton(AF_INET6, address.address().c_str(), &v6) != 1) {
+        inet_pton(AF_INET6, address.address().c_str(), &v6) != 1 &&
+        !(host_name_ok && IsHostName(address.address()))) {
       return Error(path + ".address",
                    absl::StrCat("\"", address.address(),
-                                "\" is not a numeric IP address or \"localhost\""));
+                                host_name_ok
+                                    ? "\" is not a numeric IP address or a host name "
+                                      "such as \"inference\" or \"my-svc.ns.svc.cluster.local\""
+                                    : "\" is not a numeric IP address or \"localhost\" "
+                                      "(host names are for cluster endpoints only)"));
     }
     if (address.port() > 65535 || (address.port() == 0 && !port_zero_ok)) {
       return Error(path + ".port",
@@ -145,6 +153,26 @@ class Validator {
                                 ", got ", address.port()));
     }
     return absl::OkStatus();
+  }
+
+  // A DNS host name (RFC 1123): dot-separated labels of 1 to 63 letters,
+  // digits and hyphens, not starting or ending with a hyphen; at most 253
+  // characters, one trailing dot allowed (a fully-qualified name). The last
+  // label is not all digits, so a malformed numeric IP is not taken for a name.
+  static bool IsHostName(absl::string_view name) {
+    if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+    if (name.empty() || name.size() > 253) return false;
+    bool all_digits = false;
+    for (absl::string_view label : absl::StrSplit(name, '.')) {
+      if (label.empty() || label.size() > 63) return false;
+      if (label.front() == '-' || label.back() == '-') return false;
+      all_digits = true;
+      for (char c : label) {
+        if (!absl::ascii_isalnum(c) && c != '-') return false;
+        if (!absl::ascii_isdigit(c)) all_digits = false;
+      }
+    }
+    return !all_digits;
   }
 
   static bool IsIdentifier(absl::string_view name) {

@@ -1,7 +1,9 @@
 // Semantic checks of a parsed gateway configuration: what the schema alone
 // cannot say.
 //
-// Checked: a listener with an address; ports in range; workers at most 256;
+// Checked: a listener with an address; addresses numeric IPs or "localhost",
+// or for cluster endpoints also DNS host names (RFC 1123 syntax only: names
+// are resolved when the gateway starts); ports in range; workers at most 256;
 // cluster names unique, not "local", each cluster with endpoints; route names
 // unique; every route with a well-formed match rule and a cluster that exists
 // (or "local", which needs local_services); durations not negative.

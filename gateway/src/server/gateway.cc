@@ -18,7 +18,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     local_port = gateway->local_services_->port();
   }
   gateway->routes_ = std::make_unique<RouteTable>(config);
-  gateway->clusters_ = ClusterSpecsFromConfig(config, local_port);
+  // Host names are resolved here, once, before any worker runs.
+  absl::StatusOr<std::vector<ClusterSpec>> clusters =
+      ClusterSpecsFromConfig(config, local_port);
+  if (!clusters.ok()) return clusters.status();
+  gateway->clusters_ = std::move(*clusters);
   WorkerShared shared;
   shared.routes = gateway->routes_.get();
   shared.clusters = &gateway->clusters_;

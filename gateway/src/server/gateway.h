@@ -29,9 +29,13 @@ namespace polymesh::gateway {
 // A running gateway.
 class Gateway {
  public:
-  // Starts the local services (if configured), then the workers; reports
-  // SERVING once they run. `tracer` may be nullptr (no spans); the gateway
-  // owns it and shuts it down in Stop().
+  // Starts the local services (if configured), resolves the clusters'
+  // endpoint host names (blocking, on the calling thread), then starts the
+  // workers; reports SERVING once they run. `tracer` may be nullptr (no
+  // spans); the gateway owns it and shuts it down in Stop(). INVALID_ARGUMENT
+  // when the configuration cannot be served as written (an endpoint host
+  // name that does not resolve); other codes when a socket or server cannot
+  // start.
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
       const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer);
   // Stops with no grace period if Stop() was not called.
@@ -47,6 +51,8 @@ class Gateway {
   size_t worker_count() const { return workers_->size(); }
   // The route table.
   const RouteTable& routes() const { return *routes_; }
+  // The clusters with their resolved endpoints (see ClusterSpecsFromConfig).
+  const std::vector<ClusterSpec>& clusters() const { return clusters_; }
 
   // Graceful stop: health NOT_SERVING, no new connections, calls in
   // progress get up to `grace` to finish; then the local services stop and

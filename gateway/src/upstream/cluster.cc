@@ -1,13 +1,19 @@
 #include "upstream/cluster.h"
 
+#include <string>
 #include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "worker/socket.h"
 
 namespace polymesh::gateway {
 
-std::vector<ClusterSpec> ClusterSpecsFromConfig(const v1::GatewayConfig& config,
-                                                uint16_t local_port) {
+absl::StatusOr<std::vector<ClusterSpec>> ClusterSpecsFromConfig(
+    const v1::GatewayConfig& config, uint16_t local_port) {
   std::vector<ClusterSpec> specs;
-  for (const auto& cluster : config.clusters()) {
+  for (int i = 0; i < config.clusters_size(); ++i) {
+    const v1::Cluster& cluster = config.clusters(i);
     ClusterSpec& spec = specs.emplace_back();
     spec.name = cluster.name();
     absl::Duration connect_timeout = absl::Seconds(1);
@@ -15,16 +21,31 @@ std::vector<ClusterSpec> ClusterSpecsFromConfig(const v1::GatewayConfig& config,
       connect_timeout = absl::Seconds(cluster.connect_timeout().seconds()) +
                         absl::Nanoseconds(cluster.connect_timeout().nanos());
     }
-    for (const auto& endpoint : cluster.endpoints()) {
-      spec.endpoints.push_back(UpstreamEndpoint{
-          cluster.name(), endpoint.address(), static_cast<uint16_t>(endpoint.port()),
-          connect_timeout});
+    for (int j = 0; j < cluster.endpoints_size(); ++j) {
+      const v1::SocketAddress& endpoint = cluster.endpoints(j);
+      // Resolved once, at start. Re-resolving over time (replicas of a
+      // headless service coming and going) belongs here too, run off the
+      // workers' threads, with each worker's ClusterManager then taking the
+      // new endpoint list from its own event loop.
+      absl::StatusOr<std::vector<std::string>> addresses = ResolveHost(endpoint.address());
+      if (!addresses.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("clusters[", i, "].endpoints[", j, "].address: host name \"",
+                         endpoint.address(), "\" does not resolve: ",
+                         addresses.status().message()));
+      }
+      for (std::string& address : *addresses) {
+        spec.endpoints.push_back(UpstreamEndpoint{
+            cluster.name(), endpoint.address(), std::move(address),
+            static_cast<uint16_t>(endpoint.port()), connect_timeout});
+      }
     }
   }
   if (config.has_local_services()) {
     ClusterSpec& spec = specs.emplace_back();
     spec.name = "local";
     spec.endpoints.push_back(UpstreamEndpoint{"local", config.local_services().address(),
+                                              config.local_services().address(),
                                               local_port, absl::Seconds(1)});
   }
   return specs;

@@ -7,7 +7,11 @@
 //
 // Usage:
 //
-//   ClusterManager clusters(loop, ClusterSpecsFromConfig(config, local_port));
+//   // On the main thread, before workers start (it may block on DNS):
+//   absl::StatusOr<std::vector<ClusterSpec>> specs =
+//       ClusterSpecsFromConfig(config, local_port);
+//   // On each worker:
+//   ClusterManager clusters(loop, *specs);
 //   UpstreamConnection* conn = clusters.Pick(route.cluster_index);
 //   conn->Attach(&call);
 #ifndef POLYMESH_GATEWAY_SRC_UPSTREAM_CLUSTER_H_
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "polymesh/gateway/v1/config.pb.h"
 #include "upstream/upstream_connection.h"
 #include "worker/event_loop.h"
@@ -30,15 +35,23 @@ namespace polymesh::gateway {
 struct ClusterSpec {
   // The cluster's name.
   std::string name;
-  // Its endpoints (with the cluster's connect timeout).
+  // Its endpoints (with the cluster's connect timeout): one per address
+  // that a configured endpoint's host name resolved to, in config order.
   std::vector<UpstreamEndpoint> endpoints;
 };
 
 // The clusters of `config`, in config order, then "local" when
 // local_services is set (reached at `local_port`, the port the embedded
 // server bound), matching Route::cluster_index.
-std::vector<ClusterSpec> ClusterSpecsFromConfig(const v1::GatewayConfig& config,
-                                                uint16_t local_port);
+//
+// Every endpoint address is resolved here, once (ResolveHost(): it BLOCKS on
+// DNS, so call this on the main thread, never on a worker): each numeric
+// address of a host name becomes an endpoint, which keeps the configured
+// name as its `host`. INVALID_ARGUMENT, naming the field
+// (clusters[i].endpoints[j].address) and the name, when a name does not
+// resolve: the configuration cannot be served as written.
+absl::StatusOr<std::vector<ClusterSpec>> ClusterSpecsFromConfig(
+    const v1::GatewayConfig& config, uint16_t local_port);
 
 // One worker's connections to every cluster.
 class ClusterManager {

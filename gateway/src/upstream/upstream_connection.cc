@@ -41,8 +41,9 @@ UpstreamConnection::UpstreamConnection(EventLoop& loop, ScopedFd fd,
                                        const UpstreamEndpoint& endpoint)
     : Http2Connection(loop, std::move(fd)),
       endpoint_(endpoint),
-      description_(absl::StrCat("cluster \"", endpoint.cluster, "\" endpoint ",
-                                endpoint.address, ":", endpoint.port)),
+      description_(absl::StrCat(
+          "cluster \"", endpoint.cluster, "\" endpoint ", endpoint.host, ":", endpoint.port,
+          endpoint.host == endpoint.address ? "" : absl::StrCat(" (", endpoint.address, ")"))),
       connect_timer_(loop, [this] {
         Close(absl::StrCat("connect timeout after ",
                            absl::FormatDuration(endpoint_.connect_timeout)));

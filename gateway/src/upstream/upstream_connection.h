@@ -60,7 +60,11 @@ class UpstreamStreamCallbacks {
 struct UpstreamEndpoint {
   // The cluster the endpoint belongs to (for messages).
   std::string cluster;
-  // A numeric IP address or "localhost".
+  // The address as configured, a host name or numeric IP (for messages and
+  // the server.address of spans).
+  std::string host;
+  // What to connect to: a numeric IP address (one of `host`'s, resolved at
+  // start) or "localhost".
   std::string address;
   // The TCP port.
   uint16_t port = 0;

@@ -1,13 +1,18 @@
 #include "worker/socket.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -40,8 +45,8 @@ absl::StatusOr<ResolvedAddress> Resolve(absl::string_view address, uint16_t port
     resolved.length = sizeof(sockaddr_in6);
     resolved.family = AF_INET6;
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", address, "\" is not a numeric IP address"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", address, "\" is not a numeric IP address or \"localhost\""));
   }
   return resolved;
 }
@@ -114,6 +119,44 @@ absl::Status ConnectResult(int fd) {
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
   if (error == 0) return absl::OkStatus();
   return absl::UnavailableError(std::strerror(error));
+}
+
+absl::StatusOr<std::vector<std::string>> ResolveHost(absl::string_view host) {
+  if (host == "localhost") return std::vector<std::string>{"127.0.0.1"};
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  addrinfo* found = nullptr;
+  const std::string name(host);
+  const int error = getaddrinfo(name.c_str(), nullptr, &hints, &found);
+  if (error != 0) {
+    const std::string message =
+        error == EAI_SYSTEM ? std::strerror(errno) : gai_strerror(error);
+    if (error == EAI_AGAIN) return absl::UnavailableError(message);
+    return absl::NotFoundError(message);
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(found, &freeaddrinfo);
+  std::vector<std::string> addresses;
+  for (const addrinfo* info = found; info != nullptr; info = info->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* raw = nullptr;
+    if (info->ai_family == AF_INET) {
+      raw = &reinterpret_cast<const sockaddr_in*>(info->ai_addr)->sin_addr;
+    } else if (info->ai_family == AF_INET6) {
+      raw = &reinterpret_cast<const sockaddr_in6*>(info->ai_addr)->sin6_addr;
+    } else {
+      continue;
+    }
+    if (inet_ntop(info->ai_family, raw, text, sizeof(text)) == nullptr) continue;
+    if (std::find(addresses.begin(), addresses.end(), text) == addresses.end()) {
+      addresses.emplace_back(text);
+    }
+  }
+  if (addresses.empty()) {
+    return absl::NotFoundError("no IPv4 or IPv6 address");
+  }
+  return addresses;
 }
 
 int AcceptNonBlocking(int listener_fd) {

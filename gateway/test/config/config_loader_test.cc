@@ -1,8 +1,10 @@
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "config/config_loader.h"
 
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -148,6 +150,48 @@ TEST(ConfigValidatorTest, PortsAndAddressesMustBeValid) {
               HasSubstr("clusters[0].endpoints[0].port: want 1 to 65535, got 0"));
   EXPECT_THAT(LoadError("listener: { address: 127.0.0.1, port: 1 }\nworkers: 1000\n").message(),
               HasSubstr("workers: at most 256"));
+}
+
+// A config whose one cluster endpoint has `address`.
+std::string WithEndpoint(absl::string_view address) {
+  return absl::StrCat("listener: { address: 127.0.0.1, port: 1 }\n"
+                      "clusters: [{ name: a, endpoints: [{ address: \"",
+                      address, "\", port: 1 }] }]\n");
+}
+
+TEST(ConfigValidatorTest, ClusterEndpointsMayBeHostNames) {
+  for (absl::string_view name :
+       {"inference", "my-svc.ns.svc.cluster.local", "my-svc.ns.svc.cluster.local.",
+        "aiapi-0.aiapi", "3com.example", "localhost", "10.0.0.7", "fd00::7"}) {
+    EXPECT_TRUE(LoadError(WithEndpoint(name)).ok()) << name;
+  }
+}
+
+TEST(ConfigValidatorTest, ClusterEndpointsRejectMalformedHostNames) {
+  for (const std::string& name : std::vector<std::string>{
+           "bad_name!", "-x", "x-", "a..b", ".a", "a b", "10.0.0.256", "1.2.3.4:80",
+           "http://inference", "a.-b", "a..", std::string(64, 'a')}) {
+    EXPECT_THAT(LoadError(WithEndpoint(name)).message(),
+                HasSubstr(absl::StrCat("clusters[0].endpoints[0].address: \"", name,
+                                       "\" is not a numeric IP address or a host name")))
+        << name;
+  }
+  EXPECT_TRUE(LoadError(WithEndpoint(std::string(63, 'a'))).ok());
+  std::string long_name;  // 4 labels of 63: 255 characters
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&long_name, i > 0 ? "." : "", std::string(63, 'a'));
+  EXPECT_FALSE(LoadError(WithEndpoint(long_name)).ok());
+}
+
+TEST(ConfigValidatorTest, ListenersTakeNoHostNames) {
+  EXPECT_THAT(LoadError("listener: { address: gateway, port: 1 }\n").message(),
+              HasSubstr("listener.address: \"gateway\" is not a numeric IP address or "
+                        "\"localhost\" (host names are for cluster endpoints only)"));
+  EXPECT_THAT(LoadError("listener: { address: 127.0.0.1, port: 1 }\n"
+                        "local_services: { address: gateway, port: 1 }\n")
+                  .message(),
+              HasSubstr("local_services.address: \"gateway\" is not a numeric IP address "
+                        "or \"localhost\""));
+  EXPECT_TRUE(LoadError("listener: { address: localhost, port: 1 }\n").ok());
 }
 
 TEST(ConfigValidatorTest, ClusterNamesAreUniqueAndNotLocal) {

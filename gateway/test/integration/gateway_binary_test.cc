@@ -1,6 +1,6 @@
 // The polymesh-gateway binary: starts with a config shaped like the mesh's
 // (gateway/config/mesh.yaml.in), logs JSON lines, stops cleanly on SIGTERM,
-// and exits 2 on a bad config.
+// and exits 2 on a bad config or a cluster host name that does not resolve.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,6 +101,8 @@ routes:
   EXPECT_THAT(started, HasSubstr(R"("level":"info")"));
   EXPECT_THAT(started, HasSubstr(R"("listener":"127.0.0.1:)"));
   EXPECT_THAT(started, HasSubstr(R"("routes":"ai->aiapi,inference->inference,health->local")"));
+  EXPECT_THAT(started, HasSubstr(R"("clusters":"aiapi=127.0.0.1:50051,)"
+                                 R"(inference=127.0.0.1:50052,local=127.0.0.1:)"));
   gateway.Signal(SIGTERM);
   EXPECT_THAT(gateway.ReadLineWith("gateway stopped"), HasSubstr(R"("msg":"gateway stopped")"));
   EXPECT_EQ(gateway.Wait(), 0);
@@ -113,6 +115,29 @@ TEST(GatewayBinaryTest, BadConfigExitsTwoNamingTheField) {
   const std::string line = gateway.ReadLineWith("invalid configuration");
   EXPECT_THAT(line, HasSubstr(R"("level":"error")"));
   EXPECT_THAT(line, HasSubstr("bad.yaml:2:12: routes[0].nme: unknown field"));
+  EXPECT_EQ(gateway.Wait(), 2);
+}
+
+TEST(GatewayBinaryTest, HostNameThatDoesNotResolveExitsTwoNamingTheField) {
+  // RFC 6761 reserves .invalid: the name never resolves.
+  const std::string path = WriteConfig("unresolvable.yaml", R"yaml(
+listener: { address: "127.0.0.1", port: 0 }
+local_services: { address: "127.0.0.1", port: 0 }
+clusters:
+  - name: inference
+    endpoints:
+      - { address: "127.0.0.1", port: 50052 }
+      - { address: "nothing.invalid", port: 50052 }
+routes:
+  - name: inference
+    match: { service: inference.GRPCInferenceService }
+    cluster: inference
+)yaml");
+  GatewayProcess gateway(path);
+  const std::string line = gateway.ReadLineWith("invalid configuration");
+  EXPECT_THAT(line, HasSubstr(R"("level":"error")"));
+  EXPECT_THAT(line, HasSubstr(R"(clusters[0].endpoints[1].address: )"
+                              R"(host name \"nothing.invalid\" does not resolve)"));
   EXPECT_EQ(gateway.Wait(), 2);
 }
 

@@ -73,7 +73,7 @@ local_services: { address: 127.0.0.1, port: 0 }
 workers: 2
 clusters:
   - name: echo
-    endpoints: [{ address: 127.0.0.1, port: )yaml", backend_.port(), R"yaml( }]
+    endpoints: [{ address: )yaml", echo_address_, ", port: ", backend_.port(), R"yaml( }]
   - name: nowhere
     endpoints: [{ address: 127.0.0.1, port: )yaml", DeadPort(), R"yaml( }]
     connect_timeout: 2s
@@ -134,6 +134,8 @@ routes:
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }
 
+  // The echo cluster's endpoint address, as configured.
+  std::string echo_address_ = "127.0.0.1";
   EchoBackend backend_;
   std::unique_ptr<Gateway> gateway_;
   std::shared_ptr<opentelemetry::exporter::memory::InMemorySpanData> spans_;
@@ -389,6 +391,38 @@ TEST_F(GatewayIntegrationTest, SpansOneServerPerCallOneClientPerAttempt) {
               HasSubstr("0af7651916cd43dd8448eb211c80319c"));
   EXPECT_THAT(metadata.find("traceparent")->second,
               ::testing::Not(HasSubstr("b7ad6b7169203331")));
+}
+
+TEST_F(GatewayIntegrationTest, BackendNamedByHostNameIsReachedAndNamedInSpans) {
+  echo_address_ = "localhost";
+  StartGateway("");
+  ASSERT_FALSE(gateway_->clusters()[0].endpoints.empty());
+  for (const UpstreamEndpoint& endpoint : gateway_->clusters()[0].endpoints) {
+    EXPECT_EQ(endpoint.host, "localhost");
+    EXPECT_THAT(endpoint.address, ::testing::AnyOf("127.0.0.1", "::1"));
+  }
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  UnaryRequest request;
+  request.set_text("by name");
+  UnaryResponse response;
+  grpc::Status status = stub_->Unary(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.text(), "by name");
+  gateway_->Stop(absl::Seconds(1));  // every span ended
+
+  int clients = 0;
+  for (const auto& span : spans_->GetSpans()) {
+    if (span->GetSpanKind() != opentelemetry::trace::SpanKind::kClient) continue;
+    ++clients;
+    const auto& attributes = span->GetAttributes();
+    auto address = attributes.find("server.address");
+    ASSERT_NE(address, attributes.end());
+    const auto* value = opentelemetry::nostd::get_if<std::string>(&address->second);
+    ASSERT_NE(value, nullptr);
+    EXPECT_EQ(*value, "localhost");
+  }
+  EXPECT_EQ(clients, 1);
 }
 
 TEST_F(GatewayIntegrationTest, StopsGracefullyWithCallsInProgress) {
