@@ -1,0 +1,132 @@
+// Package predict implements polymesh.ai.v1.AIService: it validates
+// predictions, turns them into Open Inference Protocol ModelInfer calls to the
+// inference tier, and maps the answers back.
+package predict
+
+import (
+	"fmt"
+	"math"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	aiv1 "github.com/polymesh/polymesh/gen/go/polymesh/ai/v1"
+)
+
+// valueField is the Tensor field that holds a datatype's values.
+type valueField int
+
+const (
+	fieldFP valueField = iota
+	fieldInt
+	fieldBool
+	fieldBytes
+)
+
+// datatypes maps each Open Inference Protocol datatype to its value field.
+var datatypes = map[string]valueField{
+	"FP16": fieldFP, "FP32": fieldFP, "FP64": fieldFP,
+	"INT8": fieldInt, "INT16": fieldInt, "INT32": fieldInt, "INT64": fieldInt,
+	"UINT8": fieldInt, "UINT16": fieldInt, "UINT32": fieldInt, "UINT64": fieldInt,
+	"BOOL": fieldBool, "BYTES": fieldBytes,
+}
+
+// violations collects the field violations of one request.
+type violations []*errdetails.BadRequest_FieldViolation
+
+func (v *violations) add(field, format string, args ...any) {
+	*v = append(*v, &errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
+}
+
+// err is nil without violations, else INVALID_ARGUMENT naming the first
+// field, with every violation in a google.rpc.BadRequest detail.
+func (v violations) err() error {
+	if len(v) == 0 {
+		return nil
+	}
+	st := status.New(codes.InvalidArgument, fmt.Sprintf("%s: %s", v[0].Field, v[0].Description))
+	if withDetails, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: v}); err == nil {
+		st = withDetails
+	}
+	return st.Err()
+}
+
+// Validate checks a PredictRequest against the contract in ai.proto and
+// returns INVALID_ARGUMENT with a BadRequest detail if it breaks it.
+func Validate(req *aiv1.PredictRequest) error {
+	var v violations
+	if req.GetModel() == "" {
+		v.add("model", "required")
+	}
+	switch {
+	case len(req.GetInputs()) == 0 && len(req.GetRows()) == 0:
+		v.add("inputs", "one of inputs and rows is required")
+	case len(req.GetInputs()) > 0 && len(req.GetRows()) > 0:
+		v.add("rows", "give inputs or rows, not both")
+	}
+	validateRows(req.GetRows(), &v)
+	for i, t := range req.GetInputs() {
+		validateTensor(t, fmt.Sprintf("inputs[%d]", i), &v)
+	}
+	return v.err()
+}
+
+func validateRows(rows []*aiv1.FeatureRow, v *violations) {
+	for i, row := range rows {
+		field := fmt.Sprintf("rows[%d].values", i)
+		if len(row.GetValues()) == 0 {
+			v.add(field, "a row needs at least one value")
+			continue
+		}
+		if n, first := len(row.GetValues()), len(rows[0].GetValues()); n != first {
+			v.add(field, "has %d values; rows[0] has %d: every row has the same length", n, first)
+		}
+		for j, x := range row.GetValues() {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				v.add(fmt.Sprintf("%s[%d]", field, j), "must be a finite number, got %v", x)
+			}
+		}
+	}
+}
+
+func validateTensor(t *aiv1.Tensor, path string, v *violations) {
+	if t.GetName() == "" {
+		v.add(path+".name", "required")
+	}
+	field, ok := datatypes[t.GetDatatype()]
+	if !ok {
+		v.add(path+".datatype", "unknown datatype %q (want BOOL, INT8..INT64, UINT8..UINT64, FP16, FP32, FP64 or BYTES)", t.GetDatatype())
+	}
+	if len(t.GetShape()) == 0 {
+		v.add(path+".shape", "required")
+	}
+	want := int64(1)
+	for i, d := range t.GetShape() {
+		if d < 0 {
+			v.add(fmt.Sprintf("%s.shape[%d]", path, i), "must be >= 0, got %d", d)
+			return
+		}
+		want *= d
+	}
+	if !ok || len(t.GetShape()) == 0 {
+		return
+	}
+	counts := map[valueField]int{
+		fieldFP: len(t.GetFpValues()), fieldInt: len(t.GetIntValues()),
+		fieldBool: len(t.GetBoolValues()), fieldBytes: len(t.GetBytesValues()),
+	}
+	for f, n := range counts {
+		if f != field && n > 0 {
+			v.add(path, "%s values must be in %s", t.GetDatatype(), fieldName(field))
+			return
+		}
+	}
+	if got := int64(counts[field]); got != want {
+		v.add(path+"."+fieldName(field), "has %d values; shape %v needs %d", got, t.GetShape(), want)
+	}
+}
+
+func fieldName(f valueField) string {
+	return [...]string{"fp_values", "int_values", "bool_values", "bytes_values"}[f]
+}
