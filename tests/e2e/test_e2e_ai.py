@@ -1,0 +1,121 @@
+"""The AI API through gateway → aiapi → gateway → inference, and its trace."""
+
+from __future__ import annotations
+
+import grpc
+import joblib
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from polymesh.ai.v1 import ai_pb2, ai_pb2_grpc
+from polymesh_client.ai import output_values, rows_request, tensor
+from polymesh_client.traces import ancestry, fetch_trace
+from polymesh_common.telemetry import setup_tracing
+from sklearn.datasets import load_digits, load_iris
+
+from .conftest import MODELS
+
+
+@pytest.fixture
+def ai(channel):
+    return ai_pb2_grpc.AIServiceStub(channel)
+
+
+def test_predict_iris_rows_matches_the_model(ai):
+    iris = load_iris()
+    rows = iris.data[[0, 55, 140]]
+    answer = ai.Predict(rows_request("iris", rows.tolist()), timeout=10)
+    labels = output_values(answer, "label")
+    assert labels == joblib.load(MODELS / "iris/model.joblib").predict(rows).tolist()
+    probabilities = output_values(answer, "probabilities")
+    for i in range(3):
+        assert sum(probabilities[3 * i : 3 * i + 3]) == pytest.approx(1.0)
+
+
+def test_predict_digits_tensor(ai):
+    digits = load_digits()
+    picks = [1, 2, 3, 4]
+    x = digits.data[picks].astype("float32")
+    answer = ai.Predict(
+        ai_pb2.PredictRequest(model="digits", inputs=[tensor("input", "FP32", x.shape, x.ravel())]),
+        timeout=10,
+    )
+    assert output_values(answer, "label") == digits.target[picks].tolist()
+
+
+def test_predict_stream_goes_on_after_a_failed_request(ai):
+    requests = [
+        rows_request("iris", [[5.1, 3.5, 1.4, 0.2]], "a"),
+        rows_request("no-such-model", [[1.0]], "b"),
+        rows_request("iris", [[6.9, 3.2, 5.7, 2.3]], "c"),
+    ]
+    results = list(
+        ai.PredictStream((ai_pb2.PredictStreamRequest(request=r) for r in requests), timeout=10)
+    )
+    assert [(r.response.id, r.error_code) for r in results] == [
+        ("a", 0),
+        ("b", grpc.StatusCode.NOT_FOUND.value[0]),
+        ("c", 0),
+    ]
+    assert "no-such-model" in results[1].error_message
+    assert output_values(results[2].response, "label") == [2]
+
+
+def test_bad_input_is_invalid_argument_with_bad_request(ai):
+    with pytest.raises(grpc.RpcError) as raised:
+        ai.Predict(rows_request("iris", [[1.0, 2.0, 3.0, 4.0], [1.0]]), timeout=10)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = status_pb2.Status.FromString(
+        dict(raised.value.trailing_metadata())["grpc-status-details-bin"]
+    )
+    bad_request = error_details_pb2.BadRequest()
+    assert details.details[0].Unpack(bad_request)
+    assert bad_request.field_violations[0].field == "rows[1].values"
+
+
+def test_one_predict_is_one_trace_across_every_hop(mesh, ai):
+    exporter = OTLPSpanExporter(endpoint=mesh.otlp, insecure=True)
+    provider = setup_tracing("polymesh-client", exporter=exporter, set_global=False)
+    tracer = provider.get_tracer("e2e")
+    method = "polymesh.ai.v1.AIService/Predict"
+    with tracer.start_as_current_span(method, kind=trace.SpanKind.CLIENT) as span:
+        carrier: dict[str, str] = {}
+        TraceContextTextMapPropagator().inject(carrier)
+        ai.Predict(
+            rows_request("iris", [[5.1, 3.5, 1.4, 0.2]]),
+            metadata=tuple(carrier.items()),
+            timeout=10,
+        )
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+
+    services = ["polymesh-client", "polymesh-gateway", "polymesh-aiapi", "polymesh-inference"]
+    spans = fetch_trace(mesh.jaeger, trace_id, services=services, min_spans=9, timeout=20)
+    infer = "inference.GRPCInferenceService/ModelInfer"
+    leaf = next(s for s in spans if s.kind == "server" and s.name == infer)
+    chain = ancestry(spans, leaf)
+    assert [(s.service, s.kind, s.name) for s in chain] == [
+        ("polymesh-inference", "server", infer),
+        ("polymesh-gateway", "client", infer),
+        ("polymesh-gateway", "server", infer),
+        ("polymesh-aiapi", "client", infer),
+        ("polymesh-aiapi", "server", method),
+        ("polymesh-gateway", "client", method),
+        ("polymesh-gateway", "server", method),
+        ("polymesh-client", "client", method),
+    ]
+    assert chain[-1].parent_id == ""
+    execute = [s for s in spans if s.kind == "internal" and s.parent_id == leaf.span_id]
+    assert [s.name for s in execute] == ["model.execute iris"]
+    for s in chain[:-1]:
+        assert s.attributes.get("rpc.system") == "grpc", s
+        assert s.attributes.get("rpc.system.name") == "grpc", s
+        assert s.attributes.get("rpc.method") == s.name, s
+        assert s.attributes.get("rpc.response.status_code") == "OK", s
+        assert s.attributes.get("rpc.grpc.status_code") == 0, s
+    for s in chain:
+        if s.service == "polymesh-gateway" and s.kind == "client":
+            assert s.attributes.get("server.address") == "127.0.0.1", s
+            assert isinstance(s.attributes.get("server.port"), int), s
