@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <utility>
 
+#include "common/grpc_status.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
 #include "opentelemetry/common/attribute_value.h"
@@ -42,30 +43,11 @@ constexpr char kScopeName[] = "polymesh.gateway";
 constexpr int kCancelled = 1;
 constexpr int kUnknown = 2;
 
-// gRPC status codes by number, as rpc.response.status_code spells them.
-constexpr std::array<std::string_view, 17> kStatusCodeNames = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
+constexpr int kStatusCodeCount = 17;  // OK .. UNAUTHENTICATED
 
 // A code outside 0..16 is UNKNOWN, as gRPC itself treats it.
 int NormalizeStatus(int grpc_status) {
-  return grpc_status >= 0 && grpc_status < static_cast<int>(kStatusCodeNames.size())
+  return grpc_status >= 0 && grpc_status < kStatusCodeCount
              ? grpc_status
              : kUnknown;
 }
@@ -87,6 +69,12 @@ bool IsServerError(int grpc_status) {
 }
 
 nostd::string_view ToNostd(std::string_view value) { return {value.data(), value.size()}; }
+
+// The canonical name of a normalized status code ("NOT_FOUND").
+std::string_view StatusName(int grpc_status) {
+  const absl::string_view name = gateway::GrpcStatusName(grpc_status);
+  return {name.data(), name.size()};
+}
 
 const std::string& EmptyString() {
   static const std::string* const empty = new std::string();
@@ -151,7 +139,7 @@ void SetStatusAttributes(SemconvMode semconv, int grpc_status, trace_api::Span& 
     span.SetAttribute("rpc.grpc.status_code", static_cast<int64_t>(grpc_status));
   }
   if (semconv != SemconvMode::kOld) {
-    span.SetAttribute("rpc.response.status_code", ToNostd(kStatusCodeNames[grpc_status]));
+    span.SetAttribute("rpc.response.status_code", ToNostd(StatusName(grpc_status)));
   }
 }
 
