@@ -94,7 +94,12 @@ def test_one_predict_is_one_trace_across_every_hop(mesh, ai):
     services = ["polymesh-client", "polymesh-gateway", "polymesh-aiapi", "polymesh-inference"]
     spans = fetch_trace(mesh.jaeger, trace_id, services=services, min_spans=9, timeout=20)
     infer = "inference.GRPCInferenceService/ModelInfer"
-    leaf = next(s for s in spans if s.kind == "server" and s.name == infer)
+    # The gateway's SERVER span has the same name; the leaf is the inference tier's.
+    leaf = next(
+        s
+        for s in spans
+        if s.service == "polymesh-inference" and s.kind == "server" and s.name == infer
+    )
     chain = ancestry(spans, leaf)
     assert [(s.service, s.kind, s.name) for s in chain] == [
         ("polymesh-inference", "server", infer),

@@ -1,7 +1,8 @@
 // Package grpcserver runs a gRPC server the way every Go service of polymesh
 // does: grpc.health.v1 and server reflection registered, health SERVING once
 // listening and NOT_SERVING while stopping, and a graceful stop when ctx ends
-// (GracefulStop, then a forced Stop after the grace period).
+// (GracefulStop, then a forced Stop after the grace period). With a Check,
+// health also turns NOT_SERVING while a dependency is down.
 //
 //	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 //	defer stop()
@@ -29,6 +30,13 @@ type Options struct {
 	Grace time.Duration
 	// Logger receives the start and stop lines. Default slog.Default().
 	Logger *slog.Logger
+	// Check, if set, tells whether the service's dependencies (a database,
+	// an upstream API) can be used. It runs off the request path, every
+	// CheckInterval, with CheckInterval as its timeout; while it fails,
+	// health is NOT_SERVING for every entry.
+	Check func(ctx context.Context) error
+	// CheckInterval is how often Check runs. Default 5s.
+	CheckInterval time.Duration
 }
 
 // Run registers health and reflection on srv, serves on lis until ctx ends,
@@ -45,8 +53,20 @@ func Run(ctx context.Context, srv *grpc.Server, lis net.Listener, opts Options) 
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
-	for _, name := range append([]string{""}, opts.Services...) {
-		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	names := append([]string{""}, opts.Services...)
+	setAll := func(st healthpb.HealthCheckResponse_ServingStatus) {
+		for _, name := range names {
+			hs.SetServingStatus(name, st)
+		}
+	}
+	setAll(healthpb.HealthCheckResponse_SERVING)
+	checkCtx, stopChecks := context.WithCancel(ctx)
+	defer stopChecks()
+	if opts.Check != nil {
+		if opts.CheckInterval <= 0 {
+			opts.CheckInterval = 5 * time.Second
+		}
+		go watch(checkCtx, opts.Check, opts.CheckInterval, setAll, log)
 	}
 
 	served := make(chan error, 1)
@@ -62,7 +82,8 @@ func Run(ctx context.Context, srv *grpc.Server, lis net.Listener, opts Options) 
 	case <-ctx.Done():
 	}
 	log.Info("stopping", "grace", opts.Grace.String())
-	hs.Shutdown() // every entry NOT_SERVING
+	stopChecks()
+	hs.Shutdown() // every entry NOT_SERVING, and no later change
 	done := make(chan struct{})
 	go func() { srv.GracefulStop(); close(done) }()
 	select {
@@ -74,4 +95,36 @@ func Run(ctx context.Context, srv *grpc.Server, lis net.Listener, opts Options) 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// watch runs check now and every interval until ctx ends, setting health
+// from its result and logging each change.
+func watch(ctx context.Context, check func(context.Context) error, interval time.Duration,
+	set func(healthpb.HealthCheckResponse_ServingStatus), log *slog.Logger,
+) {
+	healthy := true
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		callCtx, cancel := context.WithTimeout(ctx, interval)
+		err := check(callCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil && healthy:
+			log.Warn("dependency down, health NOT_SERVING", "error", err)
+			set(healthpb.HealthCheckResponse_NOT_SERVING)
+		case err == nil && !healthy:
+			log.Info("dependency back, health SERVING")
+			set(healthpb.HealthCheckResponse_SERVING)
+		}
+		healthy = err == nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
 }
