@@ -47,12 +47,9 @@ func Setup(ctx context.Context, defaultServiceName string) (func(context.Context
 	if err != nil {
 		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
 	}
-	res, err := resource.Merge(
-		resource.NewSchemaless(attribute.String("service.name", defaultServiceName)),
-		resource.Default(), // includes OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME
-	)
-	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
-		return nil, fmt.Errorf("resource: %w", err)
+	res, err := Resource(ctx, defaultServiceName)
+	if err != nil {
+		return nil, err
 	}
 	provider := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exporter), // OTEL_BSP_* honoured
@@ -62,6 +59,24 @@ func Setup(ctx context.Context, defaultServiceName string) (func(context.Context
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
 		propagation.TraceContext{}, propagation.Baggage{}))
 	return provider.Shutdown, nil
+}
+
+// Resource describes this process: the SDK, the host process, and the
+// service, named by OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES when they
+// say, else defaultServiceName.
+func Resource(ctx context.Context, defaultServiceName string) (*resource.Resource, error) {
+	res, err := resource.New(ctx,
+		resource.WithTelemetrySDK(),
+		resource.WithProcessPID(),
+		resource.WithProcessRuntimeName(),
+		resource.WithProcessRuntimeVersion(),
+		resource.WithAttributes(attribute.String("service.name", defaultServiceName)),
+		resource.WithFromEnv(), // later detectors win: the environment overrides
+	)
+	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
+		return nil, fmt.Errorf("resource: %w", err)
+	}
+	return res, nil
 }
 
 // SemconvMode says which RPC semantic conventions spans carry.

@@ -1,9 +1,13 @@
 // Command aiapi serves polymesh.ai.v1.AIService: the mesh's public AI API,
 // in front of the inference tier's Open Inference Protocol API.
 //
-// Environment (flags override): POLYMESH_LISTEN_ADDR (default
+// Environment (flags override, see -help): POLYMESH_LISTEN_ADDR (default
 // 127.0.0.1:50051), POLYMESH_INFERENCE_ADDR (default 127.0.0.1:8080, the
-// gateway), and the standard OTEL_* variables.
+// gateway), POLYMESH_API_KEYS_FILE (the callers' keys and quotas; without
+// it every caller is admitted), POLYMESH_METRICS_ADDR (Prometheus, default
+// 127.0.0.1:9101; "off" for none), POLYMESH_BATCH_WINDOW (default 2ms; 0
+// turns micro-batching off), POLYMESH_BATCH_MAX_ROWS (default 64),
+// POLYMESH_METADATA_TTL (default 30s), and the standard OTEL_* variables.
 package main
 
 import (
@@ -14,16 +18,25 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/polymesh/polymesh/gen/go/inference"
 	aiv1 "github.com/polymesh/polymesh/gen/go/polymesh/ai/v1"
+	"github.com/polymesh/polymesh/services/aiapi/internal/auth"
+	"github.com/polymesh/polymesh/services/aiapi/internal/batch"
 	"github.com/polymesh/polymesh/services/aiapi/internal/predict"
 	"github.com/polymesh/polymesh/services/internal/grpcserver"
+	"github.com/polymesh/polymesh/services/internal/metrics"
 	"github.com/polymesh/polymesh/services/internal/telemetry"
 )
 
@@ -41,10 +54,39 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
+func durationEnv(name string, fallback time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+		slog.Warn("ignoring a malformed duration", "variable", name, "value", v)
+	}
+	return fallback
+}
+
+func intEnv(name string, fallback int) int {
+	if v := os.Getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		slog.Warn("ignoring a malformed integer", "variable", name, "value", v)
+	}
+	return fallback
+}
+
 func run() error {
 	listen := flag.String("listen", envOr("POLYMESH_LISTEN_ADDR", "127.0.0.1:50051"), "gRPC listen address")
 	upstream := flag.String("inference", envOr("POLYMESH_INFERENCE_ADDR", "127.0.0.1:8080"),
 		"the inference API (the gateway, or the inference service directly)")
+	keysFile := flag.String("api-keys", os.Getenv("POLYMESH_API_KEYS_FILE"),
+		"YAML file of API keys and quotas; empty admits every caller")
+	metricsAddr := flag.String("metrics-listen", envOr("POLYMESH_METRICS_ADDR", "127.0.0.1:9101"),
+		`Prometheus /metrics listen address, or "off"`)
+	window := flag.Duration("batch-window", durationEnv("POLYMESH_BATCH_WINDOW", 2*time.Millisecond),
+		"how long a micro-batch waits for more predictions; 0 turns batching off")
+	maxRows := flag.Int("batch-max-rows", intEnv("POLYMESH_BATCH_MAX_ROWS", 64), "rows per micro-batch at most")
+	ttl := flag.Duration("metadata-ttl", durationEnv("POLYMESH_METADATA_TTL", 30*time.Second),
+		"how long model metadata is reused")
 	flag.Parse()
 
 	log := slog.New(traceHandler{slog.NewJSONHandler(os.Stderr, nil)}).With("service", "polymesh-aiapi")
@@ -63,6 +105,46 @@ func run() error {
 		}
 	}()
 
+	m, err := metrics.Setup("polymesh-aiapi")
+	if err != nil {
+		return err
+	}
+	defer m.Shutdown(context.Background())
+	if *metricsAddr != "off" {
+		mlis, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listen on %s: %w", *metricsAddr, err)
+		}
+		go func() {
+			if err := m.Serve(ctx, mlis, log); err != nil {
+				log.Error("metrics server failed", "error", err)
+			}
+		}()
+	}
+
+	var authn *auth.Authenticator
+	if *keysFile != "" {
+		keys, err := auth.LoadFile(*keysFile)
+		if err != nil {
+			return err
+		}
+		if authn, err = auth.New(keys); err != nil {
+			return fmt.Errorf("API keys in %s: %w", *keysFile, err)
+		}
+		rejected, err := otel.Meter("github.com/polymesh/polymesh/services/aiapi").Int64Counter(
+			"polymesh.aiapi.rejected", metric.WithDescription("Calls turned away for a missing or unknown key or an exhausted quota."))
+		if err != nil {
+			return fmt.Errorf("metric: %w", err)
+		}
+		authn.OnReject = func(ctx context.Context, name string, code codes.Code) {
+			rejected.Add(ctx, 1, metric.WithAttributes(attribute.String("caller", name), attribute.String("code", code.String())))
+			log.InfoContext(ctx, "call rejected", "caller", name, "code", code.String())
+		}
+		log.Info("API keys loaded", "keys", len(keys))
+	} else {
+		log.Warn("no API keys configured (POLYMESH_API_KEYS_FILE): every caller is admitted")
+	}
+
 	conn, err := grpc.NewClient(*upstream,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(telemetry.ClientHandler()))
@@ -75,10 +157,32 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	srv := grpc.NewServer(grpc.StatsHandler(telemetry.ServerHandler()))
-	aiv1.RegisterAIServiceServer(srv, predict.NewServer(inference.NewGRPCInferenceServiceClient(conn), log))
-	log.Info("starting", "inference", *upstream)
-	return grpcserver.Run(ctx, srv, lis, grpcserver.Options{Services: []string{aiv1.AIService_ServiceDesc.ServiceName}, Logger: log})
+	serverOpts := []grpc.ServerOption{grpc.StatsHandler(telemetry.ServerHandler())}
+	if authn != nil {
+		serverOpts = append(serverOpts,
+			grpc.ChainUnaryInterceptor(authn.UnaryInterceptor()), grpc.ChainStreamInterceptor(authn.StreamInterceptor()))
+	}
+	srv := grpc.NewServer(serverOpts...)
+	infer := inference.NewGRPCInferenceServiceClient(conn)
+	aiv1.RegisterAIServiceServer(srv, predict.NewServer(infer, log, predict.Options{
+		MetadataTTL: *ttl, Auth: authn, Batch: batch.Options{Window: *window, MaxRows: *maxRows},
+	}))
+	log.Info("starting", "inference", *upstream, "batch_window", window.String(), "batch_max_rows", *maxRows)
+	return grpcserver.Run(ctx, srv, lis, grpcserver.Options{
+		Services: []string{aiv1.AIService_ServiceDesc.ServiceName},
+		Logger:   log,
+		// NOT_SERVING while the inference tier is not ready.
+		Check: func(ctx context.Context) error {
+			ready, err := infer.ServerReady(ctx, &inference.ServerReadyRequest{})
+			if err != nil {
+				return fmt.Errorf("inference tier at %s: %w", *upstream, err)
+			}
+			if !ready.GetReady() {
+				return fmt.Errorf("inference tier at %s is not ready", *upstream)
+			}
+			return nil
+		},
+	})
 }
 
 // traceHandler adds the trace and span ids of a record's context.

@@ -7,25 +7,21 @@ import (
 
 	"github.com/polymesh/polymesh/gen/go/inference"
 	aiv1 "github.com/polymesh/polymesh/gen/go/polymesh/ai/v1"
+	"github.com/polymesh/polymesh/services/aiapi/internal/catalog"
 )
 
-// modelInput is what a rows request needs to know of a model's input.
-type modelInput struct {
-	name     string
-	datatype string
-}
-
-// inferRequest turns a validated PredictRequest into a ModelInferRequest.
-// input is used only for rows.
-func inferRequest(req *aiv1.PredictRequest, input modelInput) (*inference.ModelInferRequest, error) {
+// inferRequest turns a PredictRequest checked against model into a
+// ModelInferRequest: rows become one tensor of the model's single input.
+func inferRequest(req *aiv1.PredictRequest, model *catalog.Model) (*inference.ModelInferRequest, error) {
 	out := &inference.ModelInferRequest{ModelName: req.GetModel(), ModelVersion: req.GetModelVersion(), Id: req.GetId()}
 	if rows := req.GetRows(); len(rows) > 0 {
+		input := model.Inputs[0]
 		width := len(rows[0].GetValues())
 		flat := make([]float64, 0, len(rows)*width)
 		for _, r := range rows {
 			flat = append(flat, r.GetValues()...)
 		}
-		t := &aiv1.Tensor{Name: input.name, Datatype: input.datatype, Shape: []int64{int64(len(rows)), int64(width)}, FpValues: flat}
+		t := &aiv1.Tensor{Name: input.GetName(), Datatype: input.GetDatatype(), Shape: []int64{int64(len(rows)), int64(width)}, FpValues: flat}
 		in, err := inferInput(t)
 		if err != nil {
 			return nil, err

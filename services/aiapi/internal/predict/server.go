@@ -6,62 +6,127 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/polymesh/polymesh/gen/go/inference"
 	aiv1 "github.com/polymesh/polymesh/gen/go/polymesh/ai/v1"
+	"github.com/polymesh/polymesh/services/aiapi/internal/auth"
+	"github.com/polymesh/polymesh/services/aiapi/internal/batch"
+	"github.com/polymesh/polymesh/services/aiapi/internal/catalog"
 )
 
-// MetadataTTL is how long a model's metadata is reused before it is asked
-// for again.
-const MetadataTTL = 30 * time.Second
+// DefaultMinDeadline is the least time left on a call's deadline for it to
+// be forwarded to the inference tier.
+const DefaultMinDeadline = 2 * time.Millisecond
+
+// Options tune a Server. The zero value serves without batching, without
+// API keys, with the default metadata lifetime.
+type Options struct {
+	// MetadataTTL is how long model metadata is reused (catalog.DefaultTTL
+	// when zero).
+	MetadataTTL time.Duration
+	// Batch merges concurrent predictions; a zero Window turns it off.
+	Batch batch.Options
+	// Auth, if set, charges each request of a PredictStream to the
+	// caller's quota (unary calls are charged by its interceptor).
+	Auth *auth.Authenticator
+	// MinDeadline: a call with less time left is DEADLINE_EXCEEDED without
+	// being forwarded. DefaultMinDeadline when zero.
+	MinDeadline time.Duration
+}
 
 // Server implements polymesh.ai.v1.AIService over an inference client.
 type Server struct {
 	aiv1.UnimplementedAIServiceServer
 
-	infer inference.GRPCInferenceServiceClient
-	log   *slog.Logger
-	now   func() time.Time
-
-	mu       sync.Mutex
-	metadata map[string]metadataEntry // by model name and version
+	infer   inference.GRPCInferenceServiceClient
+	catalog *catalog.Catalog
+	batcher *batch.Batcher
+	auth    *auth.Authenticator
+	minLeft time.Duration
+	log     *slog.Logger
 }
 
 var _ aiv1.AIServiceServer = (*Server)(nil)
 
-type metadataEntry struct {
-	input   modelInput
-	expires time.Time
-}
-
 // NewServer returns a Server calling the inference tier through infer.
-func NewServer(infer inference.GRPCInferenceServiceClient, log *slog.Logger) *Server {
-	return &Server{infer: infer, log: log, now: time.Now, metadata: map[string]metadataEntry{}}
+func NewServer(infer inference.GRPCInferenceServiceClient, log *slog.Logger, opts Options) *Server {
+	s := &Server{
+		infer: infer, catalog: catalog.New(infer, opts.MetadataTTL), auth: opts.Auth,
+		minLeft: opts.MinDeadline, log: log,
+	}
+	if s.minLeft <= 0 {
+		s.minLeft = DefaultMinDeadline
+	}
+	s.batcher = batch.New(func(ctx context.Context, r *inference.ModelInferRequest) (*inference.ModelInferResponse, error) {
+		return s.infer.ModelInfer(ctx, r)
+	}, opts.Batch)
+	return s
 }
 
-// Predict validates the request, runs one ModelInfer and maps the answer.
+// ListModels lists the inference tier's models.
+func (s *Server) ListModels(ctx context.Context, _ *aiv1.ListModelsRequest) (*aiv1.ListModelsResponse, error) {
+	if err := s.checkDeadline(ctx); err != nil {
+		return nil, err
+	}
+	models, err := s.catalog.List(ctx)
+	if err != nil {
+		return nil, s.upstreamError(ctx, "RepositoryIndex", "", err)
+	}
+	return &aiv1.ListModelsResponse{Models: models}, nil
+}
+
+// GetModel describes one model.
+func (s *Server) GetModel(ctx context.Context, req *aiv1.GetModelRequest) (*aiv1.GetModelResponse, error) {
+	if req.GetName() == "" {
+		var v violations
+		v.add("name", "required")
+		return nil, v.err()
+	}
+	if err := s.checkDeadline(ctx); err != nil {
+		return nil, err
+	}
+	m, err := s.catalog.Model(ctx, req.GetName(), req.GetVersion())
+	if err != nil {
+		return nil, s.upstreamError(ctx, "ModelMetadata", req.GetName(), err)
+	}
+	return &aiv1.GetModelResponse{Model: m.Proto()}, nil
+}
+
+// Predict validates the request against the model's metadata, runs it
+// (possibly merged with others) and maps the answer.
 func (s *Server) Predict(ctx context.Context, req *aiv1.PredictRequest) (*aiv1.PredictResponse, error) {
 	if err := Validate(req); err != nil {
 		return nil, err
 	}
-	var input modelInput
-	if len(req.GetRows()) > 0 {
-		var err error
-		if input, err = s.rowsInput(ctx, req.GetModel(), req.GetModelVersion()); err != nil {
-			return nil, err
-		}
+	if err := s.checkDeadline(ctx); err != nil {
+		return nil, err
 	}
-	inferReq, err := inferRequest(req, input)
+	model, err := s.catalog.Model(ctx, req.GetModel(), req.GetModelVersion())
+	if err != nil {
+		return nil, s.upstreamError(ctx, "ModelMetadata", req.GetModel(), err)
+	}
+	if err := CheckModel(req, model); err != nil {
+		return nil, err
+	}
+	inferReq, err := inferRequest(req, model)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	answer, err := s.infer.ModelInfer(ctx, inferReq)
+	var answer *inference.ModelInferResponse
+	if rows := batchRows(inferReq); model.Batchable() && rows > 0 {
+		answer, err = s.batcher.Do(ctx, inferReq, rows)
+	} else {
+		answer, err = s.infer.ModelInfer(ctx, inferReq)
+	}
 	if err != nil {
+		if status.Code(err) == codes.NotFound {
+			s.catalog.Forget(req.GetModel()) // unloaded since we read its metadata
+		}
 		return nil, s.upstreamError(ctx, "ModelInfer", req.GetModel(), err)
 	}
 	resp, err := predictResponse(answer)
@@ -84,14 +149,19 @@ func (s *Server) PredictStream(stream aiv1.AIService_PredictStreamServer) error 
 		if err != nil {
 			return err
 		}
-		out := &aiv1.PredictStreamResponse{}
-		resp, err := s.Predict(ctx, in.GetRequest())
+		var resp *aiv1.PredictResponse
+		if s.auth != nil {
+			err = s.auth.Charge(ctx)
+		}
+		if err == nil {
+			resp, err = s.Predict(ctx, in.GetRequest())
+		}
+		out := &aiv1.PredictStreamResponse{Response: resp}
 		if err != nil {
-			st := status.Convert(err)
-			out.ErrorCode, out.ErrorMessage = int32(st.Code()), st.Message()
+			st := status.Convert(err).Proto()
+			out.ErrorCode, out.ErrorMessage = st.GetCode(), st.GetMessage()
+			out.ErrorDetails = append([]*anypb.Any(nil), st.GetDetails()...)
 			out.Response = &aiv1.PredictResponse{Id: in.GetRequest().GetId(), Model: in.GetRequest().GetModel()}
-		} else {
-			out.Response = resp
 		}
 		if err := stream.Send(out); err != nil {
 			return err
@@ -99,34 +169,32 @@ func (s *Server) PredictStream(stream aiv1.AIService_PredictStreamServer) error 
 	}
 }
 
-// rowsInput is the name and datatype of the model's single input, from its
-// cached metadata.
-func (s *Server) rowsInput(ctx context.Context, model, version string) (modelInput, error) {
-	key := model + "\x00" + version
-	s.mu.Lock()
-	entry, ok := s.metadata[key]
-	s.mu.Unlock()
-	if ok && s.now().Before(entry.expires) {
-		return entry.input, nil
+// checkDeadline refuses a call whose deadline leaves too little time to
+// call the inference tier: forwarding it would only load the tier with work
+// whose answer nobody waits for.
+func (s *Server) checkDeadline(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return nil
 	}
-	md, err := s.infer.ModelMetadata(ctx, &inference.ModelMetadataRequest{Name: model, Version: version})
-	if err != nil {
-		return modelInput{}, s.upstreamError(ctx, "ModelMetadata", model, err)
+	if left := time.Until(deadline); left < s.minLeft {
+		return status.Errorf(codes.DeadlineExceeded,
+			"deadline too short: %s left, the inference tier is not called with less than %s",
+			left.Round(time.Microsecond), s.minLeft)
 	}
-	if len(md.GetInputs()) != 1 {
-		return modelInput{}, status.Errorf(codes.InvalidArgument,
-			"rows: model %q has %d inputs; rows need a model with one input, send named inputs instead", model, len(md.GetInputs()))
+	return nil
+}
+
+// batchRows is the first dimension all inputs share, or 0.
+func batchRows(r *inference.ModelInferRequest) int {
+	rows := int64(-1)
+	for _, in := range r.GetInputs() {
+		if len(in.GetShape()) == 0 || (rows >= 0 && in.GetShape()[0] != rows) {
+			return 0
+		}
+		rows = in.GetShape()[0]
 	}
-	in := md.GetInputs()[0]
-	if in.GetDatatype() != "FP32" && in.GetDatatype() != "FP64" {
-		return modelInput{}, status.Errorf(codes.InvalidArgument,
-			"rows: model %q takes %s input %q; rows are floating-point, send named inputs instead", model, in.GetDatatype(), in.GetName())
-	}
-	input := modelInput{name: in.GetName(), datatype: in.GetDatatype()}
-	s.mu.Lock()
-	s.metadata[key] = metadataEntry{input: input, expires: s.now().Add(MetadataTTL)}
-	s.mu.Unlock()
-	return input, nil
+	return int(max(rows, 0))
 }
 
 // upstreamError maps an inference-tier error to the status our client gets:
@@ -136,9 +204,12 @@ func (s *Server) upstreamError(ctx context.Context, call, model string, err erro
 	st := status.Convert(err)
 	switch st.Code() {
 	case codes.NotFound, codes.InvalidArgument, codes.Unavailable, codes.DeadlineExceeded,
-		codes.ResourceExhausted, codes.Canceled:
+		codes.ResourceExhausted, codes.Canceled, codes.FailedPrecondition:
 		return status.Error(st.Code(), st.Message())
 	}
 	s.log.ErrorContext(ctx, "inference call failed", "call", call, "model", model, "code", st.Code().String(), "error", st.Message())
+	if model == "" {
+		return status.Errorf(codes.Internal, "the inference tier failed on %s", call)
+	}
 	return status.Error(codes.Internal, fmt.Sprintf("inference failed for model %q", model))
 }

@@ -36,8 +36,17 @@ const defaultTestTimeout = 10 * time.Second
 type inferenceServer struct {
 	inference.UnimplementedGRPCInferenceServiceServer
 	metadataCalls atomic.Int32
+	inferCalls    atomic.Int32
 	lastDeadline  atomic.Int64 // remaining ns seen by the last ModelInfer; 0 if none
 	failWith      codes.Code
+	rejectBatches bool // answer INVALID_ARGUMENT to a request of more than one row
+}
+
+func (s *inferenceServer) RepositoryIndex(context.Context, *inference.RepositoryIndexRequest) (*inference.RepositoryIndexResponse, error) {
+	return &inference.RepositoryIndexResponse{Models: []*inference.RepositoryIndexResponse_ModelIndex{
+		{Name: "sum", Version: "1", State: "READY"},
+		{Name: "broken", Version: "1", State: "UNAVAILABLE", Reason: "model.joblib: not a pickle"},
+	}}, nil
 }
 
 func (s *inferenceServer) ModelMetadata(_ context.Context, r *inference.ModelMetadataRequest) (*inference.ModelMetadataResponse, error) {
@@ -45,13 +54,20 @@ func (s *inferenceServer) ModelMetadata(_ context.Context, r *inference.ModelMet
 	if r.GetName() != "sum" {
 		return nil, status.Errorf(codes.NotFound, "model '%s' not found", r.GetName())
 	}
-	return &inference.ModelMetadataResponse{Name: "sum", Inputs: []*inference.ModelMetadataResponse_TensorMetadata{
-		{Name: "x", Datatype: "FP32", Shape: []int64{-1, -1}}}}, nil
+	return &inference.ModelMetadataResponse{
+		Name: "sum", Versions: []string{"1"}, Platform: "polymesh_test",
+		Inputs:  []*inference.ModelMetadataResponse_TensorMetadata{{Name: "x", Datatype: "FP32", Shape: []int64{-1, -1}}},
+		Outputs: []*inference.ModelMetadataResponse_TensorMetadata{{Name: "total", Datatype: "FP64", Shape: []int64{-1}}},
+	}, nil
 }
 
 func (s *inferenceServer) ModelInfer(ctx context.Context, r *inference.ModelInferRequest) (*inference.ModelInferResponse, error) {
+	s.inferCalls.Add(1)
 	if d, ok := ctx.Deadline(); ok {
 		s.lastDeadline.Store(int64(time.Until(d)))
+	}
+	if s.rejectBatches && r.GetInputs()[0].GetShape()[0] > 1 {
+		return nil, status.Error(codes.InvalidArgument, "one row at a time")
 	}
 	if s.failWith != codes.OK {
 		return nil, status.Error(s.failWith, "upstream says no")
@@ -87,6 +103,11 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, Options{})
+}
+
+func newFixtureWith(t *testing.T, serverOpts Options) *fixture {
+	t.Helper()
 	t.Setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "rpc/dup")
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
@@ -95,20 +116,24 @@ func newFixture(t *testing.T) *fixture {
 
 	f := &fixture{upstream: &inferenceServer{}, spans: spans}
 	inferConn := serve(t, func(s *grpc.Server) { inference.RegisterGRPCInferenceServiceServer(s, f.upstream) }, nil)
+	var interceptors []grpc.ServerOption
+	if serverOpts.Auth != nil {
+		interceptors = append(interceptors, grpc.ChainUnaryInterceptor(serverOpts.Auth.UnaryInterceptor()),
+			grpc.ChainStreamInterceptor(serverOpts.Auth.StreamInterceptor()))
+	}
 	aiConn := serve(t, func(s *grpc.Server) {
 		client := inference.NewGRPCInferenceServiceClient(dial(t, inferConn, telemetry.ClientHandler(opts...)))
-		aiv1.RegisterAIServiceServer(s, NewServer(client, slog.New(slog.NewTextHandler(io.Discard, nil))))
-	}, telemetry.ServerHandler(opts...))
+		aiv1.RegisterAIServiceServer(s, NewServer(client, slog.New(slog.NewTextHandler(io.Discard, nil)), serverOpts))
+	}, telemetry.ServerHandler(opts...), interceptors...)
 	f.client = aiv1.NewAIServiceClient(dial(t, aiConn, nil))
 	return f
 }
 
 type grpcStatsHandler = stats.Handler
 
-func serve(t *testing.T, register func(*grpc.Server), handler grpcStatsHandler) *bufconn.Listener {
+func serve(t *testing.T, register func(*grpc.Server), handler grpcStatsHandler, opts ...grpc.ServerOption) *bufconn.Listener {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	var opts []grpc.ServerOption
 	if handler != nil {
 		opts = append(opts, grpc.StatsHandler(handler))
 	}
@@ -169,8 +194,8 @@ func TestPredictTensors(t *testing.T) {
 	if got := fmtValues(resp.GetOutputs()[0].GetFpValues()); got != "[3]" {
 		t.Errorf("outputs = %s, want [3]", got)
 	}
-	if got := f.upstream.metadataCalls.Load(); got != 0 {
-		t.Errorf("ModelMetadata calls = %d, want 0 for named tensors", got)
+	if got := f.upstream.metadataCalls.Load(); got != 1 {
+		t.Errorf("ModelMetadata calls = %d, want 1 (tensors are checked against the model)", got)
 	}
 }
 
@@ -244,7 +269,11 @@ func TestSpans(t *testing.T) {
 	if _, err := f.client.Predict(ctx, &aiv1.PredictRequest{Model: "sum", Rows: rows([]float64{1})}); err != nil {
 		t.Fatalf("Predict: %v", err)
 	}
+	// The server ends its span after the client has its answer: wait for it.
 	var server, client sdktrace.ReadOnlySpan
+	for deadline := time.Now().Add(defaultTestTimeout); time.Now().Before(deadline) && len(f.spans.Ended()) < 3; {
+		time.Sleep(time.Millisecond)
+	}
 	for _, s := range f.spans.Ended() {
 		switch {
 		case s.SpanKind() == trace.SpanKindServer && s.Name() == "polymesh.ai.v1.AIService/Predict":
@@ -254,7 +283,11 @@ func TestSpans(t *testing.T) {
 		}
 	}
 	if server == nil || client == nil {
-		t.Fatalf("want a Predict SERVER span and a ModelInfer CLIENT span, got %d spans", len(f.spans.Ended()))
+		var names []string
+		for _, s := range f.spans.Ended() {
+			names = append(names, s.SpanKind().String()+" "+s.Name())
+		}
+		t.Fatalf("want a Predict SERVER span and a ModelInfer CLIENT span, got %q", names)
 	}
 	if client.Parent().SpanID() != server.SpanContext().SpanID() {
 		t.Errorf("ModelInfer CLIENT span's parent = %v, want the Predict SERVER span %v", client.Parent().SpanID(), server.SpanContext().SpanID())

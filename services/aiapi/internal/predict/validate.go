@@ -6,12 +6,14 @@ package predict
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	aiv1 "github.com/polymesh/polymesh/gen/go/polymesh/ai/v1"
+	"github.com/polymesh/polymesh/services/aiapi/internal/catalog"
 )
 
 // valueField is the Tensor field that holds a datatype's values.
@@ -129,4 +131,84 @@ func validateTensor(t *aiv1.Tensor, path string, v *violations) {
 
 func fieldName(f valueField) string {
 	return [...]string{"fp_values", "int_values", "bool_values", "bytes_values"}[f]
+}
+
+// CheckModel checks a valid PredictRequest against the model's metadata:
+// rows need one floating-point input of rank 2 and as many features as it
+// takes; named inputs must be the model's, each once, with its datatype
+// and a shape that fits its declared one (-1 fits any size), and every
+// input of the model must be given.
+func CheckModel(req *aiv1.PredictRequest, m *catalog.Model) error {
+	var v violations
+	if rows := req.GetRows(); len(rows) > 0 {
+		if len(m.Inputs) != 1 {
+			v.add("rows", "model %s has %d inputs; rows need a model with one input, send named inputs instead", m, len(m.Inputs))
+			return v.err()
+		}
+		in := m.Inputs[0]
+		if in.GetDatatype() != "FP32" && in.GetDatatype() != "FP64" {
+			v.add("rows", "model %s takes %s input %q; rows are floating-point, send named inputs instead", m, in.GetDatatype(), in.GetName())
+			return v.err()
+		}
+		shape := []int64{int64(len(rows)), int64(len(rows[0].GetValues()))}
+		if !fits(shape, in.GetShape()) {
+			if len(in.GetShape()) == 2 {
+				v.add("rows[0].values", "has %d values; model %s takes %d features per row (input %q, shape %v)",
+					shape[1], m, in.GetShape()[1], in.GetName(), in.GetShape())
+			} else {
+				v.add("rows", "model %s input %q has shape %v; rows make a tensor of shape %v", m, in.GetName(), in.GetShape(), shape)
+			}
+		}
+		return v.err()
+	}
+	seen := map[string]bool{}
+	for i, t := range req.GetInputs() {
+		path := fmt.Sprintf("inputs[%d]", i)
+		spec, ok := m.Input(t.GetName())
+		switch {
+		case !ok:
+			v.add(path+".name", "model %s has no input %q (its inputs: %s)", m, t.GetName(), names(m.Inputs))
+			continue
+		case seen[t.GetName()]:
+			v.add(path+".name", "input %q is given twice", t.GetName())
+			continue
+		}
+		seen[t.GetName()] = true
+		if t.GetDatatype() != spec.GetDatatype() {
+			v.add(path+".datatype", "input %q of model %s is %s, got %s", t.GetName(), m, spec.GetDatatype(), t.GetDatatype())
+		}
+		if !fits(t.GetShape(), spec.GetShape()) {
+			v.add(path+".shape", "input %q of model %s has shape %v, got %v", t.GetName(), m, spec.GetShape(), t.GetShape())
+		}
+	}
+	for _, spec := range m.Inputs {
+		if !seen[spec.GetName()] {
+			v.add("inputs", "model %s needs input %q", m, spec.GetName())
+		}
+	}
+	return v.err()
+}
+
+// fits reports whether shape matches a declared shape, where -1 is any size.
+func fits(shape, declared []int64) bool {
+	if len(declared) == 0 {
+		return true // the model does not say
+	}
+	if len(shape) != len(declared) {
+		return false
+	}
+	for i, d := range declared {
+		if d >= 0 && shape[i] != d {
+			return false
+		}
+	}
+	return true
+}
+
+func names(specs []*aiv1.TensorSpec) string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.GetName()
+	}
+	return strings.Join(out, ", ")
 }
