@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -44,7 +46,10 @@ class BlockingRuntime(Runtime):
         pass
 
     def predict(
-        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        parameters: Mapping[str, Any],
     ) -> dict[str, np.ndarray]:
         GATE.entered.set()
         if not GATE.release.wait(timeout=30):
@@ -108,12 +113,51 @@ def tracer_provider(exporter) -> TracerProvider:
 @pytest.fixture
 async def server(model_repository, tracer_provider, monkeypatch):
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "rpc/dup")
-    settings = Settings(model_repository=model_repository, listen_addr="127.0.0.1:0", workers=2)
+    settings = Settings(
+        model_repository=model_repository,
+        listen_addr="127.0.0.1:0",
+        metrics_addr="127.0.0.1:0",
+        workers=2,
+    )
     server = InferenceServer(settings, tracer_provider)
     await server.start()
     yield server
     GATE.release.set()
     await server.stop(0)
+    GATE.entered.clear()
+    GATE.release.clear()
+
+
+@pytest.fixture
+def own_repository(model_repository, tmp_path) -> Path:
+    """A copy of the session's model repository that a test may change."""
+    root = tmp_path / "models"
+    shutil.copytree(model_repository, root)
+    return root
+
+
+@pytest.fixture
+async def start_server(tracer_provider, monkeypatch) -> Callable[..., Awaitable[InferenceServer]]:
+    """Starts servers (gRPC and metrics on port 0) on a repository; stops them after."""
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "rpc/dup")
+    servers = []
+
+    async def start(repository: Path) -> InferenceServer:
+        settings = Settings(
+            model_repository=repository,
+            listen_addr="127.0.0.1:0",
+            metrics_addr="127.0.0.1:0",
+            workers=2,
+        )
+        server = InferenceServer(settings, tracer_provider)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    GATE.release.set()
+    for server in servers:
+        await server.stop(0)
     GATE.entered.clear()
     GATE.release.clear()
 

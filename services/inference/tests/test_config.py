@@ -56,13 +56,24 @@ def test_invalid_configs(change, message):
     [
         (errors.ModelNotFound("m"), grpc.StatusCode.NOT_FOUND),
         (errors.ModelNotFound("m", "2"), grpc.StatusCode.NOT_FOUND),
-        (errors.ModelNotReady("m"), grpc.StatusCode.UNAVAILABLE),
+        (errors.ModelNotReady("m", "unloaded"), grpc.StatusCode.NOT_FOUND),
         (errors.InvalidInput("input 'x': bad"), grpc.StatusCode.INVALID_ARGUMENT),
+        (errors.InvalidParameter("parameter 'p': bad"), grpc.StatusCode.INVALID_ARGUMENT),
+        (errors.ModelLoadError("m", "model.yaml: bad"), grpc.StatusCode.INTERNAL),
         (errors.ModelExecutionError("m"), grpc.StatusCode.INTERNAL),
     ],
 )
 def test_status_table(error, code):
     assert errors.to_status(error) == (code, str(error))
+
+
+def test_error_kinds():
+    assert errors.error_kind(errors.ModelNotReady("m")) == "model_not_ready"
+    assert errors.error_kind(errors.ModelExecutionError("m")) == "model_failed"
+    assert errors.error_kind(ValueError("bug")) == "internal"
+    assert str(errors.ModelNotReady("m", "unloaded")) == (
+        "model 'm' has no available versions (unloaded)"
+    )
 
 
 def test_unexpected_errors_hide_their_text():
@@ -79,15 +90,17 @@ def test_settings_from_env(tmp_path):
             "POLYMESH_LISTEN_ADDR": "127.0.0.1:0",
             "POLYMESH_INFERENCE_WORKERS": "3",
             "POLYMESH_SHUTDOWN_GRACE_S": "2.5",
+            "POLYMESH_METRICS_ADDR": "[::1]:0",
         }
     )
     assert settings.model_repository == tmp_path
     assert settings.listen_addr == "127.0.0.1:0"
     assert settings.workers == 3
     assert settings.grace_period_s == 2.5
-    assert Settings.from_env({"POLYMESH_MODEL_REPOSITORY": str(tmp_path)}).listen_addr == (
-        "127.0.0.1:50052"
-    )
+    assert settings.metrics_addr == "[::1]:0"
+    defaults = Settings.from_env({"POLYMESH_MODEL_REPOSITORY": str(tmp_path)})
+    assert defaults.listen_addr == "127.0.0.1:50052"
+    assert defaults.metrics_addr == "127.0.0.1:9102"
 
 
 @pytest.mark.parametrize(
@@ -96,6 +109,8 @@ def test_settings_from_env(tmp_path):
         ({}, "POLYMESH_MODEL_REPOSITORY is not set"),
         ({"POLYMESH_INFERENCE_WORKERS": "many"}, "not a number"),
         ({"POLYMESH_INFERENCE_WORKERS": "0"}, "at least 1"),
+        ({"POLYMESH_METRICS_ADDR": "9102"}, "POLYMESH_METRICS_ADDR=9102: expected host:port"),
+        ({"POLYMESH_METRICS_ADDR": "localhost:http"}, "expected host:port"),
     ],
 )
 def test_settings_errors(tmp_path, env, message):

@@ -23,6 +23,7 @@ def server_env(**overrides: str) -> dict[str, str]:
         OTEL_TRACES_EXPORTER="console",
         OTEL_SEMCONV_STABILITY_OPT_IN="rpc/dup",
         POLYMESH_LISTEN_ADDR="127.0.0.1:0",
+        POLYMESH_METRICS_ADDR="127.0.0.1:0",
     )
     env.update(overrides)
     return env

@@ -37,8 +37,13 @@ def raw_request(model: str, x: np.ndarray, datatype: str) -> pb.ModelInferReques
 
 
 def output(response: pb.ModelInferResponse, name: str) -> np.ndarray:
-    for tensor in response.outputs:
+    """An output's data, from typed contents or raw_output_contents."""
+    for i, tensor in enumerate(response.outputs):
         if tensor.name == name:
+            if response.raw_output_contents:
+                dtype = {"INT64": "<i8", "FP32": "<f4", "FP64": "<f8"}[tensor.datatype]
+                raw = response.raw_output_contents[i]
+                return np.frombuffer(raw, dtype).reshape(tuple(tensor.shape))
             contents = tensor.contents
             values = {
                 "INT64": contents.int64_contents,
@@ -428,7 +433,9 @@ async def test_a_model_that_fails_to_load_is_listed_unavailable(model_repository
         "inputs: [{name: x, datatype: FP32, shape: [1]}]\n"
         "outputs: [{name: y, datatype: FP32, shape: [1]}]\n"
     )
-    server = InferenceServer(Settings(model_repository=tmp_path, listen_addr="127.0.0.1:0"))
+    server = InferenceServer(
+        Settings(model_repository=tmp_path, listen_addr="127.0.0.1:0", metrics_addr="127.0.0.1:0")
+    )
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.host.port}") as channel:
@@ -446,7 +453,9 @@ async def test_a_model_that_fails_to_load_is_listed_unavailable(model_repository
             request = pb.ModelInferRequest(model_name="bad")
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await stub.ModelInfer(request)
-            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert err.value.code() == grpc.StatusCode.NOT_FOUND
+            assert "model 'bad' has no available versions" in err.value.details()
+            assert "unknown platform" in err.value.details()
 
             health = health_pb2_grpc.HealthStub(channel)
             check = health_pb2.HealthCheckRequest

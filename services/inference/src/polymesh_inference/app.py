@@ -1,4 +1,11 @@
-"""The inference server: model repository, data plane and gRPC host, wired."""
+"""The inference server: model repository, data plane, gRPC host and metrics, wired.
+
+Health (grpc.health.v1) names: "" for the whole server (SERVING while every
+model meant to serve is READY), "inference.GRPCInferenceService", and one
+entry per model folder, named as the model: SERVING while the model is READY,
+NOT_SERVING while it is unloaded, failed to load, or was never loaded. Loads
+and unloads update them at once.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from polymesh_common.server import GrpcServerHost
 
 from .dataplane import DataPlane
 from .errors import RepositoryError
+from .metrics import InferenceMetrics, MetricsServer
 from .repository import ModelRepository
 from .servicer import SERVICE_NAME, InferenceServicer
 from .settings import Settings
@@ -29,6 +37,8 @@ class InferenceServer:
         port = await server.start()        # loads the models, then listens
         await server.wait_for_signal()     # SIGTERM or SIGINT
         await server.stop()                # NOT_SERVING, drain, stop
+
+    Metrics are served on settings.metrics_addr from start() to stop().
     """
 
     def __init__(
@@ -39,7 +49,12 @@ class InferenceServer:
         self._executor = ThreadPoolExecutor(
             max_workers=settings.workers, thread_name_prefix="model"
         )
-        self.dataplane = DataPlane(self.repository, self._executor, tracer_provider)
+        self.metrics = InferenceMetrics()
+        self.dataplane = DataPlane(
+            self.repository, self._executor, tracer_provider, metrics=self.metrics
+        )
+        self.dataplane.on_models_changed(self._sync_health)
+        self.metrics_server: MetricsServer | None = None
         self.host = GrpcServerHost(
             settings.listen_addr,
             service_names=[SERVICE_NAME],
@@ -53,31 +68,42 @@ class InferenceServer:
     async def start(self) -> int:
         """Loads the repository, listens, marks health SERVING; returns the port.
 
-        Raises RepositoryError if the repository has no model that loads.
+        Raises RepositoryError if the repository has no model that loads, and
+        OSError if the gRPC or the metrics address cannot be bound.
         """
         models = await asyncio.to_thread(self.repository.load_all)
         if not any(m.ready for m in models):
             raise RepositoryError(f"no model of {self.settings.model_repository} could be loaded")
+        self.metrics_server = await asyncio.to_thread(
+            self.metrics.serve, self.settings.metrics_addr
+        )
         port = await self.host.start()
-        for model in models:
-            if model.ready:
-                await self.host.set_serving(model.name)
-            else:
-                await self.host.set_not_serving(model.name)
+        await self._sync_health()
         await self.host.set_serving(SERVICE_NAME)
-        if self.dataplane.ready():
-            await self.host.set_serving("")
-        else:
-            await self.host.set_not_serving("")
         log.info(
             "listening",
             extra={
                 "address": self.settings.listen_addr.rsplit(":", 1)[0] + f":{port}",
                 "port": port,
+                "metrics_address": self.settings.metrics_addr.rsplit(":", 1)[0]
+                + f":{self.metrics_server.port}",
                 "models": [m.name for m in models if m.ready],
             },
         )
         return port
+
+    async def _sync_health(self) -> None:
+        """Health and the model_ready gauge from the models' states."""
+        for model in await self.dataplane.index():
+            self.metrics.set_model_ready(model.name, model.ready)
+            if model.ready:
+                await self.host.set_serving(model.name)
+            else:
+                await self.host.set_not_serving(model.name)
+        if self.dataplane.ready():
+            await self.host.set_serving("")
+        else:
+            await self.host.set_not_serving("")
 
     async def wait_for_signal(self) -> None:
         await self.host.wait_for_signal()
@@ -87,3 +113,6 @@ class InferenceServer:
         self.dataplane.stopping()
         await self.host.stop(grace_s)
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        if self.metrics_server is not None:
+            await asyncio.to_thread(self.metrics_server.close)
+            self.metrics_server = None

@@ -1,21 +1,40 @@
 """Explicit converters between Open Inference Protocol messages and numpy.
 
 Inputs arrive either as typed `contents` or as `raw_input_contents`
-(little-endian bytes; BYTES elements each prefixed with a 4-byte little-endian
-length). Outputs leave as typed contents, unless a datatype has no typed field
-(FP16), in which case every output leaves as raw_output_contents.
+(little-endian, row-major bytes; BYTES elements each prefixed with a 4-byte
+little-endian length).
+
+Outputs leave as typed `contents`, or as `raw_output_contents` (same layout)
+when any of these holds:
+
+- the request sent its inputs as raw_input_contents: that is what tritonclient
+  and Triton's other gRPC clients do, and they read outputs only from
+  raw_output_contents (Triton's own server always answers raw);
+- the request asks for it with Triton's parameters: `binary_data_output: true`
+  on the request, or `binary_data: true` on a requested output;
+- an output's datatype has no typed field (FP16).
+
+The protocol allows raw or typed per response, not per output, so one reason
+makes every output raw.
+
+Parameters: the request's own parameters are passed to the model's runtime;
+besides those above, the server rejects (INVALID_ARGUMENT) what asks for a
+feature it does not have (`classification` on an output, Triton's shared
+memory parameters) and ignores the rest.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from inference import grpc_service_pb2 as pb
 
 from .datatypes import CONTENTS_FIELDS, DATATYPES, Datatype
-from .errors import InvalidInput
+from .errors import InvalidInput, InvalidParameter
 from .types import InferenceRequest, InferenceResponse, Tensor
 
 
@@ -32,14 +51,60 @@ def decode_request(request: pb.ModelInferRequest) -> InferenceRequest:
         if tensor.name in seen:
             raise InvalidInput(f"input {tensor.name!r} appears twice")
         seen.add(tensor.name)
+        _check_unsupported(decode_parameters(tensor.parameters), f"input {tensor.name!r}")
         inputs.append(decode_input(tensor, raw[i] if raw else None))
+    parameters = decode_parameters(request.parameters)
+    raw_outputs = bool(raw) or _flag(parameters, BINARY_DATA_OUTPUT, "request")
+    for output in request.outputs:
+        where = f"requested output {output.name!r}"
+        output_parameters = decode_parameters(output.parameters)
+        _check_unsupported(output_parameters, where)
+        raw_outputs = _flag(output_parameters, BINARY_DATA, where) or raw_outputs
     return InferenceRequest(
         model_name=request.model_name,
         model_version=request.model_version,
         id=request.id,
         inputs=inputs,
         requested_outputs=[o.name for o in request.outputs],
+        parameters=parameters,
+        raw_outputs=raw_outputs,
     )
+
+
+# Parameters the server reads (Triton's names).
+BINARY_DATA_OUTPUT = "binary_data_output"
+"""Request parameter (bool): every output as raw_output_contents."""
+BINARY_DATA = "binary_data"
+"""Requested-output parameter (bool): outputs as raw_output_contents."""
+UNSUPPORTED_PARAMETERS = {
+    "classification": "classification outputs are not supported",
+    "shared_memory_region": "the shared memory extension is not supported",
+    "shared_memory_byte_size": "the shared memory extension is not supported",
+    "shared_memory_offset": "the shared memory extension is not supported",
+}
+
+
+def decode_parameters(parameters: Mapping[str, pb.InferParameter]) -> dict[str, Any]:
+    """A parameters map as Python values; entries with no value set are left out."""
+    values = {}
+    for key, parameter in parameters.items():
+        which = parameter.WhichOneof("parameter_choice")
+        if which is not None:
+            values[key] = getattr(parameter, which)
+    return values
+
+
+def _check_unsupported(parameters: Mapping[str, Any], where: str) -> None:
+    for key, why in UNSUPPORTED_PARAMETERS.items():
+        if key in parameters:
+            raise InvalidParameter(f"{where}: parameter {key!r}: {why}")
+
+
+def _flag(parameters: Mapping[str, Any], key: str, where: str) -> bool:
+    value = parameters.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidParameter(f"{where}: parameter {key!r} must be a bool_param")
+    return value
 
 
 def decode_input(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes | None = None) -> Tensor:
@@ -123,14 +188,15 @@ def _bytes_from_raw(name: str, raw: bytes, count: int) -> np.ndarray:
     return array
 
 
-def encode_response(response: InferenceResponse) -> pb.ModelInferResponse:
-    """Encodes a response with typed contents (raw if a datatype has no typed field)."""
+def encode_response(response: InferenceResponse, raw: bool = False) -> pb.ModelInferResponse:
+    """Encodes a response: raw_output_contents if raw (or if a datatype has no
+    typed field), typed contents otherwise."""
     message = pb.ModelInferResponse(
         model_name=response.model_name,
         model_version=response.model_version,
         id=response.id,
     )
-    use_raw = any(DATATYPES[t.datatype].contents_field is None for t in response.outputs)
+    use_raw = raw or any(DATATYPES[t.datatype].contents_field is None for t in response.outputs)
     for tensor in response.outputs:
         out = message.outputs.add(
             name=tensor.name, datatype=tensor.datatype, shape=list(tensor.data.shape)

@@ -14,9 +14,14 @@ import grpc
 class InferenceError(Exception):
     """Base of the errors whose message is meant for the client."""
 
+    kind: str = "internal"
+    """A short name of the error's kind, the `kind` label of the errors metric."""
+
 
 class ModelNotFound(InferenceError):
     """No such model, or no such version of it."""
+
+    kind = "model_not_found"
 
     def __init__(self, name: str, version: str = "") -> None:
         if version:
@@ -25,19 +30,54 @@ class ModelNotFound(InferenceError):
             super().__init__(f"model {name!r} not found")
 
 
-class ModelNotReady(InferenceError):
-    """The model exists but cannot serve (it failed to load)."""
+class RepositoryNotFound(InferenceError):
+    """A repository request names another repository than the server's one."""
+
+    kind = "repository_not_found"
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"model {name!r} is not ready")
+        super().__init__(f"repository {name!r} not found")
+
+
+class ModelNotReady(InferenceError):
+    """The model's folder is known but no version of it serves: it was unloaded,
+    it failed to load, or it was never loaded. NOT_FOUND, as Triton answers
+    ("... has no available versions"): retrying will not help, loading will."""
+
+    kind = "model_not_ready"
+
+    def __init__(self, name: str, reason: str = "") -> None:
+        message = f"model {name!r} has no available versions"
+        super().__init__(f"{message} ({reason})" if reason else message)
 
 
 class InvalidInput(InferenceError):
     """A request's inputs or requested outputs do not fit the model."""
 
+    kind = "invalid_input"
+
+
+class InvalidParameter(InferenceError):
+    """A request names a parameter the server does not support, or gives it a
+    value of the wrong type."""
+
+    kind = "invalid_parameter"
+
+
+class ModelLoadError(InferenceError):
+    """A model folder could not be loaded; the message gives the reason, with
+    paths relative to the repository. A version loaded before keeps serving."""
+
+    kind = "model_load_failed"
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"failed to load model {name!r}: {reason}")
+
 
 class ModelExecutionError(InferenceError):
     """The model raised while running; the cause is logged, not sent."""
+
+    kind = "model_failed"
 
     def __init__(self, name: str) -> None:
         super().__init__(f"model {name!r} failed while running inference")
@@ -51,8 +91,11 @@ class RepositoryError(Exception):
 # exception's MRO, so a subclass inherits its parent's code.
 STATUS_CODES: dict[type[BaseException], grpc.StatusCode] = {
     ModelNotFound: grpc.StatusCode.NOT_FOUND,
-    ModelNotReady: grpc.StatusCode.UNAVAILABLE,
+    RepositoryNotFound: grpc.StatusCode.NOT_FOUND,
+    ModelNotReady: grpc.StatusCode.NOT_FOUND,
     InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidParameter: grpc.StatusCode.INVALID_ARGUMENT,
+    ModelLoadError: grpc.StatusCode.INTERNAL,
     ModelExecutionError: grpc.StatusCode.INTERNAL,
 }
 
@@ -66,3 +109,8 @@ def to_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         if code is not None:
             return code, str(exc)
     return grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
+
+
+def error_kind(exc: BaseException) -> str:
+    """The kind label of exc in the errors metric ("internal" for a bug)."""
+    return exc.kind if isinstance(exc, InferenceError) else InferenceError.kind

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 
 import grpc
 import grpc.aio
@@ -15,7 +16,15 @@ from inference import grpc_service_pb2_grpc as pb_grpc
 
 from .converters import decode_request, encode_response
 from .dataplane import DataPlane
-from .errors import INTERNAL_MESSAGE, InferenceError, to_status
+from .errors import (
+    INTERNAL_MESSAGE,
+    InferenceError,
+    InvalidParameter,
+    RepositoryNotFound,
+    error_kind,
+    to_status,
+)
+from .metrics import UNKNOWN_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +96,27 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @_statuses
     async def ModelInfer(self, request, context):
-        response = await self._dataplane.infer(decode_request(request))
-        return encode_response(response)
+        arrival = time.perf_counter()
+        model = self._model_label(request.model_name)
+        try:
+            decoded = decode_request(request)
+            response = await self._dataplane.infer(decoded, arrival)
+            message = encode_response(response, raw=decoded.raw_outputs)
+        except Exception as err:
+            code, _ = to_status(err)
+            self._dataplane.metrics.observe_request(model, code, error_kind(err))
+            raise
+        self._dataplane.metrics.observe_request(model, grpc.StatusCode.OK)
+        return message
+
+    def _model_label(self, name: str) -> str:
+        return name if self._dataplane.repository.find(name) is not None else UNKNOWN_MODEL
 
     @_statuses
     async def RepositoryIndex(self, request, context):
+        self._check_repository(request.repository_name)
         entries = []
-        for model in self._dataplane.index():
+        for model in await self._dataplane.index():
             if request.ready and not model.ready:
                 continue
             entries.append(
@@ -105,3 +128,37 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 )
             )
         return pb.RepositoryIndexResponse(models=entries)
+
+    @_statuses
+    async def RepositoryModelLoad(self, request, context):
+        self._check_repository(request.repository_name)
+        _check_parameters(request.parameters, LOAD_PARAMETERS, "RepositoryModelLoad")
+        await self._dataplane.load(request.model_name)
+        return pb.RepositoryModelLoadResponse()
+
+    @_statuses
+    async def RepositoryModelUnload(self, request, context):
+        self._check_repository(request.repository_name)
+        _check_parameters(request.parameters, UNLOAD_PARAMETERS, "RepositoryModelUnload")
+        await self._dataplane.unload(request.model_name)
+        return pb.RepositoryModelUnloadResponse()
+
+    def _check_repository(self, name: str) -> None:
+        """An empty repository name means any; another must be ours."""
+        if name and name != self._dataplane.repository.name:
+            raise RepositoryNotFound(name)
+
+
+# Repository request parameters accepted, with their value field. Triton's
+# `config` and file overrides of RepositoryModelLoad are not supported.
+LOAD_PARAMETERS: dict[str, str] = {}
+UNLOAD_PARAMETERS = {"unload_dependents": "bool_param"}  # no model has dependents here
+
+
+def _check_parameters(parameters, accepted: dict[str, str], call: str) -> None:
+    for key, parameter in parameters.items():
+        if key not in accepted:
+            raise InvalidParameter(f"{call}: parameter {key!r} is not supported")
+        which = parameter.WhichOneof("parameter_choice")
+        if which != accepted[key]:
+            raise InvalidParameter(f"{call}: parameter {key!r} must be a {accepted[key]}")

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .metrics import split_address
+
 
 class SettingsError(Exception):
     """The environment does not describe a usable configuration."""
@@ -28,6 +30,9 @@ class Settings:
     grace_period_s: float = 10.0
     """On SIGTERM, how long in-flight calls may still run before they are
     cancelled (POLYMESH_SHUTDOWN_GRACE_S)."""
+    metrics_addr: str = "127.0.0.1:9102"
+    """host:port of the Prometheus metrics endpoint (/metrics over HTTP); port 0
+    picks a free one (POLYMESH_METRICS_ADDR)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +49,14 @@ class Settings:
             kwargs["listen_addr"] = env["POLYMESH_LISTEN_ADDR"]
         if env.get("POLYMESH_INFERENCE_WORKERS"):
             kwargs["workers"] = _number(env, "POLYMESH_INFERENCE_WORKERS", int, minimum=1)
+        if env.get("POLYMESH_METRICS_ADDR"):
+            kwargs["metrics_addr"] = env["POLYMESH_METRICS_ADDR"]
+            try:
+                split_address(kwargs["metrics_addr"])
+            except ValueError:
+                raise SettingsError(
+                    f"POLYMESH_METRICS_ADDR={env['POLYMESH_METRICS_ADDR']}: expected host:port"
+                ) from None
         if env.get("POLYMESH_SHUTDOWN_GRACE_S"):
             kwargs["grace_period_s"] = _number(env, "POLYMESH_SHUTDOWN_GRACE_S", float, minimum=0)
         return cls(model_repository=path, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,11 @@ class InferenceRequest:
     inputs: list[Tensor] = field(default_factory=list)
     requested_outputs: list[str] = field(default_factory=list)
     """Output names the client asked for; empty means every output."""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """The request's parameters as Python values (bool, int, float, str),
+    passed to the model's runtime."""
+    raw_outputs: bool = False
+    """Answer with raw_output_contents instead of typed contents."""
 
 
 @dataclass

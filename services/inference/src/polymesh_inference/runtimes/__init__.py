@@ -3,6 +3,8 @@
 A runtime loads one model from its folder and runs it on numpy arrays. Its
 predict() is blocking and runs on a worker, never on the event loop; it may
 raise anything, which the data plane reports as INTERNAL naming the model.
+It gets the request's parameters too (bool, int, float or str values); the
+built-in runtimes take none and ignore them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +36,10 @@ class Runtime(abc.ABC):
 
     @abc.abstractmethod
     def predict(
-        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        parameters: Mapping[str, Any],
     ) -> dict[str, np.ndarray]:
         """Runs the model on inputs (by input name); returns the named outputs."""
 

@@ -8,6 +8,7 @@ side).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -45,7 +46,10 @@ class OnnxRuntime(Runtime):
                 )
 
     def predict(
-        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        parameters: Mapping[str, Any],
     ) -> dict[str, np.ndarray]:
         results = self._session.run(list(outputs), dict(inputs))
         return dict(zip(outputs, results, strict=True))

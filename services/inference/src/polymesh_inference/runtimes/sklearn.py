@@ -9,6 +9,7 @@ are computed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import joblib
 import numpy as np
@@ -40,7 +41,10 @@ class SklearnRuntime(Runtime):
             self._methods[output.name] = method
 
     def predict(
-        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        parameters: Mapping[str, Any],
     ) -> dict[str, np.ndarray]:
         (x,) = inputs.values()
         computed: dict[str, np.ndarray] = {}
