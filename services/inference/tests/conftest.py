@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -56,6 +57,26 @@ class BlockingRuntime(Runtime):
             raise TimeoutError("the test never opened the gate")
         (x,) = inputs.values()
         return {"output": x}
+
+
+@register_runtime
+class ParametersRuntime(Runtime):
+    """Answers with the request parameters it was given, as JSON."""
+
+    platform = "test_parameters"
+
+    def load(self) -> None:
+        pass
+
+    def predict(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        parameters: Mapping[str, Any],
+    ) -> dict[str, np.ndarray]:
+        answer = np.empty(1, dtype=object)
+        answer[0] = json.dumps(dict(parameters), sort_keys=True).encode()
+        return {"parameters": answer}
 
 
 def write_model(root: Path, config: dict, model_file_content=None) -> None:

@@ -7,7 +7,12 @@ import struct
 import numpy as np
 import pytest
 from inference import grpc_service_pb2 as pb
-from polymesh_inference.converters import decode_input, decode_request, encode_response
+from polymesh_inference.converters import (
+    decode_input,
+    decode_parameters,
+    decode_request,
+    encode_response,
+)
 from polymesh_inference.datatypes import DATATYPES, from_numpy
 from polymesh_inference.errors import InvalidInput
 from polymesh_inference.types import InferenceResponse, Tensor
@@ -137,3 +142,38 @@ def test_encode_bytes_from_str():
 def test_from_numpy():
     assert from_numpy(np.dtype(np.float32)).name == "FP32"
     assert from_numpy(np.dtype(object)).name == "BYTES"
+
+
+@pytest.mark.parametrize("datatype", [*sorted(NUMERIC), "FP16"])
+def test_encode_raw_on_request(datatype):
+    values = NUMERIC.get(datatype, [0.5, 1.0, 1.5, 2.0, -2.0, 0.0])
+    array = np.array(values, dtype=DATATYPES[datatype].dtype).reshape(2, 3)
+    response = InferenceResponse("m", "1", "", [Tensor("y", datatype, array)])
+    message = encode_response(response, raw=True)
+    assert not message.outputs[0].HasField("contents")
+    got = np.frombuffer(message.raw_output_contents[0], array.dtype.newbyteorder("<"))
+    assert got.tolist() == array.ravel().tolist()
+
+
+def test_encode_raw_bytes_is_length_prefixed():
+    data = np.array([b"ab", b"", "é"], dtype=object)
+    message = encode_response(InferenceResponse("m", "1", "", [Tensor("s", "BYTES", data)]), True)
+    assert message.raw_output_contents[0] == b"\2\0\0\0ab\0\0\0\0\2\0\0\0\xc3\xa9"
+
+
+def test_raw_inputs_ask_for_raw_outputs():
+    request = pb.ModelInferRequest(model_name="m")
+    request.inputs.add(name="x", datatype="INT32", shape=[1])
+    request.raw_input_contents.append(b"\1\0\0\0")
+    assert decode_request(request).raw_outputs
+    request.ClearField("raw_input_contents")
+    request.inputs[0].contents.int_contents.append(1)
+    assert not decode_request(request).raw_outputs
+
+
+def test_decode_parameters():
+    request = pb.ModelInferRequest(model_name="m")
+    request.parameters["a"].bool_param = False
+    request.parameters["b"].double_param = 1.5
+    request.parameters["c"].CopyFrom(pb.InferParameter())
+    assert decode_parameters(request.parameters) == {"a": False, "b": 1.5}
