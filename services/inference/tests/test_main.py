@@ -6,7 +6,9 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
+import urllib.request
 
 import grpc.aio
 import numpy as np
@@ -72,6 +74,22 @@ async def test_configuration_errors_exit_2(tmp_path, repository, want):
     assert any(e["level"] == "ERROR" and want in e["message"] for e in entries), entries
 
 
+async def test_metrics_address_in_use_exits_2(model_repository):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = server_env(
+            POLYMESH_MODEL_REPOSITORY=str(model_repository),
+            POLYMESH_METRICS_ADDR=f"127.0.0.1:{port}",
+        )
+        process = await start(env)
+        _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
+    assert process.returncode == 2
+    entries = [json.loads(line) for line in stderr.decode().splitlines()]
+    assert any(e["message"].startswith("cannot serve") for e in entries), entries
+
+
 async def test_sigterm_stops_gracefully_and_flushes_spans(model_repository):
     process = await start(server_env(POLYMESH_MODEL_REPOSITORY=str(model_repository)))
     try:
@@ -84,6 +102,14 @@ async def test_sigterm_stops_gracefully_and_flushes_spans(model_repository):
             request.raw_input_contents.append(np.ones(4, dtype="<f4").tobytes())
             response = await stub.ModelInfer(request)
             assert [t.name for t in response.outputs] == ["label", "probabilities"]
+        metrics = await asyncio.to_thread(
+            lambda: (
+                urllib.request.urlopen(f"http://{listening['metrics_address']}/metrics")
+                .read()
+                .decode()
+            )
+        )
+        assert 'polymesh_inference_requests_total{code="OK",model="iris"} 1.0' in metrics
 
         process.send_signal(signal.SIGTERM)
         stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
