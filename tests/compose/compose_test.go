@@ -224,6 +224,23 @@ func TestComposeUsesTheEnvironmentOfDevUp(t *testing.T) {
 				if !slices.ContainsFunc(s.Configs, func(c types.ServiceConfigObjConfig) bool { return c.Target == got }) {
 					t.Errorf("%s: %s=%q, but no config is mounted there", proc.name, k, got)
 				}
+			case "POLYMESH_API_KEYS_FILE":
+				// The same file, mounted as a config in compose.
+				i := slices.IndexFunc(s.Configs, func(c types.ServiceConfigObjConfig) bool { return c.Target == got })
+				if i < 0 {
+					t.Errorf("%s: %s=%q, but no config is mounted there", proc.name, k, got)
+					break
+				}
+				cfg := p.Configs[s.Configs[i].Source]
+				if rel, err := filepath.Rel(repoRoot(t), devValue); err != nil || filepath.Join(p.WorkingDir, rel) != cfg.File {
+					t.Errorf("%s: %s: compose.yaml mounts %s, ./dev up uses %s", proc.name, k, cfg.File, devValue)
+				}
+			case "POLYMESH_METRICS_ADDR":
+				host, port := splitHostPort(t, proc.name+" "+k, got)
+				_, devPort := splitHostPort(t, proc.name+" "+k, devValue)
+				if host != "0.0.0.0" || port != devPort || !slices.Contains([]string(s.Expose), port) {
+					t.Errorf("%s: %s: compose.yaml has %q (expose %v), want 0.0.0.0:%s, exposed", proc.name, k, got, s.Expose, devPort)
+				}
 			case "POLYMESH_MODEL_REPOSITORY":
 				if !filepath.IsAbs(got) {
 					t.Errorf("%s: %s=%q: want an absolute path in the image", proc.name, k, got)

@@ -96,7 +96,23 @@ class Mesh:
     otlp: str
     echo: echo_backend.EchoBackend
     processes: list[Process]
+    api_key: str
+    aiapi_metrics: str
+    inference_metrics: str = ""
+    """The inference service's Prometheus endpoint (its /metrics URL)."""
 
+
+# The AI API admits callers by key; tests call with this one (no quota).
+API_KEY = "polymesh-e2e-key"
+API_KEYS = f"""\
+keys:
+  - name: e2e
+    key: {API_KEY}
+  - name: limited
+    key: polymesh-e2e-limited-key
+    requests_per_second: 0.01
+    burst: 1
+"""
 
 GATEWAY_CONFIG = """\
 listener: {{ address: {host}, port: {gateway} }}
@@ -146,7 +162,9 @@ def mesh(tmp_path_factory):
             "local",
             "echo",
             "aiapi",
+            "aiapi_metrics",
             "inference",
+            "inference_metrics",
             "dead",
         )
     }
@@ -162,6 +180,7 @@ def mesh(tmp_path_factory):
         jaeger_config = jaeger_config.replace(f"@{name}@", str(value))
     (logs / "jaeger.yaml").write_text(jaeger_config)
     (logs / "gateway.yaml").write_text(GATEWAY_CONFIG.format(host=HOST, **ports))
+    (logs / "api-keys.yaml").write_text(API_KEYS)
 
     otel = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{HOST}:{ports['otlp']}",
@@ -184,6 +203,7 @@ def mesh(tmp_path_factory):
                 "OTEL_SERVICE_NAME": "polymesh-inference",
                 "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['inference']}",
                 "POLYMESH_MODEL_REPOSITORY": str(MODELS),
+                "POLYMESH_METRICS_ADDR": f"{HOST}:{ports['inference_metrics']}",
             },
             logs,
         )
@@ -203,6 +223,8 @@ def mesh(tmp_path_factory):
                 "OTEL_SERVICE_NAME": "polymesh-aiapi",
                 "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['aiapi']}",
                 "POLYMESH_INFERENCE_ADDR": f"{HOST}:{ports['gateway']}",
+                "POLYMESH_API_KEYS_FILE": str(logs / "api-keys.yaml"),
+                "POLYMESH_METRICS_ADDR": f"{HOST}:{ports['aiapi_metrics']}",
             },
             logs,
         )
@@ -217,6 +239,9 @@ def mesh(tmp_path_factory):
             otlp=otel["OTEL_EXPORTER_OTLP_ENDPOINT"],
             echo=backend,
             processes=processes,
+            inference_metrics=f"http://{HOST}:{ports['inference_metrics']}/metrics",
+            api_key=API_KEY,
+            aiapi_metrics=f"http://{HOST}:{ports['aiapi_metrics']}/metrics",
         )
     finally:
         codes = {p.name: p.stop() for p in reversed(processes)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 import grpc
 import joblib
 import pytest
@@ -18,9 +20,92 @@ from sklearn.datasets import load_digits, load_iris
 from .conftest import MODELS
 
 
+class _ApiKey(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds the x-api-key metadata to every call."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def _with_key(self, details):
+        metadata = [*(details.metadata or ()), ("x-api-key", self._key)]
+        return details._replace(metadata=metadata)
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        return continuation(self._with_key(client_call_details), request)
+
+    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return continuation(self._with_key(client_call_details), request_iterator)
+
+
 @pytest.fixture
-def ai(channel):
-    return ai_pb2_grpc.AIServiceStub(channel)
+def ai(mesh, channel):
+    return ai_pb2_grpc.AIServiceStub(grpc.intercept_channel(channel, _ApiKey(mesh.api_key)))
+
+
+def test_list_models_describes_every_model(ai):
+    models = {m.name: m for m in ai.ListModels(ai_pb2.ListModelsRequest(), timeout=10).models}
+    assert set(models) >= {"iris", "digits", "diabetes"}
+    iris = models["iris"]
+    assert iris.ready and iris.platform == "sklearn_joblib"
+    assert [(t.name, t.datatype, list(t.shape)) for t in iris.inputs] == [
+        ("input", "FP64", [-1, 4])
+    ]
+    digits = ai.GetModel(ai_pb2.GetModelRequest(name="digits"), timeout=10).model
+    assert digits.platform == "onnxruntime_onnx"
+    assert [(t.name, t.datatype, list(t.shape)) for t in digits.inputs] == [
+        ("input", "FP32", [-1, 64])
+    ]
+    with pytest.raises(grpc.RpcError) as raised:
+        ai.GetModel(ai_pb2.GetModelRequest(name="no-such-model"), timeout=10)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_call_needs_a_known_key(channel):
+    stub = ai_pb2_grpc.AIServiceStub(channel)
+    request = rows_request("iris", [[5.1, 3.5, 1.4, 0.2]])
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Predict(request, timeout=10)
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "x-api-key" in raised.value.details()
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Predict(request, timeout=10, metadata=(("x-api-key", "not-a-key"),))
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_key_over_its_quota_is_told_when_to_retry(channel):
+    stub = ai_pb2_grpc.AIServiceStub(channel)
+    request = rows_request("iris", [[5.1, 3.5, 1.4, 0.2]])
+    key = (("x-api-key", "polymesh-e2e-limited-key"),)
+    stub.Predict(request, timeout=10, metadata=key)  # the burst of one
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Predict(request, timeout=10, metadata=key)
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert 'quota exceeded for API key "limited"' in raised.value.details()
+    details = status_pb2.Status.FromString(
+        dict(raised.value.trailing_metadata())["grpc-status-details-bin"]
+    )
+    retry = error_details_pb2.RetryInfo()
+    assert details.details[0].Unpack(retry)
+    assert retry.retry_delay.ToTimedelta().total_seconds() > 1
+
+
+def test_wrong_tensor_type_is_caught_before_the_inference_tier(ai):
+    x = tensor("input", "FP64", (1, 64), [0.0] * 64)
+    with pytest.raises(grpc.RpcError) as raised:
+        ai.Predict(ai_pb2.PredictRequest(model="digits", inputs=[x]), timeout=10)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == (
+        'inputs[0].datatype: input "input" of model "digits" is FP32, got FP64'
+    )
+
+
+def test_aiapi_metrics_count_calls(mesh, ai):
+    ai.Predict(rows_request("iris", [[5.1, 3.5, 1.4, 0.2]]), timeout=10)
+    with urllib.request.urlopen(mesh.aiapi_metrics, timeout=10) as answer:
+        text = answer.read().decode()
+    assert 'rpc_method="Predict"' in text
+    assert "rpc_server_duration_milliseconds_count" in text
+    assert "polymesh_aiapi_batch_size_bucket" in text
 
 
 def test_predict_iris_rows_matches_the_model(ai):

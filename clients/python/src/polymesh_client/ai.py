@@ -74,17 +74,47 @@ def rows_request(
 
 
 class AIClient:
-    """Calls `polymesh.ai.v1.AIService` over one channel."""
+    """Calls `polymesh.ai.v1.AIService` over one channel.
 
-    def __init__(self, channel: grpc.aio.Channel, timeout: float = DEFAULT_TIMEOUT) -> None:
+    `api_key` is sent as the `x-api-key` metadata of every call.
+    """
+
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        timeout: float = DEFAULT_TIMEOUT,
+        api_key: str | None = None,
+    ) -> None:
         self._stub = ai_pb2_grpc.AIServiceStub(channel)
         self._timeout = timeout
+        self._metadata: tuple[tuple[str, str], ...] = (("x-api-key", api_key),) if api_key else ()
+
+    async def list_models(self, deadline: float | None = None) -> ai_pb2.ListModelsResponse:
+        """Every model of the inference tier."""
+        return await self._stub.ListModels(
+            ai_pb2.ListModelsRequest(),
+            timeout=deadline or self._timeout,
+            metadata=self._metadata,
+        )
+
+    async def get_model(
+        self, name: str, version: str = "", deadline: float | None = None
+    ) -> ai_pb2.Model:
+        """One model's versions, inputs and outputs."""
+        answer = await self._stub.GetModel(
+            ai_pb2.GetModelRequest(name=name, version=version),
+            timeout=deadline or self._timeout,
+            metadata=self._metadata,
+        )
+        return answer.model
 
     async def predict(
         self, request: ai_pb2.PredictRequest, deadline: float | None = None
     ) -> ai_pb2.PredictResponse:
         """One prediction; raises grpc.aio.AioRpcError on failure."""
-        return await self._stub.Predict(request, timeout=deadline or self._timeout)
+        return await self._stub.Predict(
+            request, timeout=deadline or self._timeout, metadata=self._metadata
+        )
 
     async def predict_rows(
         self, model: str, rows: Iterable[Iterable[float]], deadline: float | None = None
@@ -105,6 +135,7 @@ class AIClient:
         call = self._stub.PredictStream(
             (ai_pb2.PredictStreamRequest(request=r) for r in requests),
             timeout=deadline or self._timeout,
+            metadata=self._metadata,
         )
         async for result in call:
             yield result

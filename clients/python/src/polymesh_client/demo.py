@@ -1,6 +1,7 @@
 """Real calls through the gateway, their answers, and the trace of one of them.
 
-    python -m polymesh_client.demo --target 127.0.0.1:8080 --jaeger http://127.0.0.1:16686
+    python -m polymesh_client.demo --target 127.0.0.1:8080 --jaeger http://127.0.0.1:16686 \
+        --api-key polymesh-demo-key
 
 `./dev demo` runs this against the mesh it started. The inputs are real samples
 of the datasets the models were trained on (they ship with scikit-learn).
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from collections.abc import Iterable
 
 import grpc
 from opentelemetry import trace
@@ -27,13 +30,26 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-async def calls(target: str) -> str:
+def shape(dims: Iterable[int]) -> str:
+    return "[" + ", ".join("?" if d < 0 else str(d) for d in dims) + "]"
+
+
+async def calls(target: str, api_key: str) -> str:
     """Makes the demo's calls; returns the trace id of the first Predict."""
     iris = load_iris()
     digits = load_digits()
     tracer = trace.get_tracer("polymesh-demo")
     async with grpc.aio.insecure_channel(target) as channel:
-        ai = AIClient(channel)
+        ai = AIClient(channel, api_key=api_key)
+
+        say("ListModels: what the inference tier serves")
+        for m in (await ai.list_models()).models:
+            if not m.ready:
+                say(f"  {m.name:<10} not ready: {m.reason}")
+                continue
+            ins = ", ".join(f"{t.name} {t.datatype} {shape(t.shape)}" for t in m.inputs)
+            outs = ", ".join(f"{t.name} {t.datatype} {shape(t.shape)}" for t in m.outputs)
+            say(f"  {m.name:<10} {m.platform:<18} {ins} → {outs}")
 
         samples = [0, 60, 120]
         with tracer.start_as_current_span("demo Predict iris") as span:
@@ -71,9 +87,17 @@ async def calls(target: str) -> str:
                 r = result.response
                 say(f"  {r.id}: {iris.target_names[output_values(r, 'label')[0]]}")
 
-        say("\nA call that fails: Predict with rows of different lengths")
+        say("\nCalls that fail: rows of different lengths; a tensor of the wrong type; no key")
         try:
             await ai.predict_rows("iris", [[1.0, 2.0, 3.0, 4.0], [1.0]])
+        except grpc.aio.AioRpcError as e:
+            say(f"  {e.code().name}: {e.details()}")
+        try:
+            await ai.predict_tensors("digits", [tensor("input", "FP64", (1, 64), [0.0] * 64)])
+        except grpc.aio.AioRpcError as e:
+            say(f"  {e.code().name}: {e.details()}")
+        try:
+            await AIClient(channel).predict_rows("iris", [iris.data[0].tolist()])
         except grpc.aio.AioRpcError as e:
             say(f"  {e.code().name}: {e.details()}")
     return trace_id
@@ -83,12 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="127.0.0.1:8080", help="the gateway's address")
     parser.add_argument("--jaeger", default="http://127.0.0.1:16686", help="Jaeger's query API")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("POLYMESH_API_KEY", "polymesh-demo-key"),
+        help="the AI API key (default: $POLYMESH_API_KEY, else the demo key of ./dev up)",
+    )
     args = parser.parse_args(argv)
 
     provider = setup_tracing("polymesh-client")
     instrument_grpc_client()
     try:
-        trace_id = asyncio.run(calls(args.target))
+        trace_id = asyncio.run(calls(args.target, args.api_key))
     except grpc.aio.AioRpcError as e:
         print(f"demo: call failed: {e.code().name}: {e.details()}", file=sys.stderr)
         return 1
