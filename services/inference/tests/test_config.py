@@ -101,6 +101,8 @@ def test_settings_from_env(tmp_path):
     defaults = Settings.from_env({"POLYMESH_MODEL_REPOSITORY": str(tmp_path)})
     assert defaults.listen_addr == "127.0.0.1:50052"
     assert defaults.metrics_addr == "127.0.0.1:9102"
+    off = {"POLYMESH_MODEL_REPOSITORY": str(tmp_path), "POLYMESH_METRICS_ADDR": "off"}
+    assert Settings.from_env(off).metrics_addr == "off"
 
 
 @pytest.mark.parametrize(

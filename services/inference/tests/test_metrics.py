@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from inference import grpc_service_pb2 as pb
 from inference import grpc_service_pb2_grpc as pb_grpc
+from polymesh_inference.app import InferenceServer
 from polymesh_inference.converters import decode_request
 from polymesh_inference.metrics import split_address
+from polymesh_inference.settings import Settings
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn import datasets
 
@@ -161,3 +163,18 @@ def test_split_address(address, want):
 def test_split_address_rejects(address):
     with pytest.raises(ValueError, match="expected host:port"):
         split_address(address)
+
+
+async def test_metrics_off(own_repository):
+    settings = Settings(
+        model_repository=own_repository, listen_addr="127.0.0.1:0", metrics_addr="off"
+    )
+    server = InferenceServer(settings)
+    await server.start()
+    try:
+        assert server.metrics_server is None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.host.port}") as channel:
+            response = await pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(iris_request(1))
+        assert response.outputs
+    finally:
+        await server.stop(0)

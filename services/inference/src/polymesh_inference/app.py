@@ -23,7 +23,7 @@ from .errors import RepositoryError
 from .metrics import InferenceMetrics, MetricsServer
 from .repository import ModelRepository
 from .servicer import SERVICE_NAME, InferenceServicer
-from .settings import Settings
+from .settings import METRICS_OFF, Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,13 @@ class InferenceServer:
         models = await asyncio.to_thread(self.repository.load_all)
         if not any(m.ready for m in models):
             raise RepositoryError(f"no model of {self.settings.model_repository} could be loaded")
-        self.metrics_server = await asyncio.to_thread(
-            self.metrics.serve, self.settings.metrics_addr
-        )
+        metrics_address = METRICS_OFF
+        if self.settings.metrics_addr != METRICS_OFF:
+            self.metrics_server = await asyncio.to_thread(
+                self.metrics.serve, self.settings.metrics_addr
+            )
+            host = self.settings.metrics_addr.rsplit(":", 1)[0]
+            metrics_address = f"{host}:{self.metrics_server.port}"
         port = await self.host.start()
         await self._sync_health()
         await self.host.set_serving(SERVICE_NAME)
@@ -85,8 +89,7 @@ class InferenceServer:
             extra={
                 "address": self.settings.listen_addr.rsplit(":", 1)[0] + f":{port}",
                 "port": port,
-                "metrics_address": self.settings.metrics_addr.rsplit(":", 1)[0]
-                + f":{self.metrics_server.port}",
+                "metrics_address": metrics_address,
                 "models": [m.name for m in models if m.ready],
             },
         )

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from .metrics import split_address
 
+METRICS_OFF = "off"
+"""The POLYMESH_METRICS_ADDR value that turns the metrics endpoint off."""
+
 
 class SettingsError(Exception):
     """The environment does not describe a usable configuration."""
@@ -32,7 +35,7 @@ class Settings:
     cancelled (POLYMESH_SHUTDOWN_GRACE_S)."""
     metrics_addr: str = "127.0.0.1:9102"
     """host:port of the Prometheus metrics endpoint (/metrics over HTTP); port 0
-    picks a free one (POLYMESH_METRICS_ADDR)."""
+    picks a free one; "off" serves none (POLYMESH_METRICS_ADDR)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,7 +55,8 @@ class Settings:
         if env.get("POLYMESH_METRICS_ADDR"):
             kwargs["metrics_addr"] = env["POLYMESH_METRICS_ADDR"]
             try:
-                split_address(kwargs["metrics_addr"])
+                if kwargs["metrics_addr"] != METRICS_OFF:
+                    split_address(kwargs["metrics_addr"])
             except ValueError:
                 raise SettingsError(
                     f"POLYMESH_METRICS_ADDR={env['POLYMESH_METRICS_ADDR']}: expected host:port"
