@@ -25,7 +25,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -36,6 +35,7 @@ import (
 	"github.com/polymesh/polymesh/services/aiapi/internal/batch"
 	"github.com/polymesh/polymesh/services/aiapi/internal/predict"
 	"github.com/polymesh/polymesh/services/internal/grpcserver"
+	"github.com/polymesh/polymesh/services/internal/logging"
 	"github.com/polymesh/polymesh/services/internal/metrics"
 	"github.com/polymesh/polymesh/services/internal/telemetry"
 )
@@ -89,7 +89,7 @@ func run() error {
 		"how long model metadata is reused")
 	flag.Parse()
 
-	log := slog.New(traceHandler{slog.NewJSONHandler(os.Stderr, nil)}).With("service", "polymesh-aiapi")
+	log := logging.New(os.Stderr, "polymesh-aiapi")
 	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -183,22 +183,4 @@ func run() error {
 			return nil
 		},
 	})
-}
-
-// traceHandler adds the trace and span ids of a record's context.
-type traceHandler struct{ slog.Handler }
-
-func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return traceHandler{h.Handler.WithAttrs(attrs)}
-}
-
-func (h traceHandler) WithGroup(name string) slog.Handler {
-	return traceHandler{h.Handler.WithGroup(name)}
 }
