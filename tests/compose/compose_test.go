@@ -25,7 +25,7 @@ const defaultTestTimeout = 30 * time.Second
 // The services whose images this repository builds, and the one that only
 // tracing needs.
 var (
-	builtServices = []string{"inference", "gateway", "aiapi"}
+	builtServices = []string{"inference", "gateway", "aiapi", "users"}
 	collector     = "jaeger"
 )
 
@@ -240,6 +240,16 @@ func TestComposeUsesTheEnvironmentOfDevUp(t *testing.T) {
 				_, devPort := splitHostPort(t, proc.name+" "+k, devValue)
 				if host != "0.0.0.0" || port != devPort || !slices.Contains([]string(s.Expose), port) {
 					t.Errorf("%s: %s: compose.yaml has %q (expose %v), want 0.0.0.0:%s, exposed", proc.name, k, got, s.Expose, devPort)
+				}
+			case "POLYMESH_USERS_DB":
+				// The same file name, on a volume of the container.
+				if !filepath.IsAbs(got) || filepath.Base(got) != filepath.Base(devValue) {
+					t.Errorf("%s: %s=%q: want an absolute path to %s (./dev up: %q)", proc.name, k, got, filepath.Base(devValue), devValue)
+				}
+				if !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
+					return v.Type == types.VolumeTypeVolume && v.Target == filepath.Dir(got)
+				}) {
+					t.Errorf("%s: %s=%q, but no named volume is mounted at %s", proc.name, k, got, filepath.Dir(got))
 				}
 			case "POLYMESH_MODEL_REPOSITORY":
 				if !filepath.IsAbs(got) {

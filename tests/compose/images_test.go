@@ -174,18 +174,39 @@ func TestImagesUseTheToolchainOfDev(t *testing.T) {
 		dfs[name] = mustParseDockerfile(t, p, name)
 	}
 
-	// The gateway builds with every Debian package of ./dev setup, at the
-	// same version, and runs with libraries of those same versions.
+	// The gateway builds with every Debian package of ./dev setup but those
+	// only tests use, at the same version, and runs with libraries of those
+	// same versions. No image installs a test-only package.
 	gw := dfs["gateway"]
 	devPins := map[string]string{}
 	devVersions := map[string]bool{}
+	testOnly := devArray(t, "APT_TEST_ONLY")
 	for _, spec := range devArray(t, "APT_PACKAGES") {
 		name, version, ok := strings.Cut(spec, "=")
 		if !ok {
 			t.Fatalf("./dev: APT_PACKAGES: %q is not name=version", spec)
 		}
+		if slices.Contains(testOnly, name) {
+			continue
+		}
 		devPins[name] = version
 		devVersions[version] = true
+	}
+	for _, name := range testOnly {
+		found := false
+		for _, spec := range devArray(t, "APT_PACKAGES") {
+			found = found || strings.HasPrefix(spec, name+"=")
+		}
+		if !found {
+			t.Errorf("./dev: APT_TEST_ONLY names %s, which APT_PACKAGES does not pin", name)
+		}
+		for _, df := range dfs {
+			for _, st := range df.stages {
+				if _, ok := aptPins(&st)[name]; ok {
+					t.Errorf("%s installs %s, which only tests use", df.path, name)
+				}
+			}
+		}
 	}
 	var build, runtime *stage
 	for i := range gw.stages {
@@ -223,27 +244,37 @@ func TestImagesUseTheToolchainOfDev(t *testing.T) {
 		}
 	}
 
-	// aiapi generates Go code with the protoc and plugins of ./dev.
-	ai := dfs["aiapi"]
-	aiText := joinArgs(ai.all())
-	for _, tool := range devArray(t, "GO_TOOLS") {
-		if strings.Contains(tool, "protoc-gen-") && !strings.Contains(aiText, "go install "+tool) {
-			t.Errorf("%s: does not install %s, the version ./dev pins", ai.path, tool)
+	// The Go services generate Go code with the protoc and plugins of ./dev.
+	devGen := devText(t)
+	goImages := 0
+	for _, name := range builtServices {
+		df := dfs[name]
+		text := joinArgs(df.all())
+		if !strings.Contains(text, "go build") {
+			continue
 		}
-	}
-	for _, name := range []string{"protobuf-compiler"} {
-		for _, st := range ai.stages {
-			if v, ok := aptPins(&st)[name]; ok && v != devPins[name] {
-				t.Errorf("%s: %s=%s, ./dev setup %s", ai.path, name, v, devPins[name])
+		goImages++
+		for _, tool := range devArray(t, "GO_TOOLS") {
+			if strings.Contains(tool, "protoc-gen-") && !strings.Contains(text, "go install "+tool) {
+				t.Errorf("%s: does not install %s, the version ./dev pins", df.path, tool)
+			}
+		}
+		for _, pkg := range []string{"protobuf-compiler"} {
+			for _, st := range df.stages {
+				if v, ok := aptPins(&st)[pkg]; ok && v != devPins[pkg] {
+					t.Errorf("%s: %s=%s, ./dev setup %s", df.path, pkg, v, devPins[pkg])
+				}
+			}
+		}
+		for _, flag := range regexp.MustCompile(`--go(?:-grpc)?_opt=\S+`).FindAllString(devGen, -1) {
+			flag = strings.ReplaceAll(flag, `"`, "")
+			if !strings.Contains(text, flag) {
+				t.Errorf("%s: the Go code generation lacks %s, which ./dev build passes", df.path, flag)
 			}
 		}
 	}
-	devGen := devText(t)
-	for _, flag := range regexp.MustCompile(`--go(?:-grpc)?_opt=\S+`).FindAllString(devGen, -1) {
-		flag = strings.ReplaceAll(flag, `"`, "")
-		if !strings.Contains(aiText, flag) {
-			t.Errorf("%s: the Go code generation lacks %s, which ./dev build passes", ai.path, flag)
-		}
+	if goImages == 0 {
+		t.Error("no image builds a Go service (go build)")
 	}
 
 	// inference installs the lock with the pip of ./dev, and generates

@@ -26,13 +26,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serving_and_not_serving(health_server, monkeypatch):
+@pytest.mark.parametrize(
+    ("name", "variable"), [("aiapi", "POLYMESH_AIAPI_PORT"), ("users", "POLYMESH_USERS_PORT")]
+)
+def test_serving_and_not_serving(health_server, monkeypatch, name, variable):
     servicer, port = health_server
-    monkeypatch.setenv("POLYMESH_AIAPI_PORT", str(port))
+    monkeypatch.setenv(variable, str(port))
     servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    assert probe.main(["aiapi"]) == 0
+    assert probe.main([name]) == 0
     servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-    assert probe.main(["aiapi"]) == 1
+    assert probe.main([name]) == 1
 
 
 def test_nothing_listening(monkeypatch):

@@ -1,6 +1,6 @@
 """Is a process of the local mesh ready? Exit status 0 if so, 1 if not.
 
-    python -m polymesh_client.probe gateway|aiapi|inference|jaeger
+    python -m polymesh_client.probe gateway|aiapi|inference|users|jaeger
 
 gRPC processes are asked through grpc.health.v1 (overall status ""); Jaeger
 through its HTTP health endpoint. Addresses come from the same environment
@@ -23,9 +23,10 @@ GRPC_PORTS = {
     "gateway": ("POLYMESH_GATEWAY_PORT", 8080),
     "aiapi": ("POLYMESH_AIAPI_PORT", 50051),
     "inference": ("POLYMESH_INFERENCE_PORT", 50052),
+    "users": ("POLYMESH_USERS_PORT", 50053),
 }
 JAEGER_HEALTH_PORT = ("POLYMESH_JAEGER_HEALTH_PORT", 13133)
-USAGE = "gateway|aiapi|inference|jaeger"
+USAGE = "gateway|aiapi|inference|users|jaeger"
 
 
 def _port(variable: str, default: int) -> int:
