@@ -22,12 +22,28 @@ import (
 
 const defaultTestTimeout = 30 * time.Second
 
-// The services whose images this repository builds, and the one that only
-// tracing needs.
+// The services whose images this repository builds, the one that only
+// tracing needs, and the dashboards, which only compose runs (after the mesh,
+// in this order): Prometheus scrapes the /metrics endpoints that ./dev up
+// serves too, and Grafana shows them.
 var (
-	builtServices = []string{"inference", "gateway", "aiapi", "users"}
-	collector     = "jaeger"
+	builtServices     = []string{"inference", "gateway", "aiapi", "users"}
+	collector         = "jaeger"
+	dashboardServices = []string{"prometheus", "grafana"}
 )
+
+// startOrder is the position of each compose service in the startup order:
+// the processes of ./dev up in their order, then the dashboards.
+func startOrder(mesh []process) map[string]int {
+	order := map[string]int{}
+	for i, proc := range mesh {
+		order[proc.name] = i
+	}
+	for i, name := range dashboardServices {
+		order[name] = len(mesh) + i
+	}
+	return order
+}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -163,15 +179,20 @@ func TestComposeNamesTheServicesOfDevUp(t *testing.T) {
 	p, mesh := loadProject(t), devMesh(t)
 	var want []string
 	for _, proc := range mesh {
+		if slices.Contains(dashboardServices, proc.name) {
+			t.Errorf("./dev up starts %s, which this test knows as a compose-only dashboard", proc.name)
+		}
 		want = append(want, proc.name)
 	}
+	want = append(want, dashboardServices...)
 	sort.Strings(want)
 	got := p.ServiceNames()
 	sort.Strings(got)
 	if !slices.Equal(got, want) {
-		t.Fatalf("services: compose.yaml has %v, ./dev up starts %v", got, want)
+		t.Fatalf("services: compose.yaml has %v, want those ./dev up starts and the dashboards: %v", got, want)
 	}
 	wantBuilt := append([]string{collector}, builtServices...)
+	wantBuilt = append(wantBuilt, dashboardServices...)
 	sort.Strings(wantBuilt)
 	if !slices.Equal(got, wantBuilt) {
 		t.Fatalf("services: got %v, this test knows %v; teach it the new ones", got, wantBuilt)
@@ -266,13 +287,18 @@ func TestComposeUsesTheEnvironmentOfDevUp(t *testing.T) {
 	}
 }
 
-func TestComposePublishesOnlyTheGatewayAndTheTraceUI(t *testing.T) {
+func TestComposePublishesOnlyTheGatewayAndTheUIs(t *testing.T) {
 	p := loadProject(t)
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		var targets []uint32
 		for _, port := range s.Ports {
 			targets = append(targets, port.Target)
+			// By default on loopback only (POLYMESH_PUBLISH_HOST changes it):
+			// neither UI asks who is looking.
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("%s: publishes %d on %q, want 127.0.0.1 by default", name, port.Target, port.HostIP)
+			}
 		}
 		switch name {
 		case "gateway":
@@ -285,9 +311,13 @@ func TestComposePublishesOnlyTheGatewayAndTheTraceUI(t *testing.T) {
 			if !slices.Equal(targets, []uint32{16686}) {
 				t.Errorf("%s: publishes %v, want only the UI (16686); OTLP stays inside the network", name, targets)
 			}
+		case "grafana":
+			if !slices.Equal(targets, []uint32{3000}) {
+				t.Errorf("%s: publishes %v, want only the UI (3000)", name, targets)
+			}
 		default:
 			if len(s.Ports) != 0 {
-				t.Errorf("%s: publishes %v; only the gateway is published", name, targets)
+				t.Errorf("%s: publishes %v; only the gateway and the UIs are published", name, targets)
 			}
 		}
 	}
@@ -327,10 +357,7 @@ func TestComposeNetworks(t *testing.T) {
 
 func TestComposeHealthAndStartupOrder(t *testing.T) {
 	p, mesh := loadProject(t), devMesh(t)
-	order := map[string]int{}
-	for i, proc := range mesh {
-		order[proc.name] = i
-	}
+	order := startOrder(mesh)
 	probe := regexp.MustCompile(`127\.0\.0\.1:([0-9]+)`)
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
@@ -357,7 +384,7 @@ func TestComposeHealthAndStartupOrder(t *testing.T) {
 				t.Errorf("%s: depends_on %s: condition %q, want %s", name, dep, d.Condition, types.ServiceConditionHealthy)
 			}
 			if depAt, ok := order[dep]; !ok {
-				t.Errorf("%s depends on %s, which ./dev up does not start", name, dep)
+				t.Errorf("%s depends on %s, which neither ./dev up nor the dashboards start", name, dep)
 			} else if at, ok := order[name]; ok && depAt >= at {
 				t.Errorf("%s depends on %s, but ./dev up starts %s first", name, dep, name)
 			}
