@@ -1,10 +1,11 @@
 """Real calls through the gateway, their answers, and the trace of one of them.
 
     python -m polymesh_client.demo --target 127.0.0.1:8080 --jaeger http://127.0.0.1:16686 \
-        --api-key polymesh-demo-key
+        --api-key polymesh-demo-key --picture trace.png
 
-`./dev demo` runs this against the mesh it started. The inputs are real samples
-of the datasets the models were trained on (they ship with scikit-learn).
+`./dev demo` runs this against the mesh it started, and writes the trace's
+picture to .run/trace.png. The inputs are real samples of the datasets the
+models were trained on (they ship with scikit-learn).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from polymesh_common.telemetry import instrument_grpc_client, setup_tracing
 from sklearn.datasets import load_digits, load_iris
 
 from polymesh_client.ai import AIClient, output_values, rows_request, tensor
+from polymesh_client.trace_picture import write_png
 from polymesh_client.traces import GRPC_CODE_NAMES, TraceNotFoundError, fetch_trace, render_tree
 
 SERVICES = ("polymesh-client", "polymesh-gateway", "polymesh-aiapi", "polymesh-inference")
@@ -112,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("POLYMESH_API_KEY", "polymesh-demo-key"),
         help="the AI API key (default: $POLYMESH_API_KEY, else the demo key of ./dev up)",
     )
+    parser.add_argument(
+        "--picture", metavar="PATH", help="also draw the trace as a PNG waterfall into PATH"
+    )
     args = parser.parse_args(argv)
 
     provider = setup_tracing("polymesh-client")
@@ -132,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     say(render_tree(spans))
     say(f"\n{len(spans)} spans; JSON: {args.jaeger}/api/traces/{trace_id}")
+    if args.picture:
+        path = write_png(spans, args.picture, title=f"The iris Predict, trace {trace_id}")
+        say(f"The trace as a picture: {path}")
     provider.shutdown()
     return 0
 
