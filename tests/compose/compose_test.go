@@ -411,6 +411,10 @@ type gatewayConfig struct {
 		Endpoints []socketAddress `yaml:"endpoints"`
 	} `yaml:"clusters"`
 	Routes []map[string]any `yaml:"routes"`
+	Admin  struct {
+		Address  socketAddress `yaml:"address"`
+		Disabled bool          `yaml:"disabled"`
+	} `yaml:"admin"`
 }
 
 type socketAddress struct {

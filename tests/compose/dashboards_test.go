@@ -83,8 +83,9 @@ func TestComposeConfigFilesExist(t *testing.T) {
 
 // TestPrometheusScrapesEveryMetricsEndpoint checks the scrape targets
 // against the services: each job names a compose service on a network
-// Prometheus is on, at the port of its POLYMESH_METRICS_ADDR (or a planned
-// one), and every service that serves metrics is scraped.
+// Prometheus is on, at the port it serves metrics on (POLYMESH_METRICS_ADDR;
+// the gateway's admin listener), exposed, or at a planned one; and every
+// service that serves metrics is scraped.
 func TestPrometheusScrapesEveryMetricsEndpoint(t *testing.T) {
 	p := loadProject(t)
 	prom := p.Services["prometheus"]
@@ -102,6 +103,11 @@ func TestPrometheusScrapesEveryMetricsEndpoint(t *testing.T) {
 			_, port := splitHostPort(t, name+" POLYMESH_METRICS_ADDR", addr)
 			metricsPort[name] = port
 		}
+	}
+	// The gateway serves them on its admin listener, once its configuration
+	// has one.
+	if gw := readGatewayConfig(t, gatewayConfigFile(t, p)); gw.Admin.Address.Port != "" && !gw.Admin.Disabled {
+		metricsPort["gateway"] = gw.Admin.Address.Port
 	}
 	if len(metricsPort) < 2 {
 		t.Fatalf("services serving metrics: %v; want aiapi and inference at least", metricsPort)
@@ -134,12 +140,18 @@ func TestPrometheusScrapesEveryMetricsEndpoint(t *testing.T) {
 				t.Errorf("job %s: %s shares no network with prometheus", job.JobName, host)
 			}
 			if why, planned := plannedTargets[target]; planned {
+				if _, served := metricsPort[host]; served {
+					t.Errorf("job %s: %s serves metrics now; drop %s from plannedTargets", job.JobName, host, target)
+				}
 				t.Logf("job %s: %s is scraped before it exists: %s", job.JobName, target, why)
 				continue
 			}
 			if port != metricsPort[host] {
-				t.Errorf("job %s: target %s, but %s serves metrics on %q (POLYMESH_METRICS_ADDR)", job.JobName, target, host, metricsPort[host])
+				t.Errorf("job %s: target %s, but %s serves metrics on %q", job.JobName, target, host, metricsPort[host])
 				continue
+			}
+			if !slices.Contains([]string(s.Expose), port) {
+				t.Errorf("job %s: %s does not expose %s", job.JobName, host, port)
 			}
 			scraped[host] = true
 		}
