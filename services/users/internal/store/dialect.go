@@ -18,13 +18,15 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// SQLite connection settings, applied to every connection of the pool:
-// write-ahead logging (readers never wait for the writer), a busy timeout
-// instead of immediate SQLITE_BUSY errors, foreign keys enforced, and write
-// transactions that take the write lock when they begin (no deadlock
-// between two readers upgrading).
+// SQLite connection settings, applied to every connection of the pool: a
+// busy timeout instead of immediate SQLITE_BUSY errors, foreign keys
+// enforced, and write transactions that take the write lock when they begin
+// (no deadlock between two readers upgrading). Write-ahead logging (readers
+// never wait for the writer) is a property of the file, set once by
+// sqliteWAL: as a connection setting, connections opened at the same time
+// (two processes starting) could fail with SQLITE_BUSY, which switching the
+// journal mode reports without waiting.
 const sqliteParams = "?_pragma=busy_timeout(5000)" +
-	"&_pragma=journal_mode(WAL)" +
 	"&_pragma=foreign_keys(1)" +
 	"&_pragma=synchronous(NORMAL)" +
 	"&_txlock=immediate"
@@ -47,6 +49,8 @@ type dialect struct {
 	migrationLock string
 	// configure sizes the connection pool.
 	configure func(*sql.DB)
+	// prepare, if set, readies the database before the migrations.
+	prepare func(context.Context, *sql.DB) error
 	// timeArg is a time as a query argument.
 	timeArg func(time.Time) any
 	// classifyDriver maps a driver error to the store's errors, or returns
@@ -66,8 +70,36 @@ var sqliteDialect = dialect{
 		db.SetMaxOpenConns(8)
 		db.SetMaxIdleConns(8)
 	},
+	prepare:        sqliteWAL,
 	timeArg:        func(t time.Time) any { return t.UTC().Format(sqliteTimeLayout) },
 	classifyDriver: classifySQLite,
+}
+
+// sqliteWAL puts the database file in write-ahead logging mode, retrying
+// while another connection holds the lock that the switch needs, for as long
+// as the busy timeout.
+func sqliteWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(5 * time.Second)
+	wait := 5 * time.Millisecond
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("journal_mode=WAL: the database stays in %q mode", mode)
+			}
+			return nil
+		}
+		if !errors.Is(classifySQLite(err), ErrUnavailable) || time.Now().After(deadline) {
+			return fmt.Errorf("journal_mode=WAL: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("journal_mode=WAL: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
 
 var postgresDialect = dialect{

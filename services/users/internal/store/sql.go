@@ -36,6 +36,12 @@ func Open(ctx context.Context, dsn string) (*SQL, error) {
 	}
 	d.configure(db)
 	s := &SQL{db: db, dialect: d, now: time.Now}
+	if d.prepare != nil {
+		if err := d.prepare(ctx, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s database: %w", d.name, d.classify(err))
+		}
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s database: %w", d.name, d.classify(err))

@@ -393,7 +393,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.dsn(t)
-			const n = 4
+			const n = 8 // processes starting at once, racing to migrate
 			errs := make(chan error, n)
 			for range n {
 				go func() {
