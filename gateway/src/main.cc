@@ -7,7 +7,9 @@
 // lines on stderr. SIGTERM or SIGINT stops gracefully: health NOT_SERVING,
 // no new connections, calls in progress get a few seconds, spans are
 // flushed, exit 0. A bad configuration exits 2, as does a cluster endpoint
-// host name that does not resolve at start.
+// host name that does not resolve at start. The admin listener (HTTP,
+// default 127.0.0.1:9901) serves /ready, /live, /metrics, /config_dump and
+// /clusters; /ready turns 503 as soon as a stop begins.
 #include <signal.h>
 
 #include <cstdlib>
@@ -21,7 +23,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/log.h"
+#include "admin/admin_server.h"
 #include "config/config_loader.h"
+#include "google/protobuf/util/json_util.h"
 #include "observability/tracing.h"
 #include "server/gateway.h"
 
@@ -97,6 +101,37 @@ int Main(int argc, char** argv) {
     Log(LogLevel::kError, "cannot start", {{"error", gateway.status().message()}});
     return kExitStartError;
   }
+  std::unique_ptr<AdminServer> admin;
+  if (!config->admin().disabled()) {
+    AdminServer::Options options;
+    if (config->admin().has_address()) {
+      options.address = config->admin().address().address();
+      options.port = static_cast<uint16_t>(config->admin().address().port());
+    }
+    options.collectables = {(*gateway)->stats(), std::make_shared<ProcessCollector>()};
+    google::protobuf::util::JsonPrintOptions json;
+    json.add_whitespace = true;
+    json.preserve_proto_field_names = true;
+    options.config_json.clear();
+    if (!google::protobuf::util::MessageToJsonString(*config, &options.config_json, json).ok()) {
+      options.config_json = "{}";
+    }
+    Gateway* running = gateway->get();
+    options.clusters_json = [running] { return running->ClustersJson(); };
+    absl::StatusOr<std::unique_ptr<AdminServer>> started = AdminServer::Start(std::move(options));
+    if (!started.ok()) {
+      Log(LogLevel::kError, "cannot start", {{"error", started.status().message()}});
+      return kExitStartError;
+    }
+    admin = std::move(*started);
+  }
+  const std::string admin_address =
+      admin != nullptr
+          ? absl::StrCat(config->admin().has_address() ? config->admin().address().address()
+                                                       : std::string("127.0.0.1"),
+                         ":", admin->port())
+          : std::string("none");
+
   std::vector<std::string> routes;
   for (const Route& route : (*gateway)->routes().routes()) {
     routes.push_back(absl::StrCat(route.name, "->", route.cluster));
@@ -126,6 +161,7 @@ int Main(int argc, char** argv) {
   Log(LogLevel::kInfo, "gateway started",
       {{"listener", listener},
        {"local_services", local},
+       {"admin", admin_address},
        {"workers", workers},
        {"routes", route_list},
        {"clusters", cluster_list},
@@ -137,8 +173,10 @@ int Main(int argc, char** argv) {
   Log(LogLevel::kInfo, "gateway stopping",
       {{"signal", strsignal(signal_number)},
        {"grace", absl::FormatDuration(kDrainGrace)}});
+  if (admin != nullptr) admin->SetReady(false);
   (*gateway)->Stop(kDrainGrace);
   gateway->reset();
+  admin.reset();
   Log(LogLevel::kInfo, "gateway stopped");
   return 0;
 }

@@ -18,9 +18,7 @@ import (
 
 // plannedTargets are scrape targets whose endpoint is not built yet, and why
 // they are scraped anyway (they show as down until then).
-var plannedTargets = map[string]string{
-	"gateway:9901": "the gateway's admin listener (readiness, config dump, metrics) is planned, not built",
-}
+var plannedTargets = map[string]string{}
 
 // mountedConfig is the file compose mounts at target in service, and the
 // name of the config it comes from.

@@ -98,6 +98,7 @@ class Mesh:
     processes: list[Process]
     api_key: str
     aiapi_metrics: str
+    gateway_admin: str
     inference_metrics: str = ""
     """The inference service's Prometheus endpoint (its /metrics URL)."""
 
@@ -117,6 +118,7 @@ keys:
 GATEWAY_CONFIG = """\
 listener: {{ address: {host}, port: {gateway} }}
 local_services: {{ address: {host}, port: {local} }}
+admin: {{ address: {{ address: {host}, port: {gateway_admin} }} }}
 clusters:
   - name: echo
     endpoints: [{{ address: {host}, port: {echo} }}]
@@ -160,6 +162,7 @@ def mesh(tmp_path_factory):
             "health",
             "gateway",
             "local",
+            "gateway_admin",
             "echo",
             "aiapi",
             "aiapi_metrics",
@@ -242,6 +245,7 @@ def mesh(tmp_path_factory):
             inference_metrics=f"http://{HOST}:{ports['inference_metrics']}/metrics",
             api_key=API_KEY,
             aiapi_metrics=f"http://{HOST}:{ports['aiapi_metrics']}/metrics",
+            gateway_admin=f"http://{HOST}:{ports['gateway_admin']}",
         )
     finally:
         codes = {p.name: p.stop() for p in reversed(processes)}

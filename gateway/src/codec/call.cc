@@ -77,6 +77,11 @@ void Call::OnRequestHeadersEnd(bool end_stream) {
 void Call::Start() {
   const std::string* method = request_headers_.Find(":method");
   const std::string* path = request_headers_.Find(":path");
+  if (context_.stats != nullptr) {
+    context_.stats->CallStarted();
+    counted_ = true;
+    start_ = context_.loop.now();
+  }
   const absl::string_view path_view = path != nullptr ? *path : absl::string_view();
 
   if (context_.tracer != nullptr && !absl::StartsWith(path_view, kHealthServicePrefix)) {
@@ -109,6 +114,10 @@ void Call::Start() {
     return;
   }
   if (traced_) server_span_.SetRoute(route_->name, route_->cluster);
+  if (counted_) {
+    context_.stats->CallRouted(RouteIndex(), route_->cluster_index);
+    routed_ = true;
+  }
 
   absl::Duration timeout = route_->timeout;
   if (const std::string* header = request_headers_.Find("grpc-timeout")) {
@@ -139,6 +148,7 @@ void Call::OnRequestData(const uint8_t* data, size_t length) {
     downstream_.Consume(stream_id_, length);
     return;
   }
+  request_bytes_ += length;
   request_buffer_.append(reinterpret_cast<const char*>(data), length);
   if (upstream_stream_id_ != 0) upstream_->ResumeData(upstream_stream_id_);
 }
@@ -161,6 +171,14 @@ void Call::OnDownstreamClose(uint32_t /*error_code*/) {
   downstream_.Consume(stream_id_, request_buffer_.size() - request_offset_);
   request_buffer_.clear();
   request_offset_ = 0;
+  if (counted_) {
+    const int status =
+        response_complete_ ? final_status_ : static_cast<int>(GrpcStatus::kCancelled);
+    context_.stats->CallEnded(routed_ ? RouteIndex() : context_.routes.routes().size(),
+                              routed_ ? route_->cluster_index : 0, routed_, status,
+                              context_.loop.now() - start_, request_bytes_, response_bytes_);
+    counted_ = false;
+  }
   if (traced_) {
     if (response_complete_) {
       server_span_.End(final_status_, final_message_);
@@ -287,6 +305,7 @@ void Call::OnUpstreamData(const uint8_t* data, size_t length) {
     upstream_->Consume(upstream_stream_id_, length);
     return;
   }
+  response_bytes_ += length;
   response_buffer_.append(reinterpret_cast<const char*>(data), length);
   downstream_.ResumeData(stream_id_);
 }
@@ -398,6 +417,10 @@ void Call::NoteStatus(const HeaderList& headers) {
   }
   const std::string* message = headers.Find("grpc-message");
   final_message_ = message != nullptr ? *message : std::string();
+}
+
+size_t Call::RouteIndex() const {
+  return static_cast<size_t>(route_ - context_.routes.routes().data());
 }
 
 void Call::OnDeadline() {

@@ -27,6 +27,7 @@
 #include "common/grpc_status.h"
 #include "observability/tracing.h"
 #include "routing/route_table.h"
+#include "stats/stats.h"
 #include "upstream/cluster.h"
 #include "upstream/upstream_connection.h"
 #include "worker/event_loop.h"
@@ -46,6 +47,8 @@ struct CallContext {
   ClusterManager& clusters;
   // Makes the spans; nullptr for no tracing at all.
   observability::Tracer* tracer = nullptr;
+  // The worker's statistics; nullptr for none.
+  WorkerStats* stats = nullptr;
 };
 
 // The bridge of one downstream stream to one upstream stream.
@@ -102,6 +105,8 @@ class Call : public UpstreamStreamCallbacks {
   // Records the final status seen in a header block (for spans).
   void NoteStatus(const HeaderList& headers);
   void OnDeadline();
+  // route_'s position in the route table.
+  size_t RouteIndex() const;
 
   CallContext& context_;
   DownstreamConnection& downstream_;
@@ -130,6 +135,13 @@ class Call : public UpstreamStreamCallbacks {
   bool response_complete_ = false;  // final status submitted downstream
   std::string response_buffer_;
   size_t response_offset_ = 0;
+
+  // Statistics.
+  bool counted_ = false;  // CallStarted() was recorded
+  bool routed_ = false;   // CallRouted() was recorded
+  absl::Time start_;
+  uint64_t request_bytes_ = 0;
+  uint64_t response_bytes_ = 0;
 
   // Outcome and spans.
   int final_status_ = static_cast<int>(GrpcStatus::kUnknown);

@@ -34,6 +34,10 @@ class Validator {
       return Error("workers", absl::StrCat("at most ", kMaxWorkers, ", got ",
                                            config_.workers()));
     }
+    if (config_.has_admin() && config_.admin().has_address()) {
+      RETURN_IF_ERROR(CheckAddress(config_.admin().address(), "admin.address",
+                                   /*port_zero_ok=*/true, /*host_name_ok=*/false));
+    }
     if (config_.has_local_services()) {
       RETURN_IF_ERROR(CheckAddress(config_.local_services(), "local_services",
                                    /*port_zero_ok=*/true, /*host_name_ok=*/false));

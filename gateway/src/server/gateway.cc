@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace polymesh::gateway {
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
@@ -23,7 +25,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
       ClusterSpecsFromConfig(config, local_port);
   if (!clusters.ok()) return clusters.status();
   gateway->clusters_ = std::move(*clusters);
+  std::vector<std::string> route_names, cluster_names;
+  for (const Route& route : gateway->routes_->routes()) route_names.push_back(route.name);
+  for (const ClusterSpec& cluster : gateway->clusters_) cluster_names.push_back(cluster.name);
+  gateway->stats_ = std::make_shared<StatsStore>(
+      std::move(route_names), std::move(cluster_names),
+      WorkerPool::EffectiveWorkers(config.workers()));
   WorkerShared shared;
+  shared.stats = gateway->stats_.get();
   shared.routes = gateway->routes_.get();
   shared.clusters = &gateway->clusters_;
   shared.tracer = gateway->tracer_.get();
@@ -38,6 +47,27 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
 }
 
 Gateway::~Gateway() { Stop(absl::ZeroDuration()); }
+
+std::string Gateway::ClustersJson() const {
+  // Names and addresses come from a validated configuration (cluster names,
+  // IP addresses, RFC 1123 host names): nothing to escape.
+  const std::vector<int64_t> active = stats_->ActivePerCluster();
+  std::string out = "{\"clusters\":[";
+  for (size_t i = 0; i < clusters_.size(); ++i) {
+    const ClusterSpec& cluster = clusters_[i];
+    absl::StrAppend(&out, i > 0 ? "," : "", "{\"name\":\"", cluster.name,
+                    "\",\"outstanding_requests\":", active[i], ",\"endpoints\":[");
+    for (size_t j = 0; j < cluster.endpoints.size(); ++j) {
+      const UpstreamEndpoint& endpoint = cluster.endpoints[j];
+      absl::StrAppend(&out, j > 0 ? "," : "", "{\"host\":\"", endpoint.host,
+                      "\",\"address\":\"", endpoint.address, "\",\"port\":", endpoint.port,
+                      "}");
+    }
+    absl::StrAppend(&out, "]}");
+  }
+  absl::StrAppend(&out, "]}\n");
+  return out;
+}
 
 void Gateway::Stop(absl::Duration grace) {
   if (stopped_) return;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -21,6 +22,7 @@
 #include "observability/tracing.h"
 #include "polymesh/gateway/v1/config.pb.h"
 #include "routing/route_table.h"
+#include "stats/stats.h"
 #include "upstream/cluster.h"
 #include "worker/worker_pool.h"
 
@@ -53,6 +55,11 @@ class Gateway {
   const RouteTable& routes() const { return *routes_; }
   // The clusters with their resolved endpoints (see ClusterSpecsFromConfig).
   const std::vector<ClusterSpec>& clusters() const { return clusters_; }
+  // The call statistics of every worker (a prometheus::Collectable).
+  std::shared_ptr<StatsStore> stats() const { return stats_; }
+  // The clusters, their endpoints and outstanding calls, as JSON (for the
+  // admin listener). Thread-safe.
+  std::string ClustersJson() const;
 
   // Graceful stop: health NOT_SERVING, no new connections, calls in
   // progress get up to `grace` to finish; then the local services stop and
@@ -66,6 +73,7 @@ class Gateway {
   std::unique_ptr<LocalServices> local_services_;
   std::unique_ptr<RouteTable> routes_;
   std::vector<ClusterSpec> clusters_;
+  std::shared_ptr<StatsStore> stats_;
   std::unique_ptr<WorkerPool> workers_;
   bool stopped_ = false;
 };

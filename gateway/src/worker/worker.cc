@@ -11,21 +11,22 @@
 namespace polymesh::gateway {
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerShared& shared,
-                                                       ScopedFd listener) {
+                                                       ScopedFd listener,
+                                                       WorkerStats* stats) {
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
   if (!loop.ok()) return loop.status();
   std::unique_ptr<Worker> worker(
-      new Worker(shared, std::move(*loop), std::move(listener)));
+      new Worker(shared, std::move(*loop), std::move(listener), stats));
   absl::Status added = worker->loop_->Add(worker->listener_.get(), EPOLLIN, worker.get());
   if (!added.ok()) return added;
   return worker;
 }
 
 Worker::Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop,
-               ScopedFd listener)
+               ScopedFd listener, WorkerStats* stats)
     : loop_(std::move(loop)),
       clusters_(std::make_unique<ClusterManager>(*loop_, *shared.clusters)),
-      context_{*loop_, *shared.routes, *clusters_, shared.tracer},
+      context_{*loop_, *shared.routes, *clusters_, shared.tracer, stats},
       listener_(std::move(listener)),
       drain_timer_(*loop_, [this] { loop_->Exit(); }) {}
 
@@ -92,6 +93,7 @@ void Worker::OnIoEvent(uint32_t) {
       continue;
     }
     DownstreamConnection* raw = connection->get();
+    if (context_.stats != nullptr) context_.stats->ConnectionOpened();
     raw->set_close_callback([this](Http2Connection* closed) { OnConnectionClosed(closed); });
     connections_.emplace(raw, std::move(*connection));
   }
@@ -100,6 +102,7 @@ void Worker::OnIoEvent(uint32_t) {
 void Worker::OnConnectionClosed(Http2Connection* connection) {
   auto it = connections_.find(static_cast<DownstreamConnection*>(connection));
   if (it == connections_.end()) return;
+  if (context_.stats != nullptr) context_.stats->ConnectionClosed();
   loop_->DeferDelete(std::move(it->second));
   connections_.erase(it);
   if (draining_ && connections_.empty()) loop_->Exit();

@@ -24,6 +24,7 @@
 #include "codec/downstream_connection.h"
 #include "observability/tracing.h"
 #include "routing/route_table.h"
+#include "stats/stats.h"
 #include "upstream/cluster.h"
 #include "worker/event_loop.h"
 #include "worker/socket.h"
@@ -38,6 +39,9 @@ struct WorkerShared {
   const std::vector<ClusterSpec>* clusters = nullptr;
   // The tracer (thread-safe), or nullptr for none.
   observability::Tracer* tracer = nullptr;
+  // The statistics of every worker, or nullptr for none; worker i writes
+  // stats->worker(i) only.
+  StatsStore* stats = nullptr;
 };
 
 // One worker thread and everything it owns.
@@ -45,7 +49,8 @@ class Worker : public IoHandler {
  public:
   // Makes a worker that will accept on `listener` (a listening socket).
   static absl::StatusOr<std::unique_ptr<Worker>> Create(const WorkerShared& shared,
-                                                        ScopedFd listener);
+                                                        ScopedFd listener,
+                                                        WorkerStats* stats = nullptr);
   ~Worker() override;
 
   // Starts the worker's thread.
@@ -61,7 +66,8 @@ class Worker : public IoHandler {
   void OnIoEvent(uint32_t events) override;
 
  private:
-  Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop, ScopedFd listener);
+  Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop, ScopedFd listener,
+         WorkerStats* stats);
   void Run();
   void StartDrain(absl::Duration timeout);
   void OnConnectionClosed(Http2Connection* connection);

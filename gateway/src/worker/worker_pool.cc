@@ -10,7 +10,7 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Start(absl::string_view 
                                                               uint16_t port,
                                                               uint32_t workers,
                                                               const WorkerShared& shared) {
-  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  workers = EffectiveWorkers(workers);
   std::unique_ptr<WorkerPool> pool(new WorkerPool());
   std::vector<ScopedFd> listeners;
   for (uint32_t i = 0; i < workers; ++i) {
@@ -23,14 +23,22 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Start(absl::string_view 
     }
     listeners.push_back(std::move(*listener));
   }
-  for (ScopedFd& listener : listeners) {
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    WorkerStats* stats = nullptr;
+    if (shared.stats != nullptr && i < shared.stats->worker_count()) {
+      stats = &shared.stats->worker(i);
+    }
     absl::StatusOr<std::unique_ptr<Worker>> worker =
-        Worker::Create(shared, std::move(listener));
+        Worker::Create(shared, std::move(listeners[i]), stats);
     if (!worker.ok()) return worker.status();
     pool->workers_.push_back(std::move(*worker));
   }
   for (auto& worker : pool->workers_) worker->Start();
   return pool;
+}
+
+uint32_t WorkerPool::EffectiveWorkers(uint32_t configured) {
+  return configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
 }
 
 WorkerPool::~WorkerPool() { Stop(absl::ZeroDuration()); }

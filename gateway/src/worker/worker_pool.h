@@ -30,6 +30,8 @@ class WorkerPool {
   // Binds `workers` listening sockets (0: one per core) on `address`:`port`
   // and starts a thread for each. UNAVAILABLE when the address cannot be
   // bound.
+  // How many workers a configured count means (0: one per core).
+  static uint32_t EffectiveWorkers(uint32_t configured);
   static absl::StatusOr<std::unique_ptr<WorkerPool>> Start(absl::string_view address,
                                                            uint16_t port,
                                                            uint32_t workers,

@@ -11,13 +11,16 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "http_get.h"
 
 namespace polymesh::gateway {
 namespace {
 
+using ::polymesh::gateway::testing::HttpGet;
 using ::testing::HasSubstr;
 
 // A child process running the gateway binary, its stderr on a pipe.
@@ -80,6 +83,7 @@ TEST(GatewayBinaryTest, StartsWithTheMeshConfigAndStopsOnSigterm) {
   const std::string path = WriteConfig("mesh.yaml", R"yaml(
 listener: { address: "127.0.0.1", port: 0 }
 local_services: { address: "127.0.0.1", port: 0 }
+admin: { address: { address: "127.0.0.1", port: 0 } }
 clusters:
   - name: aiapi
     endpoints: [{ address: "127.0.0.1", port: 50051 }]
@@ -103,6 +107,25 @@ routes:
   EXPECT_THAT(started, HasSubstr(R"("routes":"ai->aiapi,inference->inference,health->local")"));
   EXPECT_THAT(started, HasSubstr(R"("clusters":"aiapi=127.0.0.1:50051,)"
                                  R"(inference=127.0.0.1:50052,local=127.0.0.1:)"));
+
+  // The admin listener, at the port the log line names.
+  const std::string marker = R"("admin":"127.0.0.1:)";
+  const size_t at = started.find(marker);
+  ASSERT_NE(at, std::string::npos) << started;
+  const size_t from = at + marker.size();
+  int admin_port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(started.substr(from, started.find('"', from) - from), &admin_port))
+      << started;
+  const uint16_t port = static_cast<uint16_t>(admin_port);
+  EXPECT_EQ(HttpGet(port, "/ready").body, "ready\n");
+  EXPECT_EQ(HttpGet(port, "/live").status, 200);
+  const std::string metrics = HttpGet(port, "/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr(R"(polymesh_gateway_requests_total{route="ai",grpc_code="OK"} 0)"));
+  EXPECT_THAT(metrics, HasSubstr("process_cpu_seconds_total "));
+  EXPECT_THAT(HttpGet(port, "/config_dump").body, HasSubstr(R"("name": "inference")"));
+  EXPECT_THAT(HttpGet(port, "/clusters").body,
+              HasSubstr(R"({"name":"aiapi","outstanding_requests":0,"endpoints":[)"
+                        R"({"host":"127.0.0.1","address":"127.0.0.1","port":50051}]})"));
   gateway.Signal(SIGTERM);
   EXPECT_THAT(gateway.ReadLineWith("gateway stopped"), HasSubstr(R"("msg":"gateway stopped")"));
   EXPECT_EQ(gateway.Wait(), 0);

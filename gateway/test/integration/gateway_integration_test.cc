@@ -143,6 +143,79 @@ routes:
   std::unique_ptr<EchoService::Stub> stub_;
 };
 
+// The value of one labelled sample of a family in the gateway's statistics
+// (-1 when absent).
+double Sample(const std::vector<prometheus::MetricFamily>& families, const std::string& family,
+              const std::vector<std::pair<std::string, std::string>>& labels) {
+  for (const prometheus::MetricFamily& f : families) {
+    if (f.name != family) continue;
+    for (const prometheus::ClientMetric& m : f.metric) {
+      bool all = true;
+      for (const auto& [name, value] : labels) {
+        bool found = false;
+        for (const auto& label : m.label) found |= label.name == name && label.value == value;
+        all &= found;
+      }
+      if (!all) continue;
+      if (f.type == prometheus::MetricType::Histogram) {
+        return static_cast<double>(m.histogram.sample_count);
+      }
+      return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+    }
+  }
+  return -1;
+}
+
+TEST_F(GatewayIntegrationTest, StatisticsCountCallsByRouteClusterAndStatus) {
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    SetDeadline(context, kWait);
+    UnaryRequest request;
+    request.set_text("hi");
+    UnaryResponse response;
+    ASSERT_TRUE(stub_->Unary(&context, request, &response).ok());
+  }
+  {
+    grpc::ClientContext context;
+    SetDeadline(context, kWait);
+    UnaryRequest request;
+    request.mutable_instruction()->set_fail_code(grpc::StatusCode::NOT_FOUND);
+    UnaryResponse response;
+    EXPECT_EQ(stub_->Unary(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  std::string ignored;
+  EXPECT_EQ(RawUnary("/no.Such/Method", "", &ignored).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(RawUnary("/inference.GRPCInferenceService/ServerLive", "", &ignored).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  // The server half of a call ends on the worker after the client has its
+  // answer: wait for the counts to settle.
+  std::vector<prometheus::MetricFamily> families;
+  const absl::Time deadline = absl::Now() + kWait;
+  do {
+    families = gateway_->stats()->Collect();
+  } while (Sample(families, "polymesh_gateway_active_streams", {}) != 0 &&
+           absl::Now() < deadline);
+  const std::string requests = "polymesh_gateway_requests_total";
+  EXPECT_EQ(Sample(families, requests, {{"route", "echo"}, {"grpc_code", "OK"}}), 3);
+  EXPECT_EQ(Sample(families, requests, {{"route", "echo"}, {"grpc_code", "NOT_FOUND"}}), 1);
+  EXPECT_EQ(Sample(families, requests, {{"route", "none"}, {"grpc_code", "UNIMPLEMENTED"}}), 1);
+  EXPECT_EQ(Sample(families, requests, {{"route", "nowhere"}, {"grpc_code", "UNAVAILABLE"}}),
+            1);
+  EXPECT_EQ(Sample(families, "polymesh_gateway_upstream_requests_total",
+                   {{"cluster", "echo"}, {"grpc_code", "OK"}}),
+            3);
+  EXPECT_EQ(Sample(families, "polymesh_gateway_request_duration_seconds", {{"route", "echo"}}),
+            4);
+  EXPECT_GT(Sample(families, "polymesh_gateway_request_bytes_total", {{"route", "echo"}}), 0);
+  EXPECT_GT(Sample(families, "polymesh_gateway_response_bytes_total", {{"route", "echo"}}), 0);
+  EXPECT_EQ(Sample(families, "polymesh_gateway_upstream_active_requests", {{"cluster", "echo"}}),
+            0);
+  EXPECT_GE(Sample(families, "polymesh_gateway_downstream_connections_total", {}), 1);
+}
+
 TEST_F(GatewayIntegrationTest, UnaryCarriesMetadataHeadersAndTrailers) {
   grpc::ClientContext context;
   SetDeadline(context, kWait);

@@ -1,0 +1,138 @@
+// Call statistics, kept per worker without locks and summed when scraped.
+//
+// Each worker owns one WorkerStats and is the only writer of it: counters
+// are relaxed atomics bumped by one thread, so the call path takes no lock
+// and shares no cache line with another worker. A scrape (the admin
+// listener's /metrics, on its own thread) reads every worker's counters and
+// sums them into Prometheus metric families, the way Envoy merges its
+// thread-local stats.
+//
+// Usage:
+//
+//   StatsStore store(route_names, cluster_names, workers);
+//   WorkerStats& mine = store.worker(i);         // given to worker i
+//   mine.CallStarted();
+//   mine.CallEnded(route_index, cluster_index, grpc_status, duration, in, out);
+//   std::vector<prometheus::MetricFamily> families = store.Collect();
+#ifndef POLYMESH_GATEWAY_SRC_STATS_STATS_H_
+#define POLYMESH_GATEWAY_SRC_STATS_STATS_H_
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "prometheus/collectable.h"
+#include "prometheus/metric_family.h"
+
+namespace polymesh::gateway {
+
+// Upper bounds, in seconds, of the latency histogram buckets (+Inf is
+// implied).
+inline constexpr std::array<double, 16> kLatencyBucketBounds = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1,     2.5,   5,     10};
+
+// The gRPC status codes 0..16; anything else is counted as UNKNOWN (2).
+inline constexpr int kGrpcStatusCount = 17;
+
+// A latency histogram written by one thread and read by others.
+class LatencyHistogram {
+ public:
+  void Observe(absl::Duration latency);
+  // Adds this histogram's counts to `out` (cumulative buckets).
+  void AddTo(std::array<uint64_t, kLatencyBucketBounds.size() + 1>& buckets, uint64_t& count,
+             double& sum_seconds) const;
+
+ private:
+  std::array<std::atomic<uint64_t>, kLatencyBucketBounds.size() + 1> buckets_{};
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> sum_ns_{0};
+};
+
+// The counters of calls that share a route or a cluster.
+struct CallCounters {
+  std::array<std::atomic<uint64_t>, kGrpcStatusCount> by_status{};
+  LatencyHistogram latency;
+  std::atomic<uint64_t> request_bytes{0};
+  std::atomic<uint64_t> response_bytes{0};
+  std::atomic<int64_t> active{0};
+};
+
+// One worker's statistics. Written by that worker only.
+class WorkerStats {
+ public:
+  WorkerStats(size_t routes, size_t clusters);
+
+  // A call arrived on a downstream stream.
+  void CallStarted() { Bump(active_calls_, 1); }
+  // The call was routed: it now counts as outstanding on its route and
+  // cluster.
+  void CallRouted(size_t route, size_t cluster);
+  // The call ended. `route`/`cluster` are npos when it matched no route
+  // (counted under route "none").
+  void CallEnded(size_t route, size_t cluster, bool routed, int grpc_status,
+                 absl::Duration duration, uint64_t request_bytes, uint64_t response_bytes);
+  // A downstream connection opened or closed.
+  void ConnectionOpened();
+  void ConnectionClosed() { Bump(active_connections_, -1); }
+
+ private:
+  friend class StatsStore;
+  template <typename T>
+  static void Bump(std::atomic<T>& value, std::type_identity_t<T> delta) {
+    value.store(value.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+
+  // Routes, then one extra entry for calls that matched no route.
+  std::unique_ptr<CallCounters[]> routes_;
+  std::unique_ptr<CallCounters[]> clusters_;
+  std::atomic<int64_t> active_calls_{0};
+  std::atomic<int64_t> active_connections_{0};
+  std::atomic<uint64_t> connections_total_{0};
+};
+
+// Every worker's statistics, and their sum as Prometheus metrics.
+class StatsStore : public prometheus::Collectable {
+ public:
+  // `routes` and `clusters` name the entries, in route and cluster index
+  // order (the cluster list includes "local" if the gateway has one).
+  StatsStore(std::vector<std::string> routes, std::vector<std::string> clusters,
+             size_t workers);
+
+  // Worker `index`'s statistics; the pointer is stable.
+  WorkerStats& worker(size_t index) { return *workers_[index]; }
+  size_t worker_count() const { return workers_.size(); }
+
+  // Outstanding calls per cluster, summed over workers, in cluster order.
+  std::vector<int64_t> ActivePerCluster() const;
+
+  // The metric families, summed over workers (prometheus::Collectable).
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  std::vector<std::string> routes_;
+  std::vector<std::string> clusters_;
+  std::vector<std::unique_ptr<WorkerStats>> workers_;
+};
+
+// The process's own metrics (CPU seconds, resident and virtual memory, open
+// files, start time), read from /proc/self, with the names Prometheus
+// client libraries use.
+class ProcessCollector : public prometheus::Collectable {
+ public:
+  ProcessCollector();
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  double start_time_seconds_ = 0;
+};
+
+}  // namespace polymesh::gateway
+
+#endif  // POLYMESH_GATEWAY_SRC_STATS_STATS_H_
