@@ -1,9 +1,9 @@
 """The Grafana dashboard against the real processes.
 
-aiapi and the inference service run as `./dev up` starts them (the command
-and environment of `./dev mesh`), on free loopback ports, aiapi pointed
-straight at the inference service. After real calls — answered, rejected,
-failed — both /metrics endpoints are scraped, and every metric and label that
+aiapi, the gateway and the inference service run as `./dev up` starts them
+(the command and environment of `./dev mesh`), on free loopback ports, aiapi
+calling the inference service through the gateway. After real calls —
+answered, rejected, failed — every /metrics endpoint is scraped, and every metric and label that
 the dashboard's PromQL names must be among what they expose; promtool checks
 that every expression parses. (tests/compose checks deploy/prometheus/ and
 Grafana's provisioning against compose.yaml.)
@@ -27,7 +27,7 @@ from inference import grpc_service_pb2 as infer_pb2
 from inference import grpc_service_pb2_grpc as infer_pb2_grpc
 from polymesh.ai.v1 import ai_pb2, ai_pb2_grpc
 from polymesh_client.ai import rows_request, tensor
-from polymesh_client.probe import grpc_serving
+from polymesh_client.probe import grpc_serving, http_ok
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_digits, load_iris
 
@@ -91,7 +91,25 @@ def exposed(tmp_path_factory) -> Iterator[dict[str, dict[str, set[str]]]]:
     logs = tmp_path_factory.mktemp("dashboard")
     keys = logs / "api-keys.yaml"
     keys.write_text(API_KEYS)
-    ports = {n: free_port() for n in ("inference", "inference_metrics", "aiapi", "aiapi_metrics")}
+    ports = {
+        n: free_port()
+        for n in ("inference", "inference_metrics", "aiapi", "aiapi_metrics", "gateway", "admin")
+    }
+    gateway_config = logs / "gateway.yaml"
+    gateway_config.write_text(
+        f"""\
+listener: {{ address: {HOST}, port: {ports["gateway"]} }}
+admin: {{ address: {{ address: {HOST}, port: {ports["admin"]} }} }}
+tracing: {{ disabled: true }}
+clusters:
+  - name: inference
+    endpoints: [{{ address: {HOST}, port: {ports["inference"]} }}]
+routes:
+  - name: inference
+    match: {{ service: inference.GRPCInferenceService }}
+    cluster: inference
+"""
+    )
     # No collector runs here: spans are not exported.
     quiet = {"OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
     overrides = {
@@ -102,24 +120,31 @@ def exposed(tmp_path_factory) -> Iterator[dict[str, dict[str, set[str]]]]:
         "aiapi": {
             "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['aiapi']}",
             "POLYMESH_METRICS_ADDR": f"{HOST}:{ports['aiapi_metrics']}",
-            "POLYMESH_INFERENCE_ADDR": f"{HOST}:{ports['inference']}",
+            "POLYMESH_INFERENCE_ADDR": f"{HOST}:{ports['gateway']}",
             "POLYMESH_API_KEYS_FILE": str(keys),
         },
+        "gateway": {"POLYMESH_GATEWAY_CONFIG": str(gateway_config)},
+    }
+    ready = {
+        "inference": lambda: grpc_serving(f"{HOST}:{ports['inference']}"),
+        "gateway": lambda: http_ok(f"http://{HOST}:{ports['admin']}/ready"),
+        "aiapi": lambda: grpc_serving(f"{HOST}:{ports['aiapi']}"),
     }
     processes: list[Process] = []
     try:
-        for name in ("inference", "aiapi"):
+        for name in ("inference", "gateway", "aiapi"):
             command, env = mesh[name]
             require(Path(command[0]))
             missing = set(overrides[name]) - set(env)
             assert not missing, f"./dev up no longer sets {missing} for {name}"
             process = Process(name, command, {**env, **quiet, **overrides[name]}, logs)
             processes.append(process)
-            process.wait_until(lambda n=name: grpc_serving(f"{HOST}:{ports[n]}"))
+            process.wait_until(ready[name])
         make_calls(f"{HOST}:{ports['aiapi']}", f"{HOST}:{ports['inference']}")
         yield {
             "aiapi": scrape(f"http://{HOST}:{ports['aiapi_metrics']}/metrics"),
             "inference": scrape(f"http://{HOST}:{ports['inference_metrics']}/metrics"),
+            "gateway": scrape(f"http://{HOST}:{ports['admin']}/metrics"),
         }
     finally:
         codes = {p.name: p.stop() for p in reversed(processes)}
@@ -218,8 +243,9 @@ def test_every_metric_and_label_of_the_dashboard_is_exposed(exposed):
         if label not in by_metric.get(metric, set()):
             problems.append(f"variable {name}: {metric} has no label {label} (or is not exposed)")
     assert not problems, "\n".join(problems)
-    # Both processes are on the dashboard.
+    # Every process is on the dashboard.
     assert used_by_job["aiapi"] and used_by_job["inference"], dict(used_by_job)
+    assert used_by_job["gateway"], dict(used_by_job)
 
 
 def test_the_dashboard_queries_provisioned_data_sources():

@@ -83,6 +83,24 @@ func (m *Metrics) Serve(ctx context.Context, lis net.Listener, log *slog.Logger)
 	return nil
 }
 
+// Start serves /metrics at addr in the background until ctx ends; "off" or
+// "" serves nothing. It fails only when addr cannot be listened on.
+func (m *Metrics) Start(ctx context.Context, addr string, log *slog.Logger) error {
+	if addr == "" || addr == "off" {
+		return nil
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics listen on %s: %w", addr, err)
+	}
+	go func() {
+		if err := m.Serve(ctx, lis, log); err != nil {
+			log.Error("metrics server failed", "error", err)
+		}
+	}()
+	return nil
+}
+
 // Shutdown stops the meter provider.
 func (m *Metrics) Shutdown(ctx context.Context) error {
 	return m.Provider.Shutdown(ctx)

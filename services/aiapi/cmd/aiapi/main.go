@@ -110,16 +110,8 @@ func run() error {
 		return err
 	}
 	defer m.Shutdown(context.Background())
-	if *metricsAddr != "off" {
-		mlis, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			return fmt.Errorf("metrics listen on %s: %w", *metricsAddr, err)
-		}
-		go func() {
-			if err := m.Serve(ctx, mlis, log); err != nil {
-				log.Error("metrics server failed", "error", err)
-			}
-		}()
+	if err := m.Start(ctx, *metricsAddr, log); err != nil {
+		return err
 	}
 
 	var authn *auth.Authenticator

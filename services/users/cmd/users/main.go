@@ -3,8 +3,9 @@
 //
 // Environment (flags override): POLYMESH_LISTEN_ADDR (default
 // 127.0.0.1:50053), POLYMESH_USERS_DB (a SQLite file path, default
-// "users.db", or a postgres:// or postgresql:// URL), and the standard OTEL_*
-// variables.
+// "users.db", or a postgres:// or postgresql:// URL), POLYMESH_METRICS_ADDR
+// (Prometheus /metrics, default 127.0.0.1:9103; "off" for none), and the
+// standard OTEL_* variables.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/polymesh/polymesh/services/internal/logging"
+	"github.com/polymesh/polymesh/services/internal/metrics"
 	"github.com/polymesh/polymesh/services/internal/telemetry"
 	"github.com/polymesh/polymesh/services/users/internal/app"
 )
@@ -40,6 +42,8 @@ func run() error {
 	listen := flag.String("listen", envOr("POLYMESH_LISTEN_ADDR", "127.0.0.1:50053"), "gRPC listen address")
 	db := flag.String("db", envOr("POLYMESH_USERS_DB", "users.db"),
 		"the database: a SQLite file path, or a postgres:// or postgresql:// URL")
+	metricsAddr := flag.String("metrics-listen", envOr("POLYMESH_METRICS_ADDR", "127.0.0.1:9103"),
+		`Prometheus /metrics listen address, or "off"`)
 	flag.Parse()
 
 	log := logging.New(os.Stderr, "polymesh-users")
@@ -57,6 +61,15 @@ func run() error {
 			log.Warn("flushing spans", "error", err)
 		}
 	}()
+
+	m, err := metrics.Setup("polymesh-users")
+	if err != nil {
+		return err
+	}
+	defer m.Shutdown(context.Background())
+	if err := m.Start(ctx, *metricsAddr, log); err != nil {
+		return err
+	}
 
 	lis, err := net.Listen("tcp", *listen)
 	if err != nil {
