@@ -28,6 +28,7 @@ from . import echo_backend
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_BIN = ROOT / "build/cmake/gateway/polymesh-gateway"
 AIAPI_BIN = ROOT / "build/bin/aiapi"
+USERS_BIN = ROOT / "build/bin/users"
 MODELS = ROOT / "build/models"
 HOST = "127.0.0.1"
 
@@ -128,7 +129,12 @@ clusters:
     endpoints: [{{ address: {host}, port: {inference} }}]
   - name: dead
     endpoints: [{{ address: {host}, port: {dead} }}]
+  - name: users
+    endpoints: [{{ address: {host}, port: {users} }}]
 routes:
+  - name: users
+    match: {{ service: polymesh.users.v1.UserService }}
+    cluster: users
   - name: echo
     match: {{ service: polymesh.testing.v1.EchoService }}
     cluster: echo
@@ -149,7 +155,7 @@ routes:
 
 @pytest.fixture(scope="session")
 def mesh(tmp_path_factory):
-    for path in (GATEWAY_BIN, AIAPI_BIN, MODELS / ".complete"):
+    for path in (GATEWAY_BIN, AIAPI_BIN, USERS_BIN, MODELS / ".complete"):
         require(path)
     logs = tmp_path_factory.mktemp("mesh")
     ports = {
@@ -166,6 +172,7 @@ def mesh(tmp_path_factory):
             "echo",
             "aiapi",
             "aiapi_metrics",
+            "users",
             "inference",
             "inference_metrics",
             "dead",
@@ -232,9 +239,23 @@ def mesh(tmp_path_factory):
             logs,
         )
         processes.append(aiapi)
+        users = Process(
+            "users",
+            [str(USERS_BIN)],
+            {
+                **otel,
+                "OTEL_SERVICE_NAME": "polymesh-users",
+                "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['users']}",
+                "POLYMESH_USERS_DB": str(logs / "users.db"),
+                "POLYMESH_METRICS_ADDR": "off",
+            },
+            logs,
+        )
+        processes.append(users)
         inference.wait_until(lambda: grpc_serving(f"{HOST}:{ports['inference']}"))
         gateway.wait_until(lambda: grpc_serving(f"{HOST}:{ports['gateway']}"))
         aiapi.wait_until(lambda: grpc_serving(f"{HOST}:{ports['aiapi']}"))
+        users.wait_until(lambda: grpc_serving(f"{HOST}:{ports['users']}"))
 
         yield Mesh(
             gateway=f"{HOST}:{ports['gateway']}",
