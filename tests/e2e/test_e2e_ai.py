@@ -177,7 +177,7 @@ def test_one_predict_is_one_trace_across_every_hop(mesh, ai):
     provider.shutdown()
 
     services = ["polymesh-client", "polymesh-gateway", "polymesh-aiapi", "polymesh-inference"]
-    spans = fetch_trace(mesh.jaeger, trace_id, services=services, min_spans=9, timeout=20)
+    spans = fetch_trace(mesh.jaeger, trace_id, services=services, min_spans=10, timeout=20)
     infer = "inference.GRPCInferenceService/ModelInfer"
     # The gateway's SERVER span has the same name; the leaf is the inference tier's.
     leaf = next(
@@ -197,8 +197,12 @@ def test_one_predict_is_one_trace_across_every_hop(mesh, ai):
         ("polymesh-client", "client", method),
     ]
     assert chain[-1].parent_id == ""
-    execute = [s for s in spans if s.kind == "internal" and s.parent_id == leaf.span_id]
-    assert [s.name for s in execute] == ["model.execute iris"]
+    # Inside it, the call's wait for its batch, then the batch's execution.
+    internal = {s.name: s for s in spans if s.kind == "internal" and s.parent_id == leaf.span_id}
+    assert sorted(internal) == ["model.execute iris", "model.queue iris"]
+    queue, execute = internal["model.queue iris"], internal["model.execute iris"]
+    assert queue.start_us <= execute.start_us
+    assert execute.attributes.get("polymesh.batch.size", 0) >= 1
     for s in chain[:-1]:
         assert s.attributes.get("rpc.system") == "grpc", s
         assert s.attributes.get("rpc.system.name") == "grpc", s

@@ -1,18 +1,26 @@
-"""Fixtures: a trained model repository and a real grpc.aio server on port 0."""
+"""Fixtures: a trained model repository and a real grpc.aio server on port 0.
+
+Servers run their models in worker processes or on a thread (the `workers`
+fixture runs each server test both ways). The test runtimes live in
+testing_runtimes.py, which worker processes import too (from its file), so it
+imports little.
+"""
 
 from __future__ import annotations
 
-import json
+import importlib.util
+import os
 import shutil
+import socket
+import sys
+import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import grpc
 import grpc.aio
 import joblib
-import numpy as np
 import pytest
 import yaml
 from inference import grpc_service_pb2_grpc as pb_grpc
@@ -21,62 +29,63 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from polymesh_inference import train
 from polymesh_inference.app import InferenceServer
-from polymesh_inference.runtimes import Runtime, register_runtime
 from polymesh_inference.settings import Settings
 from sklearn.linear_model import LogisticRegression
 
 
+def _import_testing_runtimes() -> None:
+    name = "polymesh_testing_runtimes"
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).with_name("testing_runtimes.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+_import_testing_runtimes()  # registers the test_* platforms
+
+
 class Gate:
-    """Lets a test hold a model call while it is running."""
+    """Lets a test hold the blocking model's calls while they run, in whichever
+    process they run: the model connects to the gate's Unix socket, sends its
+    process id and waits for the test to open the gate."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str) -> None:
+        self.path = path
         self.entered = threading.Event()
+        """Set once a call is held at the gate."""
         self.release = threading.Event()
+        """Set by the test to let held (and later) calls through."""
+        self.pids: list[int] = []
+        """The processes whose calls entered, in order."""
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(path)
+        self._listener.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
 
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
 
-GATE = Gate()
+    def _hold(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as lines:
+            self.pids.append(int(lines.readline()))
+            self.entered.set()
+            if self.release.wait(timeout=60):
+                conn.sendall(b"go")
 
+    def reset(self) -> None:
+        self.entered.clear()
+        self.release.clear()
+        self.pids.clear()
 
-@register_runtime
-class BlockingRuntime(Runtime):
-    """Echoes its input once the test opens the gate."""
-
-    platform = "test_blocking"
-
-    def load(self) -> None:
-        pass
-
-    def predict(
-        self,
-        inputs: Mapping[str, np.ndarray],
-        outputs: Sequence[str],
-        parameters: Mapping[str, Any],
-    ) -> dict[str, np.ndarray]:
-        GATE.entered.set()
-        if not GATE.release.wait(timeout=30):
-            raise TimeoutError("the test never opened the gate")
-        (x,) = inputs.values()
-        return {"output": x}
-
-
-@register_runtime
-class ParametersRuntime(Runtime):
-    """Answers with the request parameters it was given, as JSON."""
-
-    platform = "test_parameters"
-
-    def load(self) -> None:
-        pass
-
-    def predict(
-        self,
-        inputs: Mapping[str, np.ndarray],
-        outputs: Sequence[str],
-        parameters: Mapping[str, Any],
-    ) -> dict[str, np.ndarray]:
-        answer = np.empty(1, dtype=object)
-        answer[0] = json.dumps(dict(parameters), sort_keys=True).encode()
-        return {"parameters": answer}
+    def close(self) -> None:
+        self._listener.close()
 
 
 def write_model(root: Path, config: dict, model_file_content=None) -> None:
@@ -88,7 +97,16 @@ def write_model(root: Path, config: dict, model_file_content=None) -> None:
 
 
 @pytest.fixture(scope="session")
-def model_repository(tmp_path_factory) -> Path:
+def gate() -> Gate:
+    folder = tempfile.mkdtemp(prefix="polymesh-gate-")  # short: a socket path has a limit
+    gate = Gate(os.path.join(folder, "gate.sock"))
+    yield gate
+    gate.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def model_repository(tmp_path_factory, gate) -> Path:
     """The project's models, plus a model that raises and a model that blocks."""
     root = tmp_path_factory.mktemp("models")
     train.build_repository(root)
@@ -112,6 +130,7 @@ def model_repository(tmp_path_factory) -> Path:
             "platform": "test_blocking",
             "version": "1",
             "model_file": "none",
+            "parameters": {"gate": gate.path},
             "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1]}],
             "outputs": [{"name": "output", "datatype": "FP32", "shape": [-1]}],
         },
@@ -131,22 +150,27 @@ def tracer_provider(exporter) -> TracerProvider:
     return provider
 
 
+@pytest.fixture(params=[0, 2], ids=["thread", "processes"])
+def workers(request) -> int:
+    """POLYMESH_WORKERS of the servers a test starts: 0 (a thread) or 2 processes."""
+    return request.param
+
+
 @pytest.fixture
-async def server(model_repository, tracer_provider, monkeypatch):
+async def server(model_repository, tracer_provider, monkeypatch, gate, workers):
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "rpc/dup")
     settings = Settings(
         model_repository=model_repository,
         listen_addr="127.0.0.1:0",
         metrics_addr="127.0.0.1:0",
-        workers=2,
+        workers=workers,
     )
     server = InferenceServer(settings, tracer_provider)
     await server.start()
     yield server
-    GATE.release.set()
+    gate.release.set()
     await server.stop(0)
-    GATE.entered.clear()
-    GATE.release.clear()
+    gate.reset()
 
 
 @pytest.fixture
@@ -158,17 +182,22 @@ def own_repository(model_repository, tmp_path) -> Path:
 
 
 @pytest.fixture
-async def start_server(tracer_provider, monkeypatch) -> Callable[..., Awaitable[InferenceServer]]:
-    """Starts servers (gRPC and metrics on port 0) on a repository; stops them after."""
+async def start_server(
+    tracer_provider, monkeypatch, gate, workers
+) -> Callable[..., Awaitable[InferenceServer]]:
+    """Starts servers (gRPC and metrics on port 0) on a repository; stops them after.
+
+    Keyword arguments override the other settings."""
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "rpc/dup")
     servers = []
 
-    async def start(repository: Path) -> InferenceServer:
+    async def start(repository: Path, **overrides) -> InferenceServer:
         settings = Settings(
             model_repository=repository,
             listen_addr="127.0.0.1:0",
             metrics_addr="127.0.0.1:0",
-            workers=2,
+            workers=overrides.pop("workers", workers),
+            **overrides,
         )
         server = InferenceServer(settings, tracer_provider)
         await server.start()
@@ -176,11 +205,10 @@ async def start_server(tracer_provider, monkeypatch) -> Callable[..., Awaitable[
         return server
 
     yield start
-    GATE.release.set()
+    gate.release.set()
     for server in servers:
         await server.stop(0)
-    GATE.entered.clear()
-    GATE.release.clear()
+    gate.reset()
 
 
 @pytest.fixture
@@ -192,8 +220,3 @@ async def channel(server):
 @pytest.fixture
 def stub(channel) -> pb_grpc.GRPCInferenceServiceStub:
     return pb_grpc.GRPCInferenceServiceStub(channel)
-
-
-@pytest.fixture
-def gate() -> Gate:
-    return GATE

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import grpc
 import pytest
 from polymesh_inference import errors
-from polymesh_inference.config import parse_config
+from polymesh_inference.config import DynamicBatching, parse_config
 from polymesh_inference.errors import RepositoryError
 from polymesh_inference.settings import Settings, SettingsError
 
@@ -25,6 +27,20 @@ def test_valid_config_defaults():
     assert config.input("x").shape == (-1, 2)
     assert config.output("y").datatype == "INT64"
     assert config.input("y") is None
+    assert config.dynamic_batching == DynamicBatching()
+    assert config.batchable
+
+
+def test_dynamic_batching_and_batchable():
+    config = parse_config(
+        {**VALID, "dynamic_batching": {"max_batch_size": 8, "max_queue_delay_ms": 2.5}}, "m"
+    )
+    assert config.dynamic_batching == DynamicBatching(max_batch_size=8, max_queue_delay_ms=2.5)
+    # A fixed first dimension anywhere: requests cannot be stacked.
+    fixed = {**VALID, "outputs": [{"name": "y", "datatype": "INT64", "shape": [1]}]}
+    assert not parse_config(fixed, "m").batchable
+    scalar = {**VALID, "inputs": [{"name": "x", "datatype": "FP32", "shape": []}]}
+    assert not parse_config(scalar, "m").batchable
 
 
 @pytest.mark.parametrize(
@@ -33,6 +49,12 @@ def test_valid_config_defaults():
         ({"colour": "red"}, "unknown field 'colour'"),
         ({"name": None}, "missing field 'name'"),
         ({"max_batch_size": -1}, "max_batch_size"),
+        ({"dynamic_batching": 5}, "dynamic_batching: expected a mapping"),
+        ({"dynamic_batching": {"size": 5}}, "dynamic_batching: unknown field 'size'"),
+        ({"dynamic_batching": {"max_batch_size": 0}}, "max_batch_size must be an integer >= 1"),
+        ({"dynamic_batching": {"max_batch_size": True}}, "max_batch_size must be an integer"),
+        ({"dynamic_batching": {"max_queue_delay_ms": -1}}, "max_queue_delay_ms must be a number"),
+        ({"dynamic_batching": {"max_queue_delay_ms": "1ms"}}, "max_queue_delay_ms must be"),
         ({"inputs": []}, "at least one input"),
         ({"inputs": [{"name": "x", "datatype": "FP8", "shape": [1]}]}, "unknown datatype 'FP8'"),
         ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [-2]}]}, "shape"),
@@ -61,6 +83,7 @@ def test_invalid_configs(change, message):
         (errors.InvalidParameter("parameter 'p': bad"), grpc.StatusCode.INVALID_ARGUMENT),
         (errors.ModelLoadError("m", "model.yaml: bad"), grpc.StatusCode.INTERNAL),
         (errors.ModelExecutionError("m"), grpc.StatusCode.INTERNAL),
+        (errors.WorkerLost("m"), grpc.StatusCode.INTERNAL),
     ],
 )
 def test_status_table(error, code):
@@ -88,7 +111,9 @@ def test_settings_from_env(tmp_path):
         {
             "POLYMESH_MODEL_REPOSITORY": str(tmp_path),
             "POLYMESH_LISTEN_ADDR": "127.0.0.1:0",
-            "POLYMESH_INFERENCE_WORKERS": "3",
+            "POLYMESH_WORKERS": "3",
+            "POLYMESH_MAX_BATCH_SIZE": "64",
+            "POLYMESH_MAX_QUEUE_DELAY": "250us",
             "POLYMESH_SHUTDOWN_GRACE_S": "2.5",
             "POLYMESH_METRICS_ADDR": "[::1]:0",
         }
@@ -96,11 +121,21 @@ def test_settings_from_env(tmp_path):
     assert settings.model_repository == tmp_path
     assert settings.listen_addr == "127.0.0.1:0"
     assert settings.workers == 3
+    assert settings.max_batch_size == 64
+    assert settings.max_queue_delay_s == pytest.approx(250e-6)
     assert settings.grace_period_s == 2.5
     assert settings.metrics_addr == "[::1]:0"
     defaults = Settings.from_env({"POLYMESH_MODEL_REPOSITORY": str(tmp_path)})
     assert defaults.listen_addr == "127.0.0.1:50052"
     assert defaults.metrics_addr == "127.0.0.1:9102"
+    assert defaults.workers == max(os.cpu_count() or 1, 1)
+    assert defaults.max_batch_size == 32
+    assert defaults.max_queue_delay_s == pytest.approx(0.001)
+    env = {"POLYMESH_MODEL_REPOSITORY": str(tmp_path), "POLYMESH_WORKERS": "0"}
+    assert Settings.from_env(env).workers == 0
+    for text, seconds in (("0", 0.0), ("2ms", 0.002), ("1.5s", 1.5), ("40µs", 40e-6)):
+        env = {"POLYMESH_MODEL_REPOSITORY": str(tmp_path), "POLYMESH_MAX_QUEUE_DELAY": text}
+        assert Settings.from_env(env).max_queue_delay_s == pytest.approx(seconds)
     off = {"POLYMESH_MODEL_REPOSITORY": str(tmp_path), "POLYMESH_METRICS_ADDR": "off"}
     assert Settings.from_env(off).metrics_addr == "off"
 
@@ -109,8 +144,12 @@ def test_settings_from_env(tmp_path):
     ("env", "message"),
     [
         ({}, "POLYMESH_MODEL_REPOSITORY is not set"),
-        ({"POLYMESH_INFERENCE_WORKERS": "many"}, "not a number"),
-        ({"POLYMESH_INFERENCE_WORKERS": "0"}, "at least 1"),
+        ({"POLYMESH_WORKERS": "many"}, "not a number"),
+        ({"POLYMESH_WORKERS": "-1"}, "at least 0"),
+        ({"POLYMESH_MAX_BATCH_SIZE": "0"}, "POLYMESH_MAX_BATCH_SIZE=0: must be at least 1"),
+        ({"POLYMESH_MAX_QUEUE_DELAY": "2"}, "POLYMESH_MAX_QUEUE_DELAY=2: expected a duration"),
+        ({"POLYMESH_MAX_QUEUE_DELAY": "-1ms"}, "expected a duration"),
+        ({"POLYMESH_MAX_QUEUE_DELAY": "1h"}, "expected a duration"),
         ({"POLYMESH_METRICS_ADDR": "9102"}, "POLYMESH_METRICS_ADDR=9102: expected host:port"),
         ({"POLYMESH_METRICS_ADDR": "localhost:http"}, "expected host:port"),
     ],

@@ -95,7 +95,7 @@ async def stub(repository):
         model_repository=repository,
         listen_addr="127.0.0.1:0",
         metrics_addr="127.0.0.1:0",
-        workers=2,
+        workers=2,  # worker processes: every datatype is pickled both ways
     )
     server = InferenceServer(settings)
     await server.start()

@@ -308,23 +308,31 @@ async def test_model_exception_is_internal_naming_the_model(stub, iris):
     assert output(response, "label").shape == (2,)
 
 
-async def test_model_execution_span(stub, exporter, iris):
+async def test_model_queue_and_execution_spans(stub, exporter, iris):
     x, _ = iris
     await stub.ModelInfer(iris_request(x[:7]))
     spans = exporter.get_finished_spans()
     (server,) = [s for s in spans if s.kind == SpanKind.SERVER]
-    (internal,) = [s for s in spans if s.kind == SpanKind.INTERNAL]
+    queue, execute = sorted(
+        (s for s in spans if s.kind == SpanKind.INTERNAL), key=lambda s: s.start_time
+    )
     assert server.name == f"{SERVICE}/ModelInfer"
     assert server.attributes["rpc.method"] == f"{SERVICE}/ModelInfer"
     assert server.attributes["rpc.system.name"] == "grpc"
     assert server.attributes["rpc.response.status_code"] == "OK"
-    assert internal.name == "model.execute iris"
-    assert internal.parent.span_id == server.context.span_id
-    assert internal.context.trace_id == server.context.trace_id
-    assert internal.attributes["polymesh.model.name"] == "iris"
-    assert internal.attributes["polymesh.model.version"] == "1"
-    assert internal.attributes["polymesh.inference.batch_size"] == 7
-    assert internal.status.status_code == StatusCode.UNSET
+    assert (queue.name, execute.name) == ("model.queue iris", "model.execute iris")
+    for internal in (queue, execute):
+        assert internal.parent.span_id == server.context.span_id
+        assert internal.context.trace_id == server.context.trace_id
+        assert internal.attributes["polymesh.model.name"] == "iris"
+        assert internal.attributes["polymesh.model.version"] == "1"
+        assert internal.status.status_code == StatusCode.UNSET
+        assert server.start_time <= internal.start_time <= internal.end_time <= server.end_time
+    # The call waited, then ran: one span after the other.
+    assert queue.end_time <= execute.start_time
+    assert execute.attributes["polymesh.inference.rows"] == 7
+    assert execute.attributes["polymesh.batch.size"] == 7
+    assert execute.attributes["polymesh.batch.requests"] == 1
 
 
 async def test_model_execution_span_of_a_failing_model(stub, exporter):
@@ -335,7 +343,7 @@ async def test_model_execution_span_of_a_failing_model(stub, exporter):
         await stub.ModelInfer(request)
     spans = exporter.get_finished_spans()
     (server,) = [s for s in spans if s.kind == SpanKind.SERVER]
-    (internal,) = [s for s in spans if s.kind == SpanKind.INTERNAL]
+    (internal,) = [s for s in spans if s.name == "model.execute broken"]
     assert internal.status.status_code == StatusCode.ERROR
     assert server.status.status_code == StatusCode.ERROR
     assert server.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INTERNAL.value[0]

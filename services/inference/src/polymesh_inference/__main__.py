@@ -1,8 +1,9 @@
 """Runs the inference server: ``python -m polymesh_inference``.
 
 Environment: POLYMESH_MODEL_REPOSITORY (required), POLYMESH_LISTEN_ADDR
-(default 127.0.0.1:50052), POLYMESH_INFERENCE_WORKERS, POLYMESH_SHUTDOWN_GRACE_S,
-POLYMESH_LOG_LEVEL and the standard OTEL_* variables. Exits 2 on a
+(default 127.0.0.1:50052), POLYMESH_WORKERS, POLYMESH_MAX_BATCH_SIZE,
+POLYMESH_MAX_QUEUE_DELAY, POLYMESH_SHUTDOWN_GRACE_S, POLYMESH_LOG_LEVEL and the
+standard OTEL_* variables. Exits 2 on a
 configuration error, 0 after a graceful stop on SIGTERM.
 """
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from inference import grpc_service_pb2_grpc as pb_grpc
 from opentelemetry import trace
 from polymesh_common import telemetry
 from polymesh_common.server import GrpcServerHost
 
+from .batching import Batcher, BatchPolicy
 from .dataplane import DataPlane
 from .errors import RepositoryError
 from .metrics import InferenceMetrics, MetricsServer
+from .pool import ProcessPool, Runner, ThreadRunner
 from .repository import ModelRepository
 from .servicer import SERVICE_NAME, InferenceServicer
 from .settings import METRICS_OFF, Settings
@@ -39,6 +40,8 @@ class InferenceServer:
         await server.stop()                # NOT_SERVING, drain, stop
 
     Metrics are served on settings.metrics_addr from start() to stop().
+    Models run in settings.workers worker processes (a thread if 0), fed by
+    the dynamic batcher.
     """
 
     def __init__(
@@ -46,13 +49,20 @@ class InferenceServer:
     ) -> None:
         self.settings = settings
         self.repository = ModelRepository(settings.model_repository)
-        self._executor = ThreadPoolExecutor(
-            max_workers=settings.workers, thread_name_prefix="model"
-        )
         self.metrics = InferenceMetrics()
-        self.dataplane = DataPlane(
-            self.repository, self._executor, tracer_provider, metrics=self.metrics
+        self.runner: Runner = (
+            ProcessPool(settings.workers) if settings.workers > 0 else ThreadRunner()
         )
+        batcher = Batcher(
+            self.runner,
+            BatchPolicy(
+                max_batch_size=settings.max_batch_size,
+                max_queue_delay_s=settings.max_queue_delay_s,
+            ),
+            on_execution=self.metrics.observe_execution,
+        )
+        self.dataplane = DataPlane(self.repository, batcher, tracer_provider, metrics=self.metrics)
+        self._started_runner = False
         self.dataplane.on_models_changed(self._sync_health)
         self.metrics_server: MetricsServer | None = None
         self.host = GrpcServerHost(
@@ -74,6 +84,8 @@ class InferenceServer:
         models = await asyncio.to_thread(self.repository.load_all)
         if not any(m.ready for m in models):
             raise RepositoryError(f"no model of {self.settings.model_repository} could be loaded")
+        self._started_runner = True
+        await self.runner.start(models)
         metrics_address = METRICS_OFF
         if self.settings.metrics_addr != METRICS_OFF:
             self.metrics_server = await asyncio.to_thread(
@@ -91,6 +103,7 @@ class InferenceServer:
                 "port": port,
                 "metrics_address": metrics_address,
                 "models": [m.name for m in models if m.ready],
+                "workers": self.settings.workers,
             },
         )
         return port
@@ -112,10 +125,14 @@ class InferenceServer:
         await self.host.wait_for_signal()
 
     async def stop(self, grace_s: float | None = None) -> None:
-        """Stops taking calls, lets in-flight ones finish, then stops the workers."""
+        """Stops taking calls, runs the queued ones at once and lets every call
+        in flight finish (within the grace period), then stops the workers."""
         self.dataplane.stopping()
         await self.host.stop(grace_s)
-        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        if self._started_runner:
+            grace = self.settings.grace_period_s if grace_s is None else grace_s
+            await self.runner.stop(max(grace, 1.0))
+            self._started_runner = False
         if self.metrics_server is not None:
             await asyncio.to_thread(self.metrics_server.close)
             self.metrics_server = None

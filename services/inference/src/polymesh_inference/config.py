@@ -7,6 +7,7 @@ Example (the iris classifier)::
     version: "1"
     model_file: model.joblib
     max_batch_size: 1024
+    dynamic_batching: {max_batch_size: 64, max_queue_delay_ms: 2}   # optional
     inputs:
       - {name: input, datatype: FP64, shape: [-1, 4], accept: [FP32]}
     outputs:
@@ -47,6 +48,21 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
+class DynamicBatching:
+    """How concurrent requests for a model are merged into one execution
+    (model.yaml `dynamic_batching`; each field falls back to the server's
+    setting when absent). Only models whose inputs and outputs all have a
+    variable first dimension are batched."""
+
+    max_batch_size: int | None = None
+    """The most rows one execution gets; 1 turns batching off. Absent: the
+    model's max_batch_size, or the server's POLYMESH_MAX_BATCH_SIZE if that is 0."""
+    max_queue_delay_ms: float | None = None
+    """The longest a request waits for others to join it while the model is
+    busy; 0 sends every request at once. Absent: POLYMESH_MAX_QUEUE_DELAY."""
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Everything the server needs to know about one model."""
 
@@ -66,6 +82,14 @@ class ModelConfig:
     """The largest first dimension accepted; 0 for no limit."""
     parameters: dict[str, Any] = field(default_factory=dict)
     """Runtime-specific settings."""
+    dynamic_batching: DynamicBatching = DynamicBatching()
+    """Dynamic batching overrides."""
+
+    @property
+    def batchable(self) -> bool:
+        """Whether every input and output has a variable first dimension, so
+        that requests can be concatenated along it and the results split back."""
+        return all(t.shape and t.shape[0] == -1 for t in (*self.inputs, *self.outputs))
 
     def input(self, name: str) -> TensorSpec | None:
         return next((t for t in self.inputs if t.name == name), None)
@@ -83,7 +107,9 @@ _MODEL_KEYS = {
     "outputs",
     "max_batch_size",
     "parameters",
+    "dynamic_batching",
 }
+_BATCHING_KEYS = {"max_batch_size", "max_queue_delay_ms"}
 _TENSOR_KEYS = {"name", "datatype", "shape", "accept", "source"}
 
 
@@ -124,10 +150,33 @@ def parse_config(raw: Any, where: str) -> ModelConfig:
         outputs=_tensors(raw["outputs"], f"{where}: outputs"),
         max_batch_size=max_batch_size,
         parameters=parameters,
+        dynamic_batching=_dynamic_batching(raw.get("dynamic_batching"), where),
     )
     if not config.inputs or not config.outputs:
         raise RepositoryError(f"{where}: a model needs at least one input and one output")
     return config
+
+
+def _dynamic_batching(raw: Any, where: str) -> DynamicBatching:
+    if raw is None:
+        return DynamicBatching()
+    at = f"{where}: dynamic_batching"
+    if not isinstance(raw, dict):
+        raise RepositoryError(f"{at}: expected a mapping")
+    unknown = set(raw) - _BATCHING_KEYS
+    if unknown:
+        raise RepositoryError(f"{at}: unknown field {sorted(unknown)[0]!r}")
+    size = raw.get("max_batch_size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise RepositoryError(f"{at}: max_batch_size must be an integer >= 1")
+    delay = raw.get("max_queue_delay_ms")
+    if delay is not None and (
+        not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0
+    ):
+        raise RepositoryError(f"{at}: max_queue_delay_ms must be a number >= 0")
+    return DynamicBatching(
+        max_batch_size=size, max_queue_delay_ms=None if delay is None else float(delay)
+    )
 
 
 def _tensors(raw: Any, where: str) -> tuple[TensorSpec, ...]:

@@ -1,20 +1,19 @@
 """The data plane: every protocol operation, on the server's own types.
 
 The gRPC servicer is a thin layer over it. Models run in execute(), the one
-place a model runs: today on a thread of an executor, never on the event loop,
-inside an INTERNAL span ``model.execute <model>``.
+place a model runs: through the dynamic batcher (batching.py) on a worker
+process or thread (pool.py), never on the event loop. Each call gets two
+INTERNAL spans: ``model.queue <model>`` while it waits for its batch to start
+and ``model.execute <model>`` while its batch runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,12 +21,13 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import __version__
+from .batching import Batcher, Outcome
 from .config import ModelConfig, TensorSpec
 from .datatypes import DATATYPES
-from .errors import InvalidInput, ModelExecutionError, ModelLoadError, ModelNotReady
+from .errors import InvalidInput, ModelExecutionError, ModelLoadError, ModelNotReady, WorkerLost
 from .metrics import InferenceMetrics
+from .pool import WorkerExited
 from .repository import REASON_UNLOADED, UNAVAILABLE, Model, ModelRepository
-from .runtimes import Runtime
 from .types import InferenceRequest, InferenceResponse, Tensor
 
 log = logging.getLogger(__name__)
@@ -35,21 +35,15 @@ log = logging.getLogger(__name__)
 SERVER_NAME = "polymesh-inference"
 EXTENSIONS = ("model_repository",)
 
-# Attributes of the model execution span.
+# Attributes of the model queue and execution spans.
 ATTR_MODEL_NAME = "polymesh.model.name"
 ATTR_MODEL_VERSION = "polymesh.model.version"
-ATTR_BATCH_SIZE = "polymesh.inference.batch_size"
-
-
-@dataclass
-class Execution:
-    """What one model execution gave, and when it ran (time.perf_counter)."""
-
-    outputs: dict[str, np.ndarray] = field(default_factory=dict)
-    started: float = 0.0
-    finished: float = 0.0
-    error: BaseException | None = None
-    """What the model raised, if it did."""
+ATTR_ROWS = "polymesh.inference.rows"
+"""The call's own rows (its inputs' first dimension)."""
+ATTR_BATCH_SIZE = "polymesh.batch.size"
+"""Rows of the execution the call was part of: its own and those merged with it."""
+ATTR_BATCH_REQUESTS = "polymesh.batch.requests"
+"""Calls merged into that execution."""
 
 
 class DataPlane:
@@ -58,13 +52,13 @@ class DataPlane:
     def __init__(
         self,
         repository: ModelRepository,
-        executor: Executor,
+        batcher: Batcher,
         tracer_provider: trace.TracerProvider | None = None,
         metrics: InferenceMetrics | None = None,
     ) -> None:
         self.repository = repository
         self.metrics = metrics or InferenceMetrics()
-        self._executor = executor
+        self.batcher = batcher
         self._tracer = trace.get_tracer(__name__, __version__, tracer_provider)
         self._stopping = False
         self._repository_lock = asyncio.Lock()
@@ -75,8 +69,10 @@ class DataPlane:
         self._listeners.append(listener)
 
     def stopping(self) -> None:
-        """From now on the server reports itself not ready."""
+        """From now on the server reports itself not ready, and queued calls
+        run without waiting for others to join them."""
         self._stopping = True
+        self.batcher.drain()
 
     def live(self) -> bool:
         return True
@@ -120,7 +116,10 @@ class DataPlane:
             model = await asyncio.to_thread(self.repository.build, name)
             previous = self.repository.find(name)
             if model.ready:
+                self.batcher.add_model(model)
                 self.repository.add(model)
+                if previous is not None and previous.ready:
+                    self.batcher.retire_model(previous)
             elif previous is not None and previous.ready:
                 version = previous.config.version if previous.config else ""
                 self.repository.add(
@@ -151,6 +150,8 @@ class DataPlane:
                     model, runtime=None, state=UNAVAILABLE, reason=REASON_UNLOADED, wanted=False
                 )
             )
+            if model.ready:
+                self.batcher.retire_model(model)
             await self._changed()
         log.info("model unloaded", extra={"model": name})
 
@@ -172,41 +173,52 @@ class DataPlane:
         inputs = check_inputs(config, request.inputs)
         outputs = check_requested_outputs(config, request.requested_outputs)
         first = next(iter(inputs.values()))
-        batch_size = int(first.shape[0]) if first.ndim else 1
+        rows = int(first.shape[0]) if first.ndim else 1
 
-        with self._tracer.start_as_current_span(
+        outcome = await self.execute(model, inputs, outputs, request.parameters)
+        self.metrics.observe_queue(model.name, outcome.started - arrival)
+        clock = _EpochClock()
+        attributes = {ATTR_MODEL_NAME: config.name, ATTR_MODEL_VERSION: config.version}
+        self._tracer.start_span(
+            f"model.queue {config.name}",
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+            start_time=clock.ns(outcome.enqueued),
+        ).end(end_time=clock.ns(outcome.dispatched))
+        span = self._tracer.start_span(
             f"model.execute {config.name}",
             kind=SpanKind.INTERNAL,
             attributes={
-                ATTR_MODEL_NAME: config.name,
-                ATTR_MODEL_VERSION: config.version,
-                ATTR_BATCH_SIZE: batch_size,
+                **attributes,
+                ATTR_ROWS: rows,
+                ATTR_BATCH_SIZE: outcome.batch_rows,
+                ATTR_BATCH_REQUESTS: outcome.batch_requests,
             },
+            start_time=clock.ns(outcome.dispatched),
             record_exception=False,
             set_status_on_exception=False,
-        ) as span:
-            execution = await self.execute(model, inputs, outputs, request.parameters)
-            self.metrics.observe_execution(
-                model.name,
-                batch_size,
-                queue_s=execution.started - arrival,
-                execution_s=execution.finished - execution.started,
+        )
+        try:
+            if outcome.error is not None:
+                raise outcome.error
+            tensors = [_output_tensor(config.output(name), outcome.outputs) for name in outputs]
+        except Exception as err:
+            span.record_exception(err)
+            span.set_status(Status(StatusCode.ERROR, "model execution failed"))
+            log.error(
+                "model execution failed",
+                exc_info=err,
+                extra={
+                    "model": config.name,
+                    "version": config.version,
+                    "batch_requests": outcome.batch_requests,
+                },
             )
-            try:
-                if execution.error is not None:
-                    raise execution.error
-                tensors = [
-                    _output_tensor(config.output(name), execution.outputs) for name in outputs
-                ]
-            except Exception as err:
-                span.record_exception(err)
-                span.set_status(Status(StatusCode.ERROR, "model execution failed"))
-                log.error(
-                    "model execution failed",
-                    exc_info=err,
-                    extra={"model": config.name, "version": config.version},
-                )
-                raise ModelExecutionError(config.name) from err
+            if isinstance(err, WorkerExited):
+                raise WorkerLost(config.name) from err
+            raise ModelExecutionError(config.name) from err
+        finally:
+            span.end(end_time=clock.ns(outcome.answered))
         return InferenceResponse(
             model_name=config.name, model_version=config.version, id=request.id, outputs=tensors
         )
@@ -217,30 +229,25 @@ class DataPlane:
         inputs: Mapping[str, np.ndarray],
         outputs: Sequence[str],
         parameters: Mapping[str, Any],
-    ) -> Execution:
+    ) -> Outcome:
         """Runs one model on checked inputs: the one place a model runs.
 
-        Today on a thread of the executor. A process pool or a dynamic batcher
-        belongs here: whatever runs the model must give back an Execution with
-        its outputs (or the error it raised) and when it started and finished.
+        The batcher may merge the call with others for the same model; the
+        Outcome has this call's outputs (or the error), when it waited and
+        ran, and the size of the execution it was part of.
         """
-        loop = asyncio.get_running_loop()
-        call = functools.partial(_run, model.runtime, inputs, outputs, parameters)
-        return await loop.run_in_executor(self._executor, call)
+        return await self.batcher.submit(model, inputs, outputs, parameters)
 
 
-def _run(
-    runtime: Runtime,
-    inputs: Mapping[str, np.ndarray],
-    outputs: Sequence[str],
-    parameters: Mapping[str, Any],
-) -> Execution:
-    started = time.perf_counter()
-    try:
-        results = runtime.predict(inputs, outputs, parameters)
-    except Exception as err:
-        return Execution(started=started, finished=time.perf_counter(), error=err)
-    return Execution(outputs=results, started=started, finished=time.perf_counter())
+class _EpochClock:
+    """time.perf_counter() readings as nanoseconds since the epoch (span times)."""
+
+    def __init__(self) -> None:
+        self._epoch_ns = time.time_ns()
+        self._perf = time.perf_counter()
+
+    def ns(self, perf: float) -> int:
+        return self._epoch_ns - int((self._perf - perf) * 1e9)
 
 
 def _output_tensor(spec: TensorSpec, results: dict[str, np.ndarray]) -> Tensor:

@@ -83,6 +83,16 @@ class ModelExecutionError(InferenceError):
         super().__init__(f"model {name!r} failed while running inference")
 
 
+class WorkerLost(InferenceError):
+    """The worker process running a model exited (it crashed or was killed)
+    before answering; a new worker replaces it."""
+
+    kind = "worker_lost"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"model {name!r}: its worker process exited while running inference")
+
+
 class RepositoryError(Exception):
     """The model repository, or a model in it, is unusable (a setup error)."""
 
@@ -97,6 +107,7 @@ STATUS_CODES: dict[type[BaseException], grpc.StatusCode] = {
     InvalidParameter: grpc.StatusCode.INVALID_ARGUMENT,
     ModelLoadError: grpc.StatusCode.INTERNAL,
     ModelExecutionError: grpc.StatusCode.INTERNAL,
+    WorkerLost: grpc.StatusCode.INTERNAL,
 }
 
 INTERNAL_MESSAGE = "internal error"

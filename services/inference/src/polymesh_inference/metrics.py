@@ -9,9 +9,9 @@ metric                                      type       labels
 ==========================================  =========  ====================================
 polymesh_inference_requests_total           counter    model, code (gRPC status name)
 polymesh_inference_errors_total             counter    model, kind (errors.InferenceError.kind)
-polymesh_inference_queue_seconds            histogram  model: arrival to execution start
+polymesh_inference_queue_seconds            histogram  model: a call's arrival to execution start
 polymesh_inference_execution_seconds        histogram  model: the model's own run time
-polymesh_inference_batch_size               histogram  model: first dimension of the inputs
+polymesh_inference_batch_size               histogram  model: rows per execution (merged calls)
 polymesh_inference_model_ready              gauge      model: 1 if READY, else 0
 ==========================================  =========  ====================================
 
@@ -88,14 +88,14 @@ class InferenceMetrics:
         )
         self.execution_seconds = Histogram(
             "polymesh_inference_execution_seconds",
-            "Time the model itself ran for one call.",
+            "Time the model itself ran, per execution.",
             ["model"],
             buckets=TIME_BUCKETS,
             registry=r,
         )
         self.batch_size = Histogram(
             "polymesh_inference_batch_size",
-            "Rows per model execution (the inputs' first dimension).",
+            "Rows per model execution: the first dimension of the calls merged into it.",
             ["model"],
             buckets=BATCH_BUCKETS,
             registry=r,
@@ -113,12 +113,15 @@ class InferenceMetrics:
         if error_kind:
             self.errors.labels(model=model, kind=error_kind).inc()
 
-    def observe_execution(
-        self, model: str, batch_size: int, queue_s: float, execution_s: float
-    ) -> None:
-        """Records one model execution."""
-        self.batch_size.labels(model=model).observe(batch_size)
+    def observe_queue(self, model: str, queue_s: float) -> None:
+        """Records how long one call waited, from its arrival to the start of
+        the execution it was part of."""
         self.queue_seconds.labels(model=model).observe(max(queue_s, 0.0))
+
+    def observe_execution(self, model: str, batch_size: int, execution_s: float) -> None:
+        """Records one model execution: its rows (of every call merged into it)
+        and how long the model ran."""
+        self.batch_size.labels(model=model).observe(batch_size)
         self.execution_seconds.labels(model=model).observe(max(execution_s, 0.0))
 
     def set_model_ready(self, model: str, ready: bool) -> None:

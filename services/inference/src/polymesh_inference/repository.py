@@ -9,6 +9,7 @@ started with.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -47,6 +48,9 @@ class Model:
     """The folder's metrics.json (the held-out score), if any."""
     wanted: bool = True
     """False once unloaded on request: the server's readiness ignores it."""
+    generation: int = 0
+    """Which load of the folder this is: every build gets a new number, so
+    worker processes can tell a reloaded model from the one they hold."""
 
     @property
     def ready(self) -> bool:
@@ -63,6 +67,7 @@ class ModelRepository:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._models: dict[str, Model] = {}
+        self._generations = itertools.count(1)
 
     @property
     def name(self) -> str:
@@ -107,11 +112,12 @@ class ModelRepository:
         a broken model: the result is then UNAVAILABLE with the reason, written
         with paths relative to the repository."""
         folder = self.root / name
+        generation = next(self._generations)
         try:
             config = load_config(folder)
         except RepositoryError as err:
-            return self._failed(Model(name=name, config=None), err)
-        model = Model(name=name, config=config)
+            return self._failed(Model(name=name, config=None, generation=generation), err)
+        model = Model(name=name, config=config, generation=generation)
         try:
             if config.name != name:
                 raise RepositoryError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,18 @@ class Settings:
     """host:port the gRPC server listens on; port 0 picks a free one
     (POLYMESH_LISTEN_ADDR)."""
     workers: int = max(os.cpu_count() or 1, 1)
-    """Threads that run models, off the event loop (POLYMESH_INFERENCE_WORKERS;
-    default one per core)."""
+    """Worker processes that run models, off the event loop and past the GIL
+    (POLYMESH_WORKERS; default one per core). 0 runs models on one thread of
+    the server process instead (for tests and tiny deployments)."""
+    max_batch_size: int = 32
+    """Dynamic batching: the most rows one execution gets, for models whose
+    model.yaml sets no max_batch_size (POLYMESH_MAX_BATCH_SIZE; 1 turns
+    batching off)."""
+    max_queue_delay_s: float = 0.001
+    """Dynamic batching: the longest a request waits for others to join it
+    while its model is busy, unless the model's model.yaml says otherwise
+    (POLYMESH_MAX_QUEUE_DELAY, a duration such as 1ms, 500us or 0.01s; 0
+    sends every request at once)."""
     grace_period_s: float = 10.0
     """On SIGTERM, how long in-flight calls may still run before they are
     cancelled (POLYMESH_SHUTDOWN_GRACE_S)."""
@@ -50,8 +61,12 @@ class Settings:
         kwargs = {}
         if env.get("POLYMESH_LISTEN_ADDR"):
             kwargs["listen_addr"] = env["POLYMESH_LISTEN_ADDR"]
-        if env.get("POLYMESH_INFERENCE_WORKERS"):
-            kwargs["workers"] = _number(env, "POLYMESH_INFERENCE_WORKERS", int, minimum=1)
+        if env.get("POLYMESH_WORKERS"):
+            kwargs["workers"] = _number(env, "POLYMESH_WORKERS", int, minimum=0)
+        if env.get("POLYMESH_MAX_BATCH_SIZE"):
+            kwargs["max_batch_size"] = _number(env, "POLYMESH_MAX_BATCH_SIZE", int, minimum=1)
+        if env.get("POLYMESH_MAX_QUEUE_DELAY"):
+            kwargs["max_queue_delay_s"] = _duration(env, "POLYMESH_MAX_QUEUE_DELAY")
         if env.get("POLYMESH_METRICS_ADDR"):
             kwargs["metrics_addr"] = env["POLYMESH_METRICS_ADDR"]
             try:
@@ -74,3 +89,18 @@ def _number(env: Mapping[str, str], name: str, kind: type, minimum: float):
     if value < minimum:
         raise SettingsError(f"{name}={env[name]}: must be at least {minimum}")
     return value
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(us|µs|ms|s)")
+_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def _duration(env: Mapping[str, str], name: str) -> float:
+    """A duration in seconds from 250us, 1.5ms, 0.01s (or a bare 0)."""
+    text = env[name].strip()
+    if text == "0":
+        return 0.0
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise SettingsError(f"{name}={env[name]}: expected a duration such as 500us, 2ms or 0.1s")
+    return float(match[1]) * _UNITS[match[2]]

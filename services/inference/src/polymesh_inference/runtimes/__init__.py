@@ -34,6 +34,12 @@ class Runtime(abc.ABC):
     def load(self) -> None:
         """Loads the model file; raises RepositoryError if it is unusable."""
 
+    def modules(self) -> tuple[str, ...]:
+        """Modules the loaded model needs (such as the estimator's classes'),
+        imported once in the fork server of the worker processes so that every
+        worker starts with them (call after load())."""
+        return ()
+
     @abc.abstractmethod
     def predict(
         self,

@@ -45,6 +45,9 @@ class OnnxRuntime(Runtime):
                     f"model {self.config.name!r}: the ONNX graph has no output {spec.name!r}"
                 )
 
+    def modules(self) -> tuple[str, ...]:
+        return ("onnxruntime",)
+
     def predict(
         self,
         inputs: Mapping[str, np.ndarray],

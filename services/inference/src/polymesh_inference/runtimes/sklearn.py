@@ -40,6 +40,14 @@ class SklearnRuntime(Runtime):
                 )
             self._methods[output.name] = method
 
+    def modules(self) -> tuple[str, ...]:
+        # The estimator and, for pipelines and meta-estimators, the ones inside.
+        estimators = [self._estimator]
+        get_params = getattr(self._estimator, "get_params", None)
+        if callable(get_params):
+            estimators += [v for v in get_params(deep=True).values() if hasattr(v, "fit")]
+        return tuple(sorted({type(e).__module__ for e in estimators}))
+
     def predict(
         self,
         inputs: Mapping[str, np.ndarray],
