@@ -77,7 +77,10 @@ class Gate:
             self.pids.append(int(lines.readline()))
             self.entered.set()
             if self.release.wait(timeout=60):
-                conn.sendall(b"go")
+                try:
+                    conn.sendall(b"go")
+                except OSError:  # the process holding the call is gone
+                    pass
 
     def reset(self) -> None:
         self.entered.clear()

@@ -8,7 +8,9 @@ import os
 import signal
 import socket
 import sys
+import time
 import urllib.request
+from pathlib import Path
 
 import grpc.aio
 import numpy as np
@@ -53,6 +55,32 @@ async def wait_for_log(process, message: str) -> dict:
             return entry
 
 
+def descendants(pid: int) -> set[int]:
+    """The processes below pid (its children, theirs, ...), from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def wait_gone(pids: set[int]) -> set[int]:
+    """Those of pids that still exist after a while (empty once all are gone)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        left = {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize(
     ("repository", "want"),
     [
@@ -91,10 +119,16 @@ async def test_metrics_address_in_use_exits_2(model_repository):
 
 
 async def test_sigterm_stops_gracefully_and_flushes_spans(model_repository):
-    process = await start(server_env(POLYMESH_MODEL_REPOSITORY=str(model_repository)))
+    process = await start(
+        server_env(POLYMESH_MODEL_REPOSITORY=str(model_repository), POLYMESH_WORKERS="2")
+    )
     try:
         listening = await wait_for_log(process, "listening")
         assert "iris" in listening["models"]
+        assert listening["workers"] == 2
+        # The two workers, and the fork server they were forked from.
+        helpers = await asyncio.to_thread(descendants, process.pid)
+        assert len(helpers) >= 3, helpers
         async with grpc.aio.insecure_channel(listening["address"]) as channel:
             stub = pb_grpc.GRPCInferenceServiceStub(channel)
             request = pb.ModelInferRequest(model_name="iris")
@@ -118,6 +152,7 @@ async def test_sigterm_stops_gracefully_and_flushes_spans(model_repository):
             process.kill()
             await process.wait()
     assert process.returncode == 0
+    assert await asyncio.to_thread(wait_gone, helpers) == set()
     messages = [json.loads(line)["message"] for line in stderr.decode().splitlines()]
     assert "signal received, stopping" in messages
     assert messages[-1] == "stopped"
