@@ -80,8 +80,9 @@ void Call::Start() {
   if (context_.stats != nullptr) {
     context_.stats->CallStarted();
     counted_ = true;
-    start_ = context_.loop.now();
   }
+  start_ = context_.loop.now();
+  if (context_.access_log != nullptr) start_wall_ = absl::Now();
   const absl::string_view path_view = path != nullptr ? *path : absl::string_view();
 
   if (context_.tracer != nullptr && !absl::StartsWith(path_view, kHealthServicePrefix)) {
@@ -134,6 +135,9 @@ void Call::Start() {
   }
 
   upstream_ = context_.clusters.Pick(route_->cluster_index);
+  if (context_.access_log != nullptr) {
+    endpoint_ = absl::StrCat(upstream_->endpoint().host, ":", upstream_->endpoint().port);
+  }
   if (traced_) {
     client_span_ = server_span_.StartClient(upstream_->endpoint().host,
                                             upstream_->endpoint().port);
@@ -171,6 +175,7 @@ void Call::OnDownstreamClose(uint32_t /*error_code*/) {
   downstream_.Consume(stream_id_, request_buffer_.size() - request_offset_);
   request_buffer_.clear();
   request_offset_ = 0;
+  if (context_.access_log != nullptr && request_headers_ended_) LogAccess();
   if (counted_) {
     const int status =
         response_complete_ ? final_status_ : static_cast<int>(GrpcStatus::kCancelled);
@@ -417,6 +422,30 @@ void Call::NoteStatus(const HeaderList& headers) {
   }
   const std::string* message = headers.Find("grpc-message");
   final_message_ = message != nullptr ? *message : std::string();
+}
+
+void Call::LogAccess() {
+  AccessRecord record;
+  record.start = start_wall_;
+  if (const std::string* path = request_headers_.Find(":path")) {
+    record.method = absl::StartsWith(*path, "/") ? path->substr(1) : *path;
+  }
+  if (route_ != nullptr) {
+    record.route = route_->name;
+    record.cluster = route_->cluster;
+  }
+  record.endpoint = std::move(endpoint_);
+  record.grpc_status =
+      response_complete_ ? final_status_ : static_cast<int>(GrpcStatus::kCancelled);
+  record.duration = context_.loop.now() - start_;
+  record.request_bytes = request_bytes_;
+  record.response_bytes = response_bytes_;
+  std::string traceparent = client_span_.traceparent();
+  if (traceparent.empty()) {
+    if (const std::string* header = request_headers_.Find("traceparent")) traceparent = *header;
+  }
+  record.trace_id = TraceIdOf(traceparent);
+  context_.access_log->Append(std::move(record));
 }
 
 size_t Call::RouteIndex() const {

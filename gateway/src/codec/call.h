@@ -23,6 +23,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "accesslog/access_log.h"
 #include "codec/headers.h"
 #include "common/grpc_status.h"
 #include "observability/tracing.h"
@@ -49,6 +50,8 @@ struct CallContext {
   observability::Tracer* tracer = nullptr;
   // The worker's statistics; nullptr for none.
   WorkerStats* stats = nullptr;
+  // The access log (thread-safe); nullptr for none.
+  AccessLog* access_log = nullptr;
 };
 
 // The bridge of one downstream stream to one upstream stream.
@@ -105,6 +108,8 @@ class Call : public UpstreamStreamCallbacks {
   // Records the final status seen in a header block (for spans).
   void NoteStatus(const HeaderList& headers);
   void OnDeadline();
+  // Hands this call's record to the access log.
+  void LogAccess();
   // route_'s position in the route table.
   size_t RouteIndex() const;
 
@@ -142,6 +147,9 @@ class Call : public UpstreamStreamCallbacks {
   absl::Time start_;
   uint64_t request_bytes_ = 0;
   uint64_t response_bytes_ = 0;
+  // For the access log (set only when there is one).
+  absl::Time start_wall_;
+  std::string endpoint_;
 
   // Outcome and spans.
   int final_status_ = static_cast<int>(GrpcStatus::kUnknown);

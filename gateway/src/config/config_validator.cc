@@ -38,6 +38,10 @@ class Validator {
       RETURN_IF_ERROR(CheckAddress(config_.admin().address(), "admin.address",
                                    /*port_zero_ok=*/true, /*host_name_ok=*/false));
     }
+    if (config_.has_access_log() && config_.access_log().path().empty()) {
+      return Error("access_log.path",
+                   "required: the file to append to, or /dev/stdout or /dev/stderr");
+    }
     if (config_.has_local_services()) {
       RETURN_IF_ERROR(CheckAddress(config_.local_services(), "local_services",
                                    /*port_zero_ok=*/true, /*host_name_ok=*/false));

@@ -31,8 +31,15 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   gateway->stats_ = std::make_shared<StatsStore>(
       std::move(route_names), std::move(cluster_names),
       WorkerPool::EffectiveWorkers(config.workers()));
+  if (config.has_access_log()) {
+    absl::StatusOr<std::unique_ptr<AccessLog>> access_log =
+        AccessLog::Open(config.access_log().path());
+    if (!access_log.ok()) return access_log.status();
+    gateway->access_log_ = std::move(*access_log);
+  }
   WorkerShared shared;
   shared.stats = gateway->stats_.get();
+  shared.access_log = gateway->access_log_.get();
   shared.routes = gateway->routes_.get();
   shared.clusters = &gateway->clusters_;
   shared.tracer = gateway->tracer_.get();
@@ -76,6 +83,7 @@ void Gateway::Stop(absl::Duration grace) {
   if (workers_ != nullptr) workers_->Stop(grace);
   if (local_services_ != nullptr) local_services_->Shutdown();
   if (tracer_ != nullptr) tracer_->Shutdown();
+  access_log_.reset();  // writes what the workers queued
 }
 
 }  // namespace polymesh::gateway

@@ -36,8 +36,8 @@ class Gateway {
   // workers; reports SERVING once they run. `tracer` may be nullptr (no
   // spans); the gateway owns it and shuts it down in Stop(). INVALID_ARGUMENT
   // when the configuration cannot be served as written (an endpoint host
-  // name that does not resolve); other codes when a socket or server cannot
-  // start.
+  // name that does not resolve, an access log that cannot be opened); other
+  // codes when a socket or server cannot start.
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
       const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer);
   // Stops with no grace period if Stop() was not called.
@@ -74,6 +74,7 @@ class Gateway {
   std::unique_ptr<RouteTable> routes_;
   std::vector<ClusterSpec> clusters_;
   std::shared_ptr<StatsStore> stats_;
+  std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<WorkerPool> workers_;
   bool stopped_ = false;
 };

@@ -26,7 +26,7 @@ Worker::Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop,
                ScopedFd listener, WorkerStats* stats)
     : loop_(std::move(loop)),
       clusters_(std::make_unique<ClusterManager>(*loop_, *shared.clusters)),
-      context_{*loop_, *shared.routes, *clusters_, shared.tracer, stats},
+      context_{*loop_, *shared.routes, *clusters_, shared.tracer, stats, shared.access_log},
       listener_(std::move(listener)),
       drain_timer_(*loop_, [this] { loop_->Exit(); }) {}
 

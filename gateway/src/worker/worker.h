@@ -42,6 +42,8 @@ struct WorkerShared {
   // The statistics of every worker, or nullptr for none; worker i writes
   // stats->worker(i) only.
   StatsStore* stats = nullptr;
+  // The access log (thread-safe), or nullptr for none.
+  AccessLog* access_log = nullptr;
 };
 
 // One worker thread and everything it owns.

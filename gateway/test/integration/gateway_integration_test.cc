@@ -1,6 +1,7 @@
 // The gateway in process, in front of a gRPC C++ EchoService backend, called
 // with the gRPC C++ client: every call kind, metadata and trailers, errors,
 // deadlines, cancellation, flow control, health, and the spans it makes.
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -64,13 +65,14 @@ class GatewayIntegrationTest : public ::testing::Test {
 
   // Starts the gateway in front of the backend; `echo_route_extra` is added
   // to the echo route (such as a timeout).
-  void StartGateway(absl::string_view echo_route_extra) {
+  void StartGateway(absl::string_view echo_route_extra, absl::string_view top_extra = "") {
     if (gateway_ != nullptr) gateway_->Stop(absl::ZeroDuration());
     gateway_.reset();
     const std::string yaml = absl::StrCat(R"yaml(
 listener: { address: 127.0.0.1, port: 0 }
 local_services: { address: 127.0.0.1, port: 0 }
 workers: 2
+)yaml", top_extra, R"yaml(
 clusters:
   - name: echo
     endpoints: [{ address: )yaml", echo_address_, ", port: ", backend_.port(), R"yaml( }]
@@ -214,6 +216,35 @@ TEST_F(GatewayIntegrationTest, StatisticsCountCallsByRouteClusterAndStatus) {
   EXPECT_EQ(Sample(families, "polymesh_gateway_upstream_active_requests", {{"cluster", "echo"}}),
             0);
   EXPECT_GE(Sample(families, "polymesh_gateway_downstream_connections_total", {}), 1);
+}
+
+TEST_F(GatewayIntegrationTest, AccessLogHasOneJsonLinePerCall) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/gateway-access.log");
+  std::remove(path.c_str());
+  StartGateway("", absl::StrCat("access_log: { path: \"", path, "\" }"));
+  {
+    grpc::ClientContext context;
+    SetDeadline(context, kWait);
+    context.AddMetadata("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    UnaryRequest request;
+    request.set_text("logged");
+    UnaryResponse response;
+    ASSERT_TRUE(stub_->Unary(&context, request, &response).ok());
+  }
+  std::string ignored;
+  EXPECT_EQ(RawUnary("/no.Such/Method", "", &ignored).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  gateway_->Stop(kWait);  // flushes the log
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("method":"polymesh.testing.v1.EchoService/Unary","route":"echo",)"
+                                  R"("cluster":"echo","endpoint":"127.0.0.1:)"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("status":"OK","grpc_status":0,)"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736")"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("method":"no.Such/Method","route":"","cluster":"","endpoint":"",)"
+                                  R"("status":"UNIMPLEMENTED","grpc_status":12,)"));
 }
 
 TEST_F(GatewayIntegrationTest, UnaryCarriesMetadataHeadersAndTrailers) {
