@@ -108,7 +108,9 @@ void Call::Start() {
                                      "\": want application/grpc"));
     return;
   }
-  route_ = context_.routes.Find(path_view);
+  route_ = context_.routes.Find(path_view, [this](absl::string_view name) {
+    return request_headers_.Find(name);
+  });
   if (route_ == nullptr) {
     RespondTrailersOnly(200, GrpcStatus::kUnimplemented,
                         absl::StrCat("no route for method \"", path_view, "\""));

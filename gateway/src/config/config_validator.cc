@@ -113,8 +113,36 @@ class Validator {
                                     "\"polymesh.ai.v1.AIService/Predict\""));
         }
         break;
+      case v1::RouteMatch::kPackage:
+        if (!IsQualifiedName(route.match().package())) {
+          return Error(path + ".match.package",
+                       absl::StrCat("\"", route.match().package(),
+                                    "\" is not a package name such as \"polymesh.ai\""));
+        }
+        break;
+      case v1::RouteMatch::kAny:
+        if (!route.match().any()) {
+          return Error(path + ".match.any", "must be true (it makes the route a catch-all)");
+        }
+        break;
       case v1::RouteMatch::RULE_NOT_SET:
-        return Error(path + ".match", "required: set service or method");
+        return Error(path + ".match", "required: set service, method, package or any");
+    }
+    for (int h = 0; h < route.match().headers_size(); ++h) {
+      const auto& header = route.match().headers(h);
+      const std::string where = absl::StrCat(path, ".match.headers[", h, "]");
+      if (header.name().empty()) return Error(where + ".name", "required");
+      if (header.name()[0] == ':') {
+        return Error(where + ".name", "pseudo-headers cannot be matched; match the path instead");
+      }
+      if (absl::AsciiStrToLower(header.name()) != header.name()) {
+        return Error(where + ".name",
+                     absl::StrCat("metadata keys are lowercase: \"",
+                                  absl::AsciiStrToLower(header.name()), "\""));
+      }
+      if (header.value_case() == v1::HeaderMatch::VALUE_NOT_SET) {
+        return Error(where, "set one of exact, prefix or present");
+      }
     }
     if (route.cluster().empty()) return Error(path + ".cluster", "required");
     if (route.cluster() == kLocalClusterName) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
+
 namespace polymesh::gateway {
 
 bool SplitGrpcPath(absl::string_view path, absl::string_view& service,
@@ -36,27 +38,102 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
     if (timeout.seconds() > 0 || timeout.nanos() > 0) {
       entry.timeout = absl::Seconds(timeout.seconds()) + absl::Nanoseconds(timeout.nanos());
     }
-    if (route.match().has_service()) {
-      by_service_.try_emplace(route.match().service(), index);
-    } else if (route.match().has_method()) {
-      absl::string_view method = route.match().method();
-      if (!method.empty() && method[0] == '/') method.remove_prefix(1);
-      by_method_.try_emplace(std::string(method), index);
+    for (const auto& header : route.match().headers()) {
+      Route::HeaderCondition& condition = entry.headers.emplace_back();
+      condition.name = header.name();
+      switch (header.value_case()) {
+        case v1::HeaderMatch::kExact:
+          condition.kind = Route::HeaderCondition::Kind::kExact;
+          condition.value = header.exact();
+          break;
+        case v1::HeaderMatch::kPrefix:
+          condition.kind = Route::HeaderCondition::Kind::kPrefix;
+          condition.value = header.prefix();
+          break;
+        case v1::HeaderMatch::kPresent:
+        case v1::HeaderMatch::VALUE_NOT_SET:
+          condition.kind = header.present() ? Route::HeaderCondition::Kind::kPresent
+                                            : Route::HeaderCondition::Kind::kAbsent;
+          break;
+      }
+    }
+    switch (route.match().rule_case()) {
+      case v1::RouteMatch::kService:
+        by_service_[route.match().service()].push_back(index);
+        break;
+      case v1::RouteMatch::kMethod: {
+        absl::string_view method = route.match().method();
+        if (!method.empty() && method[0] == '/') method.remove_prefix(1);
+        by_method_[std::string(method)].push_back(index);
+        break;
+      }
+      case v1::RouteMatch::kPackage:
+        by_package_.emplace_back(route.match().package(), index);
+        break;
+      case v1::RouteMatch::kAny:
+        any_.push_back(index);
+        break;
+      case v1::RouteMatch::RULE_NOT_SET:
+        break;  // refused by the validator
     }
   }
 }
 
+namespace {
+
+bool HeadersMatch(const Route& route, HeaderLookup headers) {
+  for (const Route::HeaderCondition& condition : route.headers) {
+    const std::string* value = headers(condition.name);
+    switch (condition.kind) {
+      case Route::HeaderCondition::Kind::kExact:
+        if (value == nullptr || *value != condition.value) return false;
+        break;
+      case Route::HeaderCondition::Kind::kPrefix:
+        if (value == nullptr || !absl::StartsWith(*value, condition.value)) return false;
+        break;
+      case Route::HeaderCondition::Kind::kPresent:
+        if (value == nullptr) return false;
+        break;
+      case Route::HeaderCondition::Kind::kAbsent:
+        if (value != nullptr) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+// Whether `service` ("a.b.v1.Svc") is in `package` ("a.b") or under it.
+bool InPackage(absl::string_view service, absl::string_view package) {
+  return service.size() > package.size() && absl::StartsWith(service, package) &&
+         service[package.size()] == '.';
+}
+
+}  // namespace
+
 const Route* RouteTable::Find(absl::string_view path) const {
+  return Find(path, [](absl::string_view) -> const std::string* { return nullptr; });
+}
+
+const Route* RouteTable::Find(absl::string_view path, HeaderLookup headers) const {
   absl::string_view service;
   absl::string_view method;
   if (!SplitGrpcPath(path, service, method)) return nullptr;
   size_t best = routes_.size();
+  // The first of `candidates` (in config order) that beats `best` and whose
+  // metadata conditions hold.
+  auto consider = [&](size_t index) {
+    if (index < best && HeadersMatch(routes_[index], headers)) best = index;
+  };
   if (auto it = by_method_.find(path.substr(1)); it != by_method_.end()) {
-    best = it->second;
+    for (size_t index : it->second) consider(index);
   }
   if (auto it = by_service_.find(service); it != by_service_.end()) {
-    best = std::min(best, it->second);
+    for (size_t index : it->second) consider(index);
   }
+  for (const auto& [package, index] : by_package_) {
+    if (index < best && InPackage(service, package)) consider(index);
+  }
+  for (size_t index : any_) consider(index);
   return best < routes_.size() ? &routes_[best] : nullptr;
 }
 

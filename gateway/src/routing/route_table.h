@@ -1,9 +1,13 @@
 // The route table: which cluster a gRPC call goes to, by its method path.
 //
 // Built once from the configuration and read-only afterwards, so every
-// worker thread can share it without locks. Routes match a whole service
-// ("pkg.Service") or one method ("pkg.Service/Method"); the first matching
-// route in config order wins. A lookup is two hash probes.
+// worker thread can share it without locks. Routes match one method
+// ("pkg.Service/Method"), a whole service ("pkg.Service"), a package and
+// what is under it ("pkg"), or every call, each optionally only when request
+// metadata matches (exact value, prefix, presence or absence); the first
+// matching route in config order wins. A lookup is two hash probes plus the
+// package and catch-all routes, and metadata is read only for routes that
+// have conditions.
 //
 // Usage:
 //
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "polymesh/gateway/v1/config.pb.h"
@@ -35,7 +40,20 @@ struct Route {
   size_t cluster_index = 0;
   // The longest a call may last; absl::InfiniteDuration() when uncapped.
   absl::Duration timeout = absl::InfiniteDuration();
+
+  // A condition on request metadata.
+  struct HeaderCondition {
+    enum class Kind { kExact, kPrefix, kPresent, kAbsent };
+    std::string name;
+    Kind kind = Kind::kPresent;
+    std::string value;
+  };
+  // Every one must hold for the route to match.
+  std::vector<HeaderCondition> headers;
 };
+
+// Looks up a request metadata value by its lowercase key; nullptr if absent.
+using HeaderLookup = absl::FunctionRef<const std::string*(absl::string_view)>;
 
 // Splits a gRPC path "/pkg.Service/Method" into service and method; false
 // when `path` is not of that shape.
@@ -48,7 +66,10 @@ class RouteTable {
   // Builds the table from a validated configuration.
   explicit RouteTable(const v1::GatewayConfig& config);
 
-  // The first route matching `path` ("/pkg.Service/Method"), or nullptr.
+  // The first route matching `path` ("/pkg.Service/Method") and the request
+  // metadata `headers` reads, or nullptr.
+  const Route* Find(absl::string_view path, HeaderLookup headers) const;
+  // The same, for a call without metadata.
   const Route* Find(absl::string_view path) const;
 
   // Every route, in config order.
@@ -56,10 +77,13 @@ class RouteTable {
 
  private:
   std::vector<Route> routes_;
-  // "pkg.Service/Method" -> index of the first route naming it.
-  absl::flat_hash_map<std::string, size_t> by_method_;
-  // "pkg.Service" -> index of the first route naming it.
-  absl::flat_hash_map<std::string, size_t> by_service_;
+  // "pkg.Service/Method" -> the routes naming it, in order.
+  absl::flat_hash_map<std::string, std::vector<size_t>> by_method_;
+  // "pkg.Service" -> the routes naming it, in order.
+  absl::flat_hash_map<std::string, std::vector<size_t>> by_service_;
+  // Package routes (package, route index) and catch-all routes, in order.
+  std::vector<std::pair<std::string, size_t>> by_package_;
+  std::vector<size_t> any_;
 };
 
 }  // namespace polymesh::gateway

@@ -1,5 +1,10 @@
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "routing/route_table.h"
+
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "config/config_loader.h"
 #include "gtest/gtest.h"
@@ -85,6 +90,94 @@ TEST(SplitGrpcPathTest, SplitsServiceAndMethod) {
   EXPECT_EQ(method, "M");
   EXPECT_FALSE(SplitGrpcPath("/pkg.Svc/", service, method));
   EXPECT_FALSE(SplitGrpcPath("//M", service, method));
+}
+
+constexpr absl::string_view kRulesConfig = R"yaml(
+listener: { address: 127.0.0.1, port: 0 }
+clusters:
+  - name: go
+    endpoints: [{ address: 127.0.0.1, port: 50053 }]
+  - name: python
+    endpoints: [{ address: 127.0.0.1, port: 50054 }]
+  - name: canary
+    endpoints: [{ address: 127.0.0.1, port: 50055 }]
+  - name: fallback
+    endpoints: [{ address: 127.0.0.1, port: 50056 }]
+routes:
+  - name: canary-exact
+    match:
+      service: polymesh.users.v1.UserService
+      headers: [{ name: x-canary, exact: "true" }]
+    cluster: canary
+  - name: python-team
+    match:
+      service: polymesh.users.v1.UserService
+      headers: [{ name: x-team, prefix: "py-" }, { name: x-debug, present: false }]
+    cluster: python
+  - name: users
+    match: { service: polymesh.users.v1.UserService }
+    cluster: go
+  - name: traced
+    match:
+      package: polymesh
+      headers: [{ name: traceparent, present: true }]
+    cluster: canary
+  - name: polymesh
+    match: { package: polymesh }
+    cluster: go
+  - name: everything-else
+    match: { any: true }
+    cluster: fallback
+)yaml";
+
+TEST(RouteTableTest, HeaderConditionsPackagesAndTheCatchAll) {
+  RouteTable table(Config(kRulesConfig));
+  auto find = [&table](absl::string_view path,
+                       std::vector<std::pair<std::string, std::string>> metadata) {
+    const Route* route = table.Find(path, [&metadata](absl::string_view name) {
+      for (const auto& [key, value] : metadata) {
+        if (key == name) return &value;
+      }
+      return static_cast<const std::string*>(nullptr);
+    });
+    return route == nullptr ? std::string("(none)") : route->name;
+  };
+  const std::string get = "/polymesh.users.v1.UserService/GetUser";
+  EXPECT_EQ(find(get, {}), "users");
+  EXPECT_EQ(find(get, {{"x-canary", "true"}}), "canary-exact");
+  EXPECT_EQ(find(get, {{"x-canary", "yes"}}), "users");
+  EXPECT_EQ(find(get, {{"x-team", "py-ml"}}), "python-team");
+  EXPECT_EQ(find(get, {{"x-team", "py-ml"}, {"x-debug", "1"}}), "users");  // present: false
+  EXPECT_EQ(find(get, {{"x-team", "go"}}), "users");
+  EXPECT_EQ(find("/polymesh.ai.v1.AIService/Predict", {}), "polymesh");
+  EXPECT_EQ(find("/polymesh.ai.v1.AIService/Predict", {{"traceparent", "00-..."}}), "traced");
+  // Whole components only: "polymesh" is not a prefix of "polymeshx".
+  EXPECT_EQ(find("/polymeshx.Service/Call", {}), "everything-else");
+  EXPECT_EQ(find("/grpc.health.v1.Health/Check", {}), "everything-else");
+  EXPECT_EQ(find("not a grpc path", {}), "(none)");
+}
+
+TEST(RouteTableTest, TheRulesAreValidated) {
+  for (const auto& [yaml, error] : std::vector<std::pair<std::string, std::string>>{
+           {"match: { package: \"polymesh..ai\" }", "routes[0].match.package: \"polymesh..ai\" is not a package name"},
+           {"match: { any: false }", "routes[0].match.any: must be true"},
+           {"match: { any: true, headers: [{ name: X-Canary, exact: a }] }",
+            "routes[0].match.headers[0].name: metadata keys are lowercase: \"x-canary\""},
+           {"match: { any: true, headers: [{ name: \":path\", exact: a }] }",
+            "routes[0].match.headers[0].name: pseudo-headers cannot be matched"},
+           {"match: { any: true, headers: [{ name: x-a }] }",
+            "routes[0].match.headers[0]: set one of exact, prefix or present"},
+       }) {
+    absl::StatusOr<GatewayConfig> config = LoadConfigFromString(
+        absl::StrCat("listener: { address: 127.0.0.1, port: 0 }\n"
+                     "clusters: [{ name: c, endpoints: [{ address: 127.0.0.1, port: 1 }] }]\n"
+                     "routes:\n  - name: r\n    cluster: c\n    ",
+                     yaml, "\n"),
+        "rules.yaml");
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_NE(config.status().message().find(error), std::string::npos)
+        << config.status().message();
+  }
 }
 
 }  // namespace
