@@ -9,6 +9,10 @@ import grpc.aio
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from polymesh.users.v1 import users_pb2, users_pb2_grpc
 from polymesh_users.app import DEFAULT_LISTEN_ADDR, Settings, SettingsError, UsersServer
 from polymesh_users.store import StoreError
@@ -77,3 +81,25 @@ async def test_a_database_that_cannot_open_fails_start(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="unable to open"):
         await server.start()
     await server.stop(0)
+
+
+async def test_calls_are_traced_in_the_callers_trace(tmp_path: Path) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    server = UsersServer(Settings(listen_addr="127.0.0.1:0", db=str(tmp_path / "u.db")), provider)
+    port = await server.start()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            users = users_pb2_grpc.UserServiceStub(channel)
+            await users.CreateUser(
+                users_pb2.CreateUserRequest(email="ada@example.com", name="Ada"),
+                metadata=(("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),),
+            )
+    finally:
+        await server.stop(0)
+    spans = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert [s.name for s in spans] == [f"{SERVICE}/CreateUser"]
+    assert format(spans[0].context.trace_id, "032x") == trace_id
+    assert spans[0].parent is not None and spans[0].parent.span_id == 0x00F067AA0BA902B7
