@@ -732,12 +732,15 @@ def dpkg_version(package: str) -> str:
     return command_line(["dpkg-query", "-W", "-f=${Version}", package], r".+")
 
 
-def versions(nginx: str) -> dict[str, str]:
-    cache = (ROOT / "build/cmake/CMakeCache.txt").read_text()
+def versions(nginx: str, build_dir: Path) -> dict[str, str]:
+    cache = (build_dir / "CMakeCache.txt").read_text()
     compiler = re.search(r"^CMAKE_CXX_COMPILER:\w+=(.+)$", cache, re.MULTILINE)
-    commit = command_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], r"\w+")
+    # The commit of the sources the binaries were built from.
+    source = re.search(r"^CMAKE_HOME_DIRECTORY:\w+=(.+)$", cache, re.MULTILINE)
+    tree = source.group(1) if source else str(ROOT)
+    commit = command_line(["git", "-C", tree, "rev-parse", "--short", "HEAD"], r"\w+")
     changed = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "gateway/src", "proto"],
+        ["git", "-C", tree, "status", "--porcelain", "--", "gateway/src", "proto"],
         capture_output=True,
         text=True,
         check=False,
@@ -1129,6 +1132,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "(default: the gateway's default, one per core)",
     )
     p.add_argument(
+        "--build-dir",
+        type=Path,
+        default=ROOT / "build/cmake",
+        help="the CMake build folder with the programs (default build/cmake; another one, such "
+        "as a clean checkout's, measures that checkout's gateway)",
+    )
+    p.add_argument(
         "--output", type=Path, default=ROOT / "build/bench/gateway.json", help="the JSON results"
     )
     p.add_argument("--images", type=Path, default=ROOT / "docs/images", help="where the plots go")
@@ -1150,8 +1160,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def binaries() -> dict[str, Path]:
-    build = ROOT / "build/cmake/gateway"
+def binaries(build_dir: Path) -> dict[str, Path]:
+    build = build_dir / "gateway"
     found = {
         "gateway": build / "polymesh-gateway",
         "echo": build / "bench/polymesh-echo-server",
@@ -1160,12 +1170,14 @@ def binaries() -> dict[str, Path]:
     for name, path in found.items():
         if not path.exists():
             raise BenchError(f"{path} is missing ({name}): run ./dev build")
+    if not (build_dir / "CMakeCache.txt").exists():
+        raise BenchError(f"{build_dir} is not a CMake build folder")
     return found
 
 
 def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[str, Any]:
     started = time.monotonic()
-    bins = binaries()
+    bins = binaries(args.build_dir)
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
     if not nginx:
         raise BenchError("nginx is not installed: run ./dev setup")
@@ -1254,7 +1266,7 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[st
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "elapsed_s": time.monotonic() - started,
         "machine": machine(),
-        "versions": versions(nginx),
+        "versions": versions(nginx, args.build_dir),
         "settings": {
             "duration_s": args.duration,
             "warmup_s": args.warmup,
