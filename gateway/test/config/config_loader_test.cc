@@ -229,7 +229,7 @@ routes:
                     "  - { name: r, match: { service: a.C }, cluster: a }\n"),
               HasSubstr("routes[1].name: duplicate route name \"r\""));
   EXPECT_THAT(error("  - { name: r, cluster: a }\n"),
-              HasSubstr("routes[0].match: required: set service or method"));
+              HasSubstr("routes[0].match: required: set service, method, package or any"));
   EXPECT_THAT(error("  - { name: r, match: { service: a.B, method: a.B/C }, cluster: a }\n"),
               HasSubstr("routes[0].match.method: only one of service, method may be set"));
   EXPECT_THAT(error("  - { name: r, match: { service: \"a B\" }, cluster: a }\n"),
