@@ -231,7 +231,7 @@ routes:
   EXPECT_THAT(error("  - { name: r, cluster: a }\n"),
               HasSubstr("routes[0].match: required: set service, method, package or any"));
   EXPECT_THAT(error("  - { name: r, match: { service: a.B, method: a.B/C }, cluster: a }\n"),
-              HasSubstr("routes[0].match.method: only one of service, method may be set"));
+              HasSubstr("routes[0].match.method: only one of service, method, package, any may be set"));
   EXPECT_THAT(error("  - { name: r, match: { service: \"a B\" }, cluster: a }\n"),
               HasSubstr("routes[0].match.service: \"a B\" is not a fully-qualified service name"));
   EXPECT_THAT(error("  - { name: r, match: { method: a.B }, cluster: a }\n"),
