@@ -116,9 +116,18 @@ void Call::Start() {
                         absl::StrCat("no route for method \"", path_view, "\""));
     return;
   }
-  if (traced_) server_span_.SetRoute(route_->name, route_->cluster);
+  cluster_index_ = route_->cluster_index;
+  cluster_name_ = &route_->cluster;
+  if (!route_->split.empty()) {
+    const uint64_t position =
+        context_.split_positions != nullptr ? (*context_.split_positions)[RouteIndex()]++ : 0;
+    const Route::Share& share = route_->ShareAt(position);
+    cluster_index_ = share.cluster_index;
+    cluster_name_ = &share.cluster;
+  }
+  if (traced_) server_span_.SetRoute(route_->name, *cluster_name_);
   if (counted_) {
-    context_.stats->CallRouted(RouteIndex(), route_->cluster_index);
+    context_.stats->CallRouted(RouteIndex(), cluster_index_);
     routed_ = true;
   }
 
@@ -136,7 +145,7 @@ void Call::Start() {
     deadline_timer_.EnableAt(deadline_);
   }
 
-  upstream_ = context_.clusters.Pick(route_->cluster_index);
+  upstream_ = context_.clusters.Pick(cluster_index_);
   if (context_.access_log != nullptr) {
     endpoint_ = absl::StrCat(upstream_->endpoint().host, ":", upstream_->endpoint().port);
   }
@@ -182,7 +191,7 @@ void Call::OnDownstreamClose(uint32_t /*error_code*/) {
     const int status =
         response_complete_ ? final_status_ : static_cast<int>(GrpcStatus::kCancelled);
     context_.stats->CallEnded(routed_ ? RouteIndex() : context_.routes.routes().size(),
-                              routed_ ? route_->cluster_index : 0, routed_, status,
+                              routed_ ? cluster_index_ : 0, routed_, status,
                               context_.loop.now() - start_, request_bytes_, response_bytes_);
     counted_ = false;
   }
@@ -434,7 +443,7 @@ void Call::LogAccess() {
   }
   if (route_ != nullptr) {
     record.route = route_->name;
-    record.cluster = route_->cluster;
+    record.cluster = cluster_name_ != nullptr ? *cluster_name_ : route_->cluster;
   }
   record.endpoint = std::move(endpoint_);
   record.grpc_status =

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -52,6 +53,9 @@ struct CallContext {
   WorkerStats* stats = nullptr;
   // The access log (thread-safe); nullptr for none.
   AccessLog* access_log = nullptr;
+  // The worker's position in each route's weighted split, by route index
+  // (one entry per route); nullptr: every split call takes its first share.
+  std::vector<uint64_t>* split_positions = nullptr;
 };
 
 // The bridge of one downstream stream to one upstream stream.
@@ -124,6 +128,9 @@ class Call : public UpstreamStreamCallbacks {
   std::string request_buffer_;
   size_t request_offset_ = 0;
   const Route* route_ = nullptr;
+  // The cluster the call goes to: the route's, or its split's pick.
+  size_t cluster_index_ = 0;
+  const std::string* cluster_name_ = nullptr;
   absl::Time deadline_ = absl::InfiniteFuture();
   Timer deadline_timer_;
 

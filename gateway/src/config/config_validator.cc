@@ -144,8 +144,14 @@ class Validator {
         return Error(where, "set one of exact, prefix or present");
       }
     }
-    if (route.cluster().empty()) return Error(path + ".cluster", "required");
-    if (route.cluster() == kLocalClusterName) {
+    if (!route.cluster().empty() && route.split_size() > 0) {
+      return Error(path + ".split", "give cluster or split, not both");
+    }
+    if (route.split_size() > 0) {
+      RETURN_IF_ERROR(CheckSplit(path, route, clusters));
+    } else if (route.cluster().empty()) {
+      return Error(path + ".cluster", "required (or a weighted split)");
+    } else if (route.cluster() == kLocalClusterName) {
       if (!config_.has_local_services()) {
         return Error(path + ".cluster",
                      "cluster \"local\" needs local_services to be set");
@@ -161,6 +167,30 @@ class Validator {
     if (route.timeout().seconds() < 0 || route.timeout().nanos() < 0) {
       return Error(path + ".timeout", "must not be negative");
     }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckSplit(const std::string& path, const v1::Route& route,
+                          const absl::flat_hash_set<std::string>& clusters) {
+    absl::flat_hash_set<std::string> seen;
+    uint64_t total = 0;
+    for (int i = 0; i < route.split_size(); ++i) {
+      const auto& share = route.split(i);
+      const std::string where = absl::StrCat(path, ".split[", i, "].cluster");
+      if (share.cluster().empty()) return Error(where, "required");
+      if (!clusters.contains(share.cluster())) {
+        std::vector<std::string> known(clusters.begin(), clusters.end());
+        std::sort(known.begin(), known.end());
+        return Error(where, absl::StrCat("unknown cluster \"", share.cluster(),
+                                         "\" (clusters: ", absl::StrJoin(known, ", "), ")"));
+      }
+      if (!seen.insert(share.cluster()).second) {
+        return Error(where, absl::StrCat("\"", share.cluster(), "\" is in the split twice"));
+      }
+      total += share.weight();
+    }
+    if (total == 0) return Error(path + ".split", "at least one weight must be above 0");
+    if (total > 1000000) return Error(path + ".split", "the weights add up to more than 1000000");
     return absl::OkStatus();
   }
 

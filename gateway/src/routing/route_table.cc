@@ -34,6 +34,20 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
     auto cluster = clusters.find(route.cluster());
     entry.cluster_index =
         cluster == clusters.end() ? config.clusters_size() : cluster->second;
+    for (const auto& share : route.split()) {
+      if (share.weight() == 0) continue;
+      Route::Share& entry_share = entry.split.emplace_back();
+      entry_share.cluster = share.cluster();
+      auto found = clusters.find(share.cluster());
+      entry_share.cluster_index =
+          found == clusters.end() ? config.clusters_size() : found->second;
+      entry.split_total += share.weight();
+      entry_share.end = entry.split_total;
+    }
+    if (!entry.split.empty()) {
+      entry.cluster = entry.split.front().cluster;
+      entry.cluster_index = entry.split.front().cluster_index;
+    }
     const auto& timeout = route.timeout();
     if (timeout.seconds() > 0 || timeout.nanos() > 0) {
       entry.timeout = absl::Seconds(timeout.seconds()) + absl::Nanoseconds(timeout.nanos());
@@ -109,6 +123,14 @@ bool InPackage(absl::string_view service, absl::string_view package) {
 }
 
 }  // namespace
+
+const Route::Share& Route::ShareAt(uint64_t position) const {
+  const uint32_t at = static_cast<uint32_t>(position % split_total);
+  for (const Share& share : split) {
+    if (at < share.end) return share;
+  }
+  return split.back();
+}
 
 const Route* RouteTable::Find(absl::string_view path) const {
   return Find(path, [](absl::string_view) -> const std::string* { return nullptr; });

@@ -41,6 +41,20 @@ struct Route {
   // The longest a call may last; absl::InfiniteDuration() when uncapped.
   absl::Duration timeout = absl::InfiniteDuration();
 
+  // A weighted split (empty: every call goes to `cluster`). Each share
+  // takes the calls whose position in a cycle of `split_total` calls is
+  // below its `end` (and at or above the previous share's).
+  struct Share {
+    std::string cluster;
+    size_t cluster_index = 0;
+    uint32_t end = 0;
+  };
+  std::vector<Share> split;
+  uint32_t split_total = 0;
+  // The share of the call at `position` (any number: taken modulo the
+  // cycle). Only for a route with a split.
+  const Share& ShareAt(uint64_t position) const;
+
   // A condition on request metadata.
   struct HeaderCondition {
     enum class Kind { kExact, kPrefix, kPresent, kAbsent };

@@ -26,7 +26,10 @@ Worker::Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop,
                ScopedFd listener, WorkerStats* stats)
     : loop_(std::move(loop)),
       clusters_(std::make_unique<ClusterManager>(*loop_, *shared.clusters)),
-      context_{*loop_, *shared.routes, *clusters_, shared.tracer, stats, shared.access_log},
+      split_positions_(shared.routes->routes().size()),
+      context_{*loop_,       *shared.routes,    *clusters_,
+               shared.tracer, stats,             shared.access_log,
+               &split_positions_},
       listener_(std::move(listener)),
       drain_timer_(*loop_, [this] { loop_->Exit(); }) {}
 

@@ -76,6 +76,7 @@ class Worker : public IoHandler {
 
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<ClusterManager> clusters_;
+  std::vector<uint64_t> split_positions_;
   CallContext context_;
   ScopedFd listener_;
   bool draining_ = false;

@@ -247,6 +247,48 @@ TEST_F(GatewayIntegrationTest, AccessLogHasOneJsonLinePerCall) {
                                   R"("status":"UNIMPLEMENTED","grpc_status":12,)"));
 }
 
+TEST(GatewaySplitTest, AWeightedSplitSendsEachClusterItsShare) {
+  EchoBackend go, python;
+  const std::string yaml = absl::StrCat(R"yaml(
+listener: { address: 127.0.0.1, port: 0 }
+workers: 1
+tracing: { disabled: true }
+clusters:
+  - name: go
+    endpoints: [{ address: 127.0.0.1, port: )yaml", go.port(), R"yaml( }]
+  - name: python
+    endpoints: [{ address: 127.0.0.1, port: )yaml", python.port(), R"yaml( }]
+routes:
+  - name: echo
+    match: { service: polymesh.testing.v1.EchoService }
+    split: [{ cluster: go, weight: 3 }, { cluster: python, weight: 1 }]
+)yaml");
+  absl::StatusOr<GatewayConfig> config = LoadConfigFromString(yaml, "split.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(*config, nullptr);
+  ASSERT_TRUE(gateway.ok()) << gateway.status().message();
+  auto stub = EchoService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*gateway)->port()), grpc::InsecureChannelCredentials()));
+  for (int i = 0; i < 8; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    UnaryRequest request;
+    request.set_text("split");
+    UnaryResponse response;
+    ASSERT_TRUE(stub->Unary(&context, request, &response).ok());
+  }
+  EXPECT_TRUE(go.record().WaitForCalls(6, kWait));
+  EXPECT_TRUE(python.record().WaitForCalls(2, kWait));
+  (*gateway)->Stop(kWait);
+  const std::vector<prometheus::MetricFamily> families = (*gateway)->stats()->Collect();
+  EXPECT_EQ(Sample(families, "polymesh_gateway_upstream_requests_total",
+                   {{"cluster", "go"}, {"grpc_code", "OK"}}),
+            6);
+  EXPECT_EQ(Sample(families, "polymesh_gateway_upstream_requests_total",
+                   {{"cluster", "python"}, {"grpc_code", "OK"}}),
+            2);
+}
+
 TEST_F(GatewayIntegrationTest, UnaryCarriesMetadataHeadersAndTrailers) {
   grpc::ClientContext context;
   SetDeadline(context, kWait);

@@ -1,7 +1,9 @@
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "routing/route_table.h"
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -174,6 +176,54 @@ TEST(RouteTableTest, TheRulesAreValidated) {
                      "routes:\n  - name: r\n    cluster: c\n    ",
                      yaml, "\n"),
         "rules.yaml");
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_NE(config.status().message().find(error), std::string::npos)
+        << config.status().message();
+  }
+}
+
+TEST(RouteTableTest, AWeightedSplitCyclesThroughItsShares) {
+  RouteTable table(Config(R"yaml(
+listener: { address: 127.0.0.1, port: 0 }
+clusters:
+  - name: go
+    endpoints: [{ address: 127.0.0.1, port: 1 }]
+  - name: python
+    endpoints: [{ address: 127.0.0.1, port: 2 }]
+  - name: off
+    endpoints: [{ address: 127.0.0.1, port: 3 }]
+routes:
+  - name: users
+    match: { any: true }
+    split: [{ cluster: go, weight: 9 }, { cluster: off, weight: 0 }, { cluster: python, weight: 1 }]
+)yaml"));
+  const Route* route = table.Find("/a.B/C");
+  ASSERT_NE(route, nullptr);
+  ASSERT_EQ(route->split.size(), 2u);  // weight 0 takes nothing
+  EXPECT_EQ(route->split_total, 10u);
+  std::map<std::string, int> counts;
+  for (uint64_t position = 0; position < 100; ++position) {
+    ++counts[route->ShareAt(position).cluster];
+  }
+  EXPECT_EQ(counts["go"], 90);
+  EXPECT_EQ(counts["python"], 10);
+  EXPECT_EQ(route->ShareAt(9).cluster_index, 1u);  // python is clusters[1]
+}
+
+TEST(RouteTableTest, ASplitIsValidated) {
+  for (const auto& [route, error] : std::vector<std::pair<std::string, std::string>>{
+           {"cluster: a\n    split: [{ cluster: a, weight: 1 }]", "routes[0].split: give cluster or split, not both"},
+           {"split: [{ cluster: a, weight: 0 }]", "routes[0].split: at least one weight must be above 0"},
+           {"split: [{ cluster: a, weight: 1 }, { cluster: a, weight: 1 }]", "routes[0].split[1].cluster: \"a\" is in the split twice"},
+           {"split: [{ cluster: nope, weight: 1 }]", "routes[0].split[0].cluster: unknown cluster \"nope\""},
+           {"match: { any: true }", "routes[0].cluster: required (or a weighted split)"},
+       }) {
+    std::string yaml = absl::StrCat(
+        "listener: { address: 127.0.0.1, port: 0 }\n"
+        "clusters: [{ name: a, endpoints: [{ address: 127.0.0.1, port: 1 }] }]\n"
+        "routes:\n  - name: r\n    ",
+        absl::StartsWith(route, "match") ? "" : "match: { any: true }\n    ", route, "\n");
+    absl::StatusOr<GatewayConfig> config = LoadConfigFromString(yaml, "split.yaml");
     ASSERT_FALSE(config.ok()) << yaml;
     EXPECT_NE(config.status().message().find(error), std::string::npos)
         << config.status().message();
