@@ -108,6 +108,25 @@ void Call::Start() {
                                      "\": want application/grpc"));
     return;
   }
+  static const CallLimits kDefaultLimits;
+  const CallLimits& limits = context_.limits != nullptr ? *context_.limits : kDefaultLimits;
+  if (downstream_.active_calls() > limits.max_concurrent_streams_per_connection) {
+    RespondTrailersOnly(200, GrpcStatus::kResourceExhausted,
+                        absl::StrCat("max_concurrent_streams_per_connection (",
+                                     limits.max_concurrent_streams_per_connection,
+                                     ") reached on this connection"));
+    return;
+  }
+  if (context_.active_streams != nullptr) {
+    holds_active_stream_ = true;
+    if (context_.active_streams->fetch_add(1, std::memory_order_relaxed) >=
+        limits.max_active_streams) {
+      RespondTrailersOnly(200, GrpcStatus::kResourceExhausted,
+                          absl::StrCat("max_active_streams (", limits.max_active_streams,
+                                       ") reached: the gateway is at capacity"));
+      return;
+    }
+  }
   route_ = context_.routes.Find(path_view, [this](absl::string_view name) {
     return request_headers_.Find(name);
   });
@@ -164,6 +183,15 @@ void Call::OnRequestData(const uint8_t* data, size_t length) {
     return;
   }
   request_bytes_ += length;
+  const uint32_t limit = context_.limits != nullptr ? context_.limits->max_request_message_bytes
+                                                    : CallLimits().max_request_message_bytes;
+  if (const uint32_t size = request_messages_.Feed(data, length, limit); size > 0) {
+    downstream_.Consume(stream_id_, length);
+    Fail(GrpcStatus::kResourceExhausted,
+         absl::StrCat("request message of ", size, " bytes exceeds max_request_message_bytes (",
+                      limit, ")"));
+    return;
+  }
   request_buffer_.append(reinterpret_cast<const char*>(data), length);
   if (upstream_stream_id_ != 0) upstream_->ResumeData(upstream_stream_id_);
 }
@@ -177,6 +205,10 @@ void Call::OnRequestEnd() {
 
 void Call::OnDownstreamClose(uint32_t /*error_code*/) {
   deadline_timer_.Disable();
+  if (holds_active_stream_) {
+    context_.active_streams->fetch_sub(1, std::memory_order_relaxed);
+    holds_active_stream_ = false;
+  }
   if (upstream_ != nullptr) {
     // The client went away (or reset the stream) before the upstream half
     // finished: cancel it.
@@ -322,6 +354,15 @@ void Call::OnUpstreamData(const uint8_t* data, size_t length) {
     return;
   }
   response_bytes_ += length;
+  const uint32_t limit = context_.limits != nullptr ? context_.limits->max_response_message_bytes
+                                                    : CallLimits().max_response_message_bytes;
+  if (const uint32_t size = response_messages_.Feed(data, length, limit); size > 0) {
+    upstream_->Consume(upstream_stream_id_, length);
+    Fail(GrpcStatus::kResourceExhausted,
+         absl::StrCat("response message of ", size,
+                      " bytes exceeds max_response_message_bytes (", limit, ")"));
+    return;
+  }
   response_buffer_.append(reinterpret_cast<const char*>(data), length);
   downstream_.ResumeData(stream_id_);
 }

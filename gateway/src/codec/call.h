@@ -18,6 +18,7 @@
 #ifndef POLYMESH_GATEWAY_SRC_CODEC_CALL_H_
 #define POLYMESH_GATEWAY_SRC_CODEC_CALL_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "accesslog/access_log.h"
+#include "codec/grpc_frames.h"
 #include "codec/headers.h"
 #include "common/grpc_status.h"
 #include "observability/tracing.h"
@@ -37,6 +39,14 @@
 namespace polymesh::gateway {
 
 class DownstreamConnection;
+
+// The effective limits (the configuration's, defaults filled in).
+struct CallLimits {
+  uint32_t max_request_message_bytes = 4u << 20;
+  uint32_t max_response_message_bytes = 4u << 20;
+  uint32_t max_concurrent_streams_per_connection = 1000;
+  uint32_t max_active_streams = 100000;
+};
 
 // What every call of a worker shares: its loop, the routes, its upstream
 // connections and the tracer.
@@ -56,6 +66,11 @@ struct CallContext {
   // The worker's position in each route's weighted split, by route index
   // (one entry per route); nullptr: every split call takes its first share.
   std::vector<uint64_t>* split_positions = nullptr;
+  // The limits (never nullptr once a worker runs; nullptr: the defaults).
+  const CallLimits* limits = nullptr;
+  // Streams open in the whole gateway, shared by every worker; nullptr: not
+  // limited.
+  std::atomic<int64_t>* active_streams = nullptr;
 };
 
 // The bridge of one downstream stream to one upstream stream.
@@ -147,6 +162,11 @@ class Call : public UpstreamStreamCallbacks {
   bool response_complete_ = false;  // final status submitted downstream
   std::string response_buffer_;
   size_t response_offset_ = 0;
+
+  // Limits.
+  GrpcMessageScanner request_messages_;
+  GrpcMessageScanner response_messages_;
+  bool holds_active_stream_ = false;
 
   // Statistics.
   bool counted_ = false;  // CallStarted() was recorded

@@ -37,7 +37,23 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     if (!access_log.ok()) return access_log.status();
     gateway->access_log_ = std::move(*access_log);
   }
+  const v1::Limits& limits = config.limits();
+  if (limits.max_request_message_bytes() > 0) {
+    gateway->limits_.max_request_message_bytes = limits.max_request_message_bytes();
+  }
+  if (limits.max_response_message_bytes() > 0) {
+    gateway->limits_.max_response_message_bytes = limits.max_response_message_bytes();
+  }
+  if (limits.max_concurrent_streams_per_connection() > 0) {
+    gateway->limits_.max_concurrent_streams_per_connection =
+        limits.max_concurrent_streams_per_connection();
+  }
+  if (limits.max_active_streams() > 0) {
+    gateway->limits_.max_active_streams = limits.max_active_streams();
+  }
   WorkerShared shared;
+  shared.limits = &gateway->limits_;
+  shared.active_streams = &gateway->active_streams_;
   shared.stats = gateway->stats_.get();
   shared.access_log = gateway->access_log_.get();
   shared.routes = gateway->routes_.get();

@@ -75,6 +75,8 @@ class Gateway {
   std::vector<ClusterSpec> clusters_;
   std::shared_ptr<StatsStore> stats_;
   std::unique_ptr<AccessLog> access_log_;
+  CallLimits limits_;
+  std::atomic<int64_t> active_streams_{0};
   std::unique_ptr<WorkerPool> workers_;
   bool stopped_ = false;
 };

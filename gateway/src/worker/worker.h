@@ -44,6 +44,10 @@ struct WorkerShared {
   StatsStore* stats = nullptr;
   // The access log (thread-safe), or nullptr for none.
   AccessLog* access_log = nullptr;
+  // The limits; nullptr for the defaults.
+  const CallLimits* limits = nullptr;
+  // Streams open in the whole gateway; nullptr: not counted.
+  std::atomic<int64_t>* active_streams = nullptr;
 };
 
 // One worker thread and everything it owns.

@@ -502,6 +502,74 @@ TEST_F(GatewayIntegrationTest, ClientCancellationReachesTheBackend) {
   EXPECT_TRUE(backend_.record().WaitForCancellation(kWait));
 }
 
+TEST_F(GatewayIntegrationTest, MessagesOverTheSizeLimitsAreResourceExhausted) {
+  StartGateway("", "limits: { max_request_message_bytes: 1000, max_response_message_bytes: 2000 }");
+  {
+    grpc::ClientContext context;
+    SetDeadline(context, kWait);
+    UnaryRequest request;
+    request.set_payload(std::string(1500, 'x'));
+    UnaryResponse response;
+    const grpc::Status status = stub_->Unary(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("exceeds max_request_message_bytes (1000)"));
+  }
+  {
+    grpc::ClientContext context;
+    SetDeadline(context, kWait);
+    UnaryRequest request;
+    request.mutable_instruction()->set_response_size(5000);
+    UnaryResponse response;
+    const grpc::Status status = stub_->Unary(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("exceeds max_response_message_bytes (2000)"));
+  }
+  {
+    // Within both limits: answered.
+    grpc::ClientContext context;
+    SetDeadline(context, kWait);
+    UnaryRequest request;
+    request.set_payload(std::string(500, 'x'));
+    UnaryResponse response;
+    EXPECT_TRUE(stub_->Unary(&context, request, &response).ok());
+    EXPECT_EQ(response.payload().size(), 500u);
+  }
+}
+
+TEST_F(GatewayIntegrationTest, StreamsOverTheGatewaysLimitAreResourceExhausted) {
+  StartGateway("", "limits: { max_active_streams: 1 }");
+  grpc::ClientContext held;
+  SetDeadline(held, kWait);
+  UnaryRequest slow;
+  slow.mutable_instruction()->set_delay_ms(20000);
+  UnaryResponse held_response;
+  grpc::Status held_status;
+  std::thread caller([&] { held_status = stub_->Unary(&held, slow, &held_response); });
+  ASSERT_TRUE(backend_.record().WaitForCalls(1, kWait));
+
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  UnaryRequest request;
+  UnaryResponse response;
+  const grpc::Status status = stub_->Unary(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("max_active_streams (1) reached"));
+
+  held.TryCancel();
+  caller.join();
+  // Once the held call is gone, there is room again.
+  const absl::Time deadline = absl::Now() + kWait;
+  grpc::Status again;
+  do {
+    grpc::ClientContext retry;
+    SetDeadline(retry, kWait);
+    again = stub_->Unary(&retry, request, &response);
+  } while (!again.ok() && absl::Now() < deadline);
+  EXPECT_TRUE(again.ok()) << again.error_message();
+}
+
 TEST_F(GatewayIntegrationTest, HealthCheckThroughTheMainPort) {
   std::string response;
   grpc::Status status = RawUnary("/grpc.health.v1.Health/Check", "", &response);
