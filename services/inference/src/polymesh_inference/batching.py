@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -126,7 +127,6 @@ class Batcher:
         self._waiting: collections.Counter[str] = collections.Counter()
         self._holds: collections.Counter[tuple[str, int]] = collections.Counter()
         self._retired: dict[tuple[str, int], Model] = {}
-        self._tasks: set[asyncio.Task] = set()
         self._draining = False
 
     def policy(self, config: ModelConfig) -> BatchPolicy:
@@ -269,27 +269,28 @@ class Batcher:
         except Exception as err:  # e.g. inputs that do not pickle
             future = asyncio.get_running_loop().create_future()
             future.set_result(Execution(started=dispatched, finished=dispatched, error=err))
-        model_key = (model.name, model.generation)
-        self._running[model_key] += 1
-        task = asyncio.ensure_future(self._finish(batch, requests, future, dispatched))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._running[(model.name, model.generation)] += 1
+        future.add_done_callback(functools.partial(self._finish, batch, requests, dispatched))
 
-    async def _finish(
+    def _finish(
         self,
         batch: _Batch,
         requests: list[_Request],
-        future: asyncio.Future[Execution],
         dispatched: float,
+        future: asyncio.Future[Execution],
     ) -> None:
+        """Hands each request its part of the execution's result (a done callback)."""
         model = batch.model
         model_key = (model.name, model.generation)
-        try:
-            execution = await future
-        except Exception as err:
-            now = time.perf_counter()
-            execution = Execution(started=dispatched, finished=now, error=err)
         answered = time.perf_counter()
+        if future.cancelled():
+            execution = Execution(
+                started=dispatched, finished=answered, error=RuntimeError("execution cancelled")
+            )
+        elif future.exception() is not None:
+            execution = Execution(started=dispatched, finished=answered, error=future.exception())
+        else:
+            execution = future.result()
         self._running[model_key] -= 1
         rows = sum(r.rows for r in requests)
         self._on_execution(model.name, rows, execution.finished - execution.started)
@@ -311,9 +312,7 @@ class Batcher:
         if not self._running[model_key]:
             del self._running[model_key]
             for waiting in list(self._open.values()):
-                if waiting.model is model or (waiting.model.name, waiting.model.generation) == (
-                    model_key
-                ):
+                if (waiting.model.name, waiting.model.generation) == model_key:
                     self._make_ready(waiting)
         self._pump()
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -107,22 +108,33 @@ class InferenceMetrics:
             registry=r,
         )
 
+        # Labelled children by label values: labels() costs more than a lookup,
+        # and these are touched on every call.
+        self._children: dict[tuple, Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def observe_request(self, model: str, code: grpc.StatusCode, error_kind: str = "") -> None:
         """Counts one answered call, and its error if it failed."""
-        self.requests.labels(model=model, code=code.name).inc()
+        self._child(self.requests, model, code.name).inc()
         if error_kind:
-            self.errors.labels(model=model, kind=error_kind).inc()
+            self._child(self.errors, model, error_kind).inc()
 
     def observe_queue(self, model: str, queue_s: float) -> None:
         """Records how long one call waited, from its arrival to the start of
         the execution it was part of."""
-        self.queue_seconds.labels(model=model).observe(max(queue_s, 0.0))
+        self._child(self.queue_seconds, model).observe(max(queue_s, 0.0))
 
     def observe_execution(self, model: str, batch_size: int, execution_s: float) -> None:
         """Records one model execution: its rows (of every call merged into it)
         and how long the model ran."""
-        self.batch_size.labels(model=model).observe(batch_size)
-        self.execution_seconds.labels(model=model).observe(max(execution_s, 0.0))
+        self._child(self.batch_size, model).observe(batch_size)
+        self._child(self.execution_seconds, model).observe(max(execution_s, 0.0))
 
     def set_model_ready(self, model: str, ready: bool) -> None:
         self.model_ready.labels(model=model).set(1 if ready else 0)
