@@ -27,7 +27,7 @@ const defaultTestTimeout = 30 * time.Second
 // in this order): Prometheus scrapes the /metrics endpoints that ./dev up
 // serves too, and Grafana shows them.
 var (
-	builtServices     = []string{"inference", "gateway", "aiapi", "users"}
+	builtServices     = []string{"inference", "gateway", "aiapi", "users", "users-py"}
 	collector         = "jaeger"
 	dashboardServices = []string{"prometheus", "grafana"}
 )
@@ -489,7 +489,7 @@ func TestGatewayConfigMatchesTheLocalMesh(t *testing.T) {
 		for j, le := range lc.Endpoints {
 			// mesh.yaml.in names the service by its port's placeholder
 			// (@AIAPI_PORT@); compose reaches it by its service name.
-			service := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(le.Port, "@"), "_PORT"))
+			service := strings.ReplaceAll(strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(le.Port, "@"), "_PORT")), "_", "-")
 			ce := cc.Endpoints[j]
 			if _, ok := p.Services[service]; !ok {
 				t.Errorf("cluster %s: mesh.yaml.in's endpoint %s names no compose service %q", lc.Name, le.Port, service)

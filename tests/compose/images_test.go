@@ -115,8 +115,16 @@ func TestDockerfiles(t *testing.T) {
 				t.Errorf("%s:%d: USER %s: run as an unprivileged user", df.path, user.line, user.args)
 			}
 
+			// A service may run another program of a shared image (the
+			// Python tier's image installs every Python service): then
+			// compose.yaml gives its entrypoint and exposes its port.
+			overridden := len(s.Entrypoint) > 0
 			port := listenPort(t, p, name)
-			if ex := final.last("EXPOSE"); ex == nil || !slices.Contains(strings.Fields(ex.args), port) {
+			if overridden {
+				if !slices.Contains([]string(s.Expose), port) {
+					t.Errorf("%s: runs its own entrypoint but does not expose its port %s", name, port)
+				}
+			} else if ex := final.last("EXPOSE"); ex == nil || !slices.Contains(strings.Fields(ex.args), port) {
 				t.Errorf("%s: EXPOSE lacks the listening port %s", df.path, port)
 			}
 			hc := final.last("HEALTHCHECK")
@@ -149,6 +157,9 @@ func TestDockerfiles(t *testing.T) {
 					t.Fatalf("%s:%d: CMD: %v", df.path, c.line, err)
 				}
 				entry = append(entry, more...)
+			}
+			if overridden {
+				entry = append(append([]string(nil), s.Entrypoint...), s.Command...)
 			}
 			for _, proc := range mesh {
 				if proc.name != name {

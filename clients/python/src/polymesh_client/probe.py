@@ -1,6 +1,6 @@
 """Is a process of the local mesh ready? Exit status 0 if so, 1 if not.
 
-    python -m polymesh_client.probe gateway|aiapi|inference|users|jaeger
+    python -m polymesh_client.probe gateway|aiapi|inference|users|users-py|jaeger
 
 gRPC processes are asked through grpc.health.v1 (overall status ""); Jaeger
 through its HTTP health endpoint. Addresses come from the same environment
@@ -24,9 +24,10 @@ GRPC_PORTS = {
     "aiapi": ("POLYMESH_AIAPI_PORT", 50051),
     "inference": ("POLYMESH_INFERENCE_PORT", 50052),
     "users": ("POLYMESH_USERS_PORT", 50053),
+    "users-py": ("POLYMESH_USERS_PY_PORT", 50054),
 }
 JAEGER_HEALTH_PORT = ("POLYMESH_JAEGER_HEALTH_PORT", 13133)
-USAGE = "gateway|aiapi|inference|users|jaeger"
+USAGE = "gateway|aiapi|inference|users|users-py|jaeger"
 
 
 def _port(variable: str, default: int) -> int:
