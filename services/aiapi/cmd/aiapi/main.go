@@ -17,9 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -35,8 +33,7 @@ import (
 	"github.com/polymesh/polymesh/services/aiapi/internal/batch"
 	"github.com/polymesh/polymesh/services/aiapi/internal/predict"
 	"github.com/polymesh/polymesh/services/internal/grpcserver"
-	"github.com/polymesh/polymesh/services/internal/logging"
-	"github.com/polymesh/polymesh/services/internal/metrics"
+	"github.com/polymesh/polymesh/services/internal/service"
 	"github.com/polymesh/polymesh/services/internal/telemetry"
 )
 
@@ -45,13 +42,6 @@ func main() {
 		slog.Error("aiapi failed", "error", err)
 		os.Exit(1)
 	}
-}
-
-func envOr(name, fallback string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return fallback
 }
 
 func durationEnv(name string, fallback time.Duration) time.Duration {
@@ -75,12 +65,12 @@ func intEnv(name string, fallback int) int {
 }
 
 func run() error {
-	listen := flag.String("listen", envOr("POLYMESH_LISTEN_ADDR", "127.0.0.1:50051"), "gRPC listen address")
-	upstream := flag.String("inference", envOr("POLYMESH_INFERENCE_ADDR", "127.0.0.1:8080"),
+	listen := flag.String("listen", service.Env("POLYMESH_LISTEN_ADDR", "127.0.0.1:50051"), "gRPC listen address")
+	upstream := flag.String("inference", service.Env("POLYMESH_INFERENCE_ADDR", "127.0.0.1:8080"),
 		"the inference API (the gateway, or the inference service directly)")
 	keysFile := flag.String("api-keys", os.Getenv("POLYMESH_API_KEYS_FILE"),
 		"YAML file of API keys and quotas; empty admits every caller")
-	metricsAddr := flag.String("metrics-listen", envOr("POLYMESH_METRICS_ADDR", "127.0.0.1:9101"),
+	metricsAddr := flag.String("metrics-listen", service.Env("POLYMESH_METRICS_ADDR", "127.0.0.1:9101"),
 		`Prometheus /metrics listen address, or "off"`)
 	window := flag.Duration("batch-window", durationEnv("POLYMESH_BATCH_WINDOW", 2*time.Millisecond),
 		"how long a micro-batch waits for more predictions; 0 turns batching off")
@@ -89,30 +79,12 @@ func run() error {
 		"how long model metadata is reused")
 	flag.Parse()
 
-	log := logging.New(os.Stderr, "polymesh-aiapi")
-	slog.SetDefault(log)
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
-	shutdown, err := telemetry.Setup(ctx, "polymesh-aiapi")
+	proc, err := service.Start("polymesh-aiapi", *metricsAddr)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := shutdown(context.Background()); err != nil {
-			log.Warn("flushing spans", "error", err)
-		}
-	}()
-
-	m, err := metrics.Setup("polymesh-aiapi")
-	if err != nil {
-		return err
-	}
-	defer m.Shutdown(context.Background())
-	if err := m.Start(ctx, *metricsAddr, log); err != nil {
-		return err
-	}
+	defer proc.Close()
+	ctx, log := proc.Ctx, proc.Log
 
 	var authn *auth.Authenticator
 	if *keysFile != "" {

@@ -9,18 +9,13 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/polymesh/polymesh/services/internal/logging"
-	"github.com/polymesh/polymesh/services/internal/metrics"
-	"github.com/polymesh/polymesh/services/internal/telemetry"
+	"github.com/polymesh/polymesh/services/internal/service"
 	"github.com/polymesh/polymesh/services/users/internal/app"
 )
 
@@ -31,45 +26,20 @@ func main() {
 	}
 }
 
-func envOr(name, fallback string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return fallback
-}
-
 func run() error {
-	listen := flag.String("listen", envOr("POLYMESH_LISTEN_ADDR", "127.0.0.1:50053"), "gRPC listen address")
-	db := flag.String("db", envOr("POLYMESH_USERS_DB", "users.db"),
+	listen := flag.String("listen", service.Env("POLYMESH_LISTEN_ADDR", "127.0.0.1:50053"), "gRPC listen address")
+	db := flag.String("db", service.Env("POLYMESH_USERS_DB", "users.db"),
 		"the database: a SQLite file path, or a postgres:// or postgresql:// URL")
-	metricsAddr := flag.String("metrics-listen", envOr("POLYMESH_METRICS_ADDR", "127.0.0.1:9103"),
+	metricsAddr := flag.String("metrics-listen", service.Env("POLYMESH_METRICS_ADDR", "127.0.0.1:9103"),
 		`Prometheus /metrics listen address, or "off"`)
 	flag.Parse()
 
-	log := logging.New(os.Stderr, "polymesh-users")
-	slog.SetDefault(log)
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
-	shutdown, err := telemetry.Setup(ctx, "polymesh-users")
+	proc, err := service.Start("polymesh-users", *metricsAddr)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := shutdown(context.Background()); err != nil {
-			log.Warn("flushing spans", "error", err)
-		}
-	}()
-
-	m, err := metrics.Setup("polymesh-users")
-	if err != nil {
-		return err
-	}
-	defer m.Shutdown(context.Background())
-	if err := m.Start(ctx, *metricsAddr, log); err != nil {
-		return err
-	}
+	defer proc.Close()
+	ctx, log := proc.Ctx, proc.Log
 
 	lis, err := net.Listen("tcp", *listen)
 	if err != nil {

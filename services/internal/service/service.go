@@ -1,0 +1,80 @@
+// Package service starts what every Go service of polymesh runs beside its
+// gRPC server: JSON logs carrying trace ids, a context that ends on SIGTERM
+// or an interrupt, OpenTelemetry tracing (the standard OTEL_* variables)
+// and a Prometheus /metrics endpoint.
+//
+//	proc, err := service.Start("polymesh-users", *metricsAddr)
+//	if err != nil { return err }
+//	defer proc.Close()
+//	// serve until proc.Ctx ends, logging with proc.Log
+package service
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/polymesh/polymesh/services/internal/logging"
+	"github.com/polymesh/polymesh/services/internal/metrics"
+	"github.com/polymesh/polymesh/services/internal/telemetry"
+)
+
+// Process is a started service's shared machinery.
+type Process struct {
+	// Ctx ends when the process is asked to stop.
+	Ctx context.Context
+	// Log is the service's logger (also slog's default).
+	Log     *slog.Logger
+	closers []func()
+}
+
+// Start sets up logging, the stop signals, tracing and metrics (served at
+// metricsAddr; "" or "off" serves none) for the service `name`.
+func Start(name, metricsAddr string) (*Process, error) {
+	log := logging.New(os.Stderr, name)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	p := &Process{Ctx: ctx, Log: log, closers: []func(){stop}}
+
+	shutdown, err := telemetry.Setup(ctx, name)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.closers = append(p.closers, func() {
+		if err := shutdown(context.Background()); err != nil {
+			log.Warn("flushing spans", "error", err)
+		}
+	})
+	m, err := metrics.Setup(name)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.closers = append(p.closers, func() { _ = m.Shutdown(context.Background()) })
+	if err := m.Start(ctx, metricsAddr, log); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close stops the metrics, flushes spans and stops watching signals, in
+// the reverse order of Start.
+func (p *Process) Close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+	p.closers = nil
+}
+
+// Env is the value of an environment variable, or fallback when it is
+// unset or empty.
+func Env(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
