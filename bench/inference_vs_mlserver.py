@@ -218,17 +218,27 @@ def wait_ready(server: Server) -> None:
             time.sleep(0.5)
 
 
-def ok_calls(server: Server) -> float:
-    """How many ModelInfer calls the server counted OK (its Prometheus metrics)."""
+def counters(server: Server) -> dict[str, float]:
+    """From the server's Prometheus metrics: the ModelInfer calls it counted
+    OK, and for ours the executions and the rows they ran."""
     url = f"http://127.0.0.1:{server.metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=10) as answer:
         text = answer.read().decode()
     if server.name == "polymesh":
-        pattern = r'polymesh_inference_requests_total\{code="OK",model="iris"\} (\S+)'
+        patterns = {
+            "ok": r'polymesh_inference_requests_total\{code="OK",model="iris"\} (\S+)',
+            "executions": r'polymesh_inference_batch_size_count\{model="iris"\} (\S+)',
+            "rows": r'polymesh_inference_batch_size_sum\{model="iris"\} (\S+)',
+        }
     else:
-        pattern = r'grpc_server_handled_total\{grpc_code="OK",grpc_method="ModelInfer"[^}]*\} (\S+)'
-    match = re.search(pattern, text)
-    return float(match[1]) if match else 0.0
+        patterns = {
+            "ok": r'grpc_server_handled_total\{grpc_code="OK",grpc_method="ModelInfer"[^}]*\} (\S+)'
+        }
+    values = {}
+    for key, pattern in patterns.items():
+        match = re.search(pattern, text)
+        values[key] = float(match[1]) if match else 0.0
+    return values
 
 
 def check_answer(server: Server) -> None:
@@ -350,6 +360,9 @@ class Point:
     """Calls the server counted OK from the point's start to its end (warm-up too)."""
     checked: bool
     """The server counted at least as many OK calls as h2load saw succeed."""
+    rows_per_execution: float | None
+    """Ours: mean rows per model execution over the point (its batch size
+    histogram); None for MLServer (one call per execution, it has no batching on)."""
     other_cpu_share: float
     """Share of the machine's CPU time that other processes used meanwhile."""
     h2load: dict = field(default_factory=dict)
@@ -383,7 +396,7 @@ def run_point(
         f"http://{server.target}{METHOD}",
     ]
     pids = group_members(server.process.pid)
-    ok_before = ok_calls(server)
+    before = counters(server)
     with MemorySampler(server.process.pid) as memory:
         launched = time.time()
         h2load = subprocess.Popen(niced(command), stdout=subprocess.PIPE, text=True)
@@ -393,7 +406,10 @@ def run_point(
         out, _ = h2load.communicate(timeout=warmup_s + duration_s + 60)
         cpu_after, machine_after = cpu_seconds(pids), machine_busy()
         ours = cpu_after - cpu_before + _children_cpu() - children_before
-    ok_after = ok_calls(server)
+    after = counters(server)
+    ok = after["ok"] - before["ok"]
+    executions = after.get("executions", 0.0) - before.get("executions", 0.0)
+    rows = after.get("rows", 0.0) - before.get("rows", 0.0)
     if h2load.returncode != 0:
         raise SystemExit(f"h2load failed ({h2load.returncode}):\n{out}")
     stats = parse_h2load(out)
@@ -425,8 +441,9 @@ def run_point(
         peak_rss_mib=memory.peak_rss_kib / 1024,
         peak_pss_mib=memory.peak_pss_kib / 1024,
         cpu_ms_per_call=(cpu_after - cpu_before) * 1000 / done if done else float("nan"),
-        server_ok=int(ok_after - ok_before),
-        checked=ok_after - ok_before >= stats["succeeded"],
+        server_ok=int(ok),
+        checked=ok >= stats["succeeded"],
+        rows_per_execution=rows / executions if executions else None,
         other_cpu_share=max(0.0, (busy - ours) / elapsed) if elapsed > 0 else 0.0,
         h2load=stats,
     )
@@ -567,8 +584,9 @@ def section(result: dict) -> str:
         f" {v['grpcio_polymesh']}). Both with their default settings but for the addresses"
         " (loopback, free ports): for MLServer one inference worker process, no adaptive"
         " batching, its REST and metrics servers on; for ours a worker process per core and"
-        " dynamic batching (1 ms queue delay), metrics on, and tracing on with every span"
-        " made but not exported (`OTEL_TRACES_EXPORTER=none`; MLServer makes none).",
+        f" dynamic batching ({_default_delay_ms():g} ms queue delay), metrics on, and"
+        " tracing on with every span made but not exported (`OTEL_TRACES_EXPORTER=none`;"
+        " MLServer makes none).",
         "- **Model and calls**: `build/models/iris/model.joblib` (a scikit-learn"
         f" {v['scikit_learn']} pipeline: scaler and logistic regression). Each call is a"
         " gRPC ModelInfer of one row of four FP64 features (`raw_input_contents`) asking"
@@ -605,17 +623,19 @@ def section(result: dict) -> str:
         f"Measured {result['date']} in {result['seconds']:.0f} s.",
         "",
         "| concurrency | server | calls/s | p50 (ms) | p99 (ms) | peak RSS (MiB)"
-        " | peak PSS (MiB) | server CPU/call (ms) |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | peak PSS (MiB) | server CPU/call (ms) | rows per execution |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in levels:
         for server in SERVERS:
             p = by.get((server, c))
             if p is not None:
+                merged = "off" if p.rows_per_execution is None else f"{p.rows_per_execution:.2f}"
                 lines.append(
                     f"| {c} | {server} | {p.rps:,.0f} | {p.p50_ms:.2f} | {p.p99_ms:.2f}"
                     f" | {p.peak_rss_mib:.0f} | {p.peak_pss_mib:.0f}"
-                    f" | {p.cpu_ms_per_call:.2f} |"
+                    f" | {p.cpu_ms_per_call:.2f}"
+                    f" | {merged} |"
                 )
     lines.append("")
     for c in levels:
@@ -628,6 +648,14 @@ def section(result: dict) -> str:
                 f" against {theirs.p99_ms:.2f} ms), with {ours.cpu_ms_per_call:.2f} ms of CPU"
                 f" per call against {theirs.cpu_ms_per_call:.2f}."
             )
+    lines += [
+        "",
+        "Both front ends are Python grpc.aio processes that hand the model to worker"
+        " processes. MLServer runs the estimator once per call; the inference tier"
+        " merges the calls that arrive while its model runs into one execution (rows per"
+        " execution above, from its `polymesh_inference_batch_size` histogram), so its"
+        " workers run the model fewer times than there are calls.",
+    ]
     failed = sum(p.failed for p in points)
     unchecked = [f"{p.server} at {p.concurrency}" for p in points if not p.checked]
     lines += [
@@ -645,6 +673,12 @@ def section(result: dict) -> str:
         END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def _default_delay_ms() -> float:
+    from polymesh_inference.settings import Settings
+
+    return Settings.__dataclass_fields__["max_queue_delay_s"].default * 1000
 
 
 def write_docs(text: str) -> None:
