@@ -335,13 +335,24 @@ async def test_model_queue_and_execution_spans(stub, exporter, iris):
     assert execute.attributes["polymesh.batch.requests"] == 1
 
 
+async def finished_spans(exporter, name: str) -> list:
+    """The finished spans, once one is called name: an aborted call's status
+    can reach the client before the server has ended its span."""
+    for _ in range(500):
+        spans = exporter.get_finished_spans()
+        if any(s.name == name for s in spans):
+            return list(spans)
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no span {name!r}")
+
+
 async def test_model_execution_span_of_a_failing_model(stub, exporter):
     request = pb.ModelInferRequest(model_name="broken")
     request.inputs.add(name="input", datatype="FP64", shape=[1, 4])
     request.inputs[0].contents.fp64_contents.extend([1.0] * 4)
     with pytest.raises(grpc.aio.AioRpcError):
         await stub.ModelInfer(request)
-    spans = exporter.get_finished_spans()
+    spans = await finished_spans(exporter, f"{SERVICE}/ModelInfer")
     (server,) = [s for s in spans if s.kind == SpanKind.SERVER]
     (internal,) = [s for s in spans if s.name == "model.execute broken"]
     assert internal.status.status_code == StatusCode.ERROR
@@ -352,7 +363,8 @@ async def test_model_execution_span_of_a_failing_model(stub, exporter):
 async def test_invalid_argument_server_span_is_not_an_error(stub, exporter):
     with pytest.raises(grpc.aio.AioRpcError):
         await stub.ModelInfer(pb.ModelInferRequest(model_name="iris"))
-    (server,) = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    spans = await finished_spans(exporter, f"{SERVICE}/ModelInfer")
+    (server,) = [s for s in spans if s.kind == SpanKind.SERVER]
     assert server.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert server.attributes["rpc.response.status_code"] == "INVALID_ARGUMENT"
     assert server.status.status_code == StatusCode.UNSET
