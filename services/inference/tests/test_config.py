@@ -128,7 +128,7 @@ def test_settings_from_env(tmp_path):
     defaults = Settings.from_env({"POLYMESH_MODEL_REPOSITORY": str(tmp_path)})
     assert defaults.listen_addr == "127.0.0.1:50052"
     assert defaults.metrics_addr == "127.0.0.1:9102"
-    assert defaults.workers == max(os.cpu_count() or 1, 1)
+    assert 1 <= defaults.workers <= (os.cpu_count() or 1)
     assert defaults.max_batch_size == 32
     assert defaults.max_queue_delay_s == pytest.approx(0.001)
     env = {"POLYMESH_MODEL_REPOSITORY": str(tmp_path), "POLYMESH_WORKERS": "0"}

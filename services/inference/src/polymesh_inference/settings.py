@@ -5,13 +5,29 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .metrics import split_address
 
 METRICS_OFF = "off"
 """The POLYMESH_METRICS_ADDR value that turns the metrics endpoint off."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on: os.cpu_count(), narrowed by its CPU
+    affinity and by a cgroup v2 CPU quota (a container's --cpus), if any."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cores = min(cores, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(cores, 1)
 
 
 class SettingsError(Exception):
@@ -28,10 +44,11 @@ class Settings:
     listen_addr: str = "127.0.0.1:50052"
     """host:port the gRPC server listens on; port 0 picks a free one
     (POLYMESH_LISTEN_ADDR)."""
-    workers: int = max(os.cpu_count() or 1, 1)
+    workers: int = field(default_factory=available_cores)
     """Worker processes that run models, off the event loop and past the GIL
-    (POLYMESH_WORKERS; default one per core). 0 runs models on one thread of
-    the server process instead (for tests and tiny deployments)."""
+    (POLYMESH_WORKERS; default one per core the process may use, see
+    available_cores). 0 runs models on one thread of the server process
+    instead (for tests and tiny deployments)."""
     max_batch_size: int = 32
     """Dynamic batching: the most rows one execution gets, for models whose
     model.yaml sets no max_batch_size (POLYMESH_MAX_BATCH_SIZE; 1 turns
