@@ -142,7 +142,7 @@ async def test_answers_are_the_models_own(own_repository, start_server, connect,
             labels, probabilities = digits.run(["label", "probabilities"], {"input": x})
             np.testing.assert_array_equal(raw_output(response, "label"), labels)
             np.testing.assert_allclose(
-                raw_output(response, "probabilities"), probabilities, rtol=1e-5
+                raw_output(response, "probabilities"), probabilities, rtol=1e-5, atol=1e-7
             )
     executions = metric(server, "polymesh_inference_batch_size_count", model="iris")
     rows = metric(server, "polymesh_inference_batch_size_sum", model="iris")
