@@ -108,8 +108,7 @@ void Call::Start() {
                                      "\": want application/grpc"));
     return;
   }
-  static const CallLimits kDefaultLimits;
-  const CallLimits& limits = context_.limits != nullptr ? *context_.limits : kDefaultLimits;
+  const CallLimits& limits = context_.limits;
   if (downstream_.active_calls() > limits.max_concurrent_streams_per_connection) {
     RespondTrailersOnly(200, GrpcStatus::kResourceExhausted,
                         absl::StrCat("max_concurrent_streams_per_connection (",
@@ -183,8 +182,7 @@ void Call::OnRequestData(const uint8_t* data, size_t length) {
     return;
   }
   request_bytes_ += length;
-  const uint32_t limit = context_.limits != nullptr ? context_.limits->max_request_message_bytes
-                                                    : CallLimits().max_request_message_bytes;
+  const uint32_t limit = context_.limits.max_request_message_bytes;
   if (const uint32_t size = request_messages_.Feed(data, length, limit); size > 0) {
     downstream_.Consume(stream_id_, length);
     Fail(GrpcStatus::kResourceExhausted,
@@ -354,8 +352,7 @@ void Call::OnUpstreamData(const uint8_t* data, size_t length) {
     return;
   }
   response_bytes_ += length;
-  const uint32_t limit = context_.limits != nullptr ? context_.limits->max_response_message_bytes
-                                                    : CallLimits().max_response_message_bytes;
+  const uint32_t limit = context_.limits.max_response_message_bytes;
   if (const uint32_t size = response_messages_.Feed(data, length, limit); size > 0) {
     upstream_->Consume(upstream_stream_id_, length);
     Fail(GrpcStatus::kResourceExhausted,

@@ -66,8 +66,8 @@ struct CallContext {
   // The worker's position in each route's weighted split, by route index
   // (one entry per route); nullptr: every split call takes its first share.
   std::vector<uint64_t>* split_positions = nullptr;
-  // The limits (never nullptr once a worker runs; nullptr: the defaults).
-  const CallLimits* limits = nullptr;
+  // The limits.
+  CallLimits limits;
   // Streams open in the whole gateway, shared by every worker; nullptr: not
   // limited.
   std::atomic<int64_t>* active_streams = nullptr;

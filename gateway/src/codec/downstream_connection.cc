@@ -22,9 +22,7 @@ absl::StatusOr<std::unique_ptr<DownstreamConnection>> DownstreamConnection::Crea
                               option);
   nghttp2_option_del(option);
   const nghttp2_settings_entry settings[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-       context.limits != nullptr ? context.limits->max_concurrent_streams_per_connection
-                                 : CallLimits().max_concurrent_streams_per_connection},
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, context.limits.max_concurrent_streams_per_connection},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow},
   };
   nghttp2_submit_settings(connection->session_, NGHTTP2_FLAG_NONE, settings, 2);

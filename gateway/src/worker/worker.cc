@@ -29,7 +29,9 @@ Worker::Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop,
       split_positions_(shared.routes->routes().size()),
       context_{*loop_,       *shared.routes,    *clusters_,
                shared.tracer, stats,             shared.access_log,
-               &split_positions_, shared.limits, shared.active_streams},
+               &split_positions_,
+               shared.limits != nullptr ? *shared.limits : CallLimits{},
+               shared.active_streams},
       listener_(std::move(listener)),
       drain_timer_(*loop_, [this] { loop_->Exit(); }) {}
 
