@@ -295,13 +295,13 @@ void Call::OnUpstreamReady() {
   const bool has_body = !request_ended_ || request_offset_ < request_buffer_.size();
   absl::StatusOr<int32_t> stream_id = upstream_->Submit(nva, has_body, this);
   if (!stream_id.ok()) {
-    OnUpstreamFailure(stream_id.status().message());
+    OnUpstreamFailure(stream_id.status().message(), /*refused=*/true);
     return;
   }
   upstream_stream_id_ = *stream_id;
 }
 
-void Call::OnUpstreamFailure(absl::string_view message) {
+void Call::OnUpstreamFailure(absl::string_view message, bool /*refused*/) {
   // The connection has already forgotten this stream.
   upstream_ = nullptr;
   upstream_stream_id_ = 0;

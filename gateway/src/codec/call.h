@@ -105,7 +105,7 @@ class Call : public UpstreamStreamCallbacks {
   // --- Upstream events (UpstreamStreamCallbacks) ---
 
   void OnUpstreamReady() override;
-  void OnUpstreamFailure(absl::string_view message) override;
+  void OnUpstreamFailure(absl::string_view message, bool refused) override;
   void OnUpstreamHeader(absl::string_view name, absl::string_view value) override;
   void OnUpstreamHeadersEnd(bool trailers, bool end_stream) override;
   void OnUpstreamData(const uint8_t* data, size_t length) override;

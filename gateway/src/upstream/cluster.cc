@@ -64,10 +64,18 @@ ClusterManager::~ClusterManager() {
   for (auto& [raw, connection] : connections_) connection->set_close_callback(nullptr);
 }
 
-UpstreamConnection* ClusterManager::Pick(size_t cluster_index) {
+UpstreamConnection* ClusterManager::Pick(size_t cluster_index,
+                                         const UpstreamEndpoint* avoid) {
   ClusterState& cluster = clusters_[cluster_index];
-  const size_t endpoint = cluster.next;
+  size_t endpoint = cluster.next;
   cluster.next = (cluster.next + 1) % cluster.active.size();
+  if (avoid != nullptr && cluster.active.size() > 1) {
+    const UpstreamEndpoint& picked = cluster.spec->endpoints[endpoint];
+    if (picked.address == avoid->address && picked.port == avoid->port) {
+      endpoint = cluster.next;
+      cluster.next = (cluster.next + 1) % cluster.active.size();
+    }
+  }
   UpstreamConnection*& active = cluster.active[endpoint];
   if (active != nullptr && active->usable()) return active;
   std::unique_ptr<UpstreamConnection> connection =

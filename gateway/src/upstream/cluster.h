@@ -65,8 +65,10 @@ class ClusterManager {
   // The connection for the next call to cluster `cluster_index`: the next
   // endpoint in round-robin order, its connection opened (or reopened after
   // a failure or GOAWAY) as needed. Never nullptr; a connection that failed
-  // at once fails the Attach() made on it.
-  UpstreamConnection* Pick(size_t cluster_index);
+  // at once fails the Attach() made on it. When `avoid` is set (the
+  // endpoint of a failed attempt), another endpoint is picked if the
+  // cluster has one.
+  UpstreamConnection* Pick(size_t cluster_index, const UpstreamEndpoint* avoid = nullptr);
 
   // The number of clusters.
   size_t size() const { return clusters_.size(); }

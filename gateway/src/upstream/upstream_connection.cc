@@ -88,10 +88,11 @@ void UpstreamConnection::OnConnected() {
 
 void UpstreamConnection::Attach(UpstreamStreamCallbacks* callbacks) {
   if (closed()) {
-    callbacks->OnUpstreamFailure(absl::StrCat(description_, ": ", failure_));
+    callbacks->OnUpstreamFailure(absl::StrCat(description_, ": ", failure_),
+                                 /*refused=*/true);
   } else if (goaway_received_) {
-    callbacks->OnUpstreamFailure(
-        absl::StrCat(description_, ": connection is going away"));
+    callbacks->OnUpstreamFailure(absl::StrCat(description_, ": connection is going away"),
+                                 /*refused=*/true);
   } else if (connecting_) {
     pending_.push_back(callbacks);
   } else {
@@ -149,10 +150,12 @@ void UpstreamConnection::Closed(absl::string_view reason) {
   const std::string message = absl::StrCat(description_, ": ", reason);
   std::vector<UpstreamStreamCallbacks*> waiting;
   waiting.swap(pending_);
-  for (UpstreamStreamCallbacks* callbacks : waiting) callbacks->OnUpstreamFailure(message);
+  for (UpstreamStreamCallbacks* callbacks : waiting) {
+    callbacks->OnUpstreamFailure(message, /*refused=*/true);
+  }
   absl::flat_hash_map<int32_t, UpstreamStreamCallbacks*> open;
   open.swap(streams_);
-  for (auto& [id, callbacks] : open) callbacks->OnUpstreamFailure(message);
+  for (auto& [id, callbacks] : open) callbacks->OnUpstreamFailure(message, /*refused=*/false);
 }
 
 UpstreamStreamCallbacks* UpstreamConnection::StreamCallbacks(int32_t stream_id) const {

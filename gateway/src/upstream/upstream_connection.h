@@ -38,8 +38,12 @@ class UpstreamStreamCallbacks {
   // The connection is ready: the call should Submit() its request now.
   virtual void OnUpstreamReady() = 0;
   // The connection could not be made, or was lost while the stream was
-  // open; the call should fail with UNAVAILABLE and `message`.
-  virtual void OnUpstreamFailure(absl::string_view message) = 0;
+  // open; the call should fail with UNAVAILABLE and `message`, or try
+  // again elsewhere. `refused` is true when the upstream surely did not
+  // process the stream (the connection failed before the stream was
+  // submitted, or the peer refused it), so that even a call that is not
+  // idempotent may move to another connection.
+  virtual void OnUpstreamFailure(absl::string_view message, bool refused) = 0;
   // One field of the response headers or trailers.
   virtual void OnUpstreamHeader(absl::string_view name, absl::string_view value) = 0;
   // The end of a header block: the response headers (`trailers` false) or
