@@ -5,14 +5,16 @@
 // The request is a serialized protobuf message read from a file; every
 // occurrence of the -unique marker in it is replaced, per call, by a
 // zero-padded call counter of the same length, so that the message stays
-// valid (the lengths of its fields do not change). Each of -concurrency
+// valid (the lengths of its fields do not change); the counter starts at
+// -first, and the report's "unique_next" is where the next run should start
+// against the same data. Each of -concurrency
 // workers has one call in flight on its own connection. After -warmup
 // seconds, calls are counted for -duration seconds; the report is one JSON
 // object on stdout:
 //
 //	{"calls": 1200, "errors_by_code": {"ALREADY_EXISTS": 1}, "duration_s": 2.0,
 //	 "calls_per_s": 600, "latency_us": {"p50": ..., "p90": ..., "p99": ...,
-//	 "p999": ..., "max": ...}}
+//	 "p999": ..., "max": ...}, "unique_next": 1301}
 //
 // calls counts every call that ended in the window, errors included; the
 // latencies are those of the calls that succeeded.
@@ -93,6 +95,8 @@ type report struct {
 	DurationS    float64        `json:"duration_s"`
 	CallsPerS    float64        `json:"calls_per_s"`
 	LatencyUs    latencyReport  `json:"latency_us"`
+	// UniqueNext is the first counter value no call used (with -unique).
+	UniqueNext int64 `json:"unique_next,omitempty"`
 }
 
 // worker is one closed-loop caller's tally inside the window.
@@ -116,6 +120,7 @@ func run() error {
 	concurrency := flag.Int("concurrency", 1, "calls in flight, one per connection")
 	duration := flag.Float64("duration", 2, "measured seconds")
 	warmup := flag.Float64("warmup", 0.5, "seconds of calls before the measured window")
+	first := flag.Int64("first", 1, "the counter's first value (with -unique)")
 	timeout := flag.Duration("timeout", 10*time.Second, "deadline of each call")
 	var md metadataFlag
 	flag.Var(&md, "metadata", "key=value metadata sent with every call (repeatable)")
@@ -123,8 +128,8 @@ func run() error {
 	if *target == "" || !strings.HasPrefix(*method, "/") || *bodyFile == "" {
 		return errors.New("-target, -method (/package.Service/Method) and -body are required")
 	}
-	if *concurrency < 1 || *duration <= 0 || *warmup < 0 {
-		return errors.New("-concurrency must be >= 1, -duration > 0, -warmup >= 0")
+	if *concurrency < 1 || *duration <= 0 || *warmup < 0 || *first < 0 {
+		return errors.New("-concurrency must be >= 1, -duration > 0, -warmup >= 0, -first >= 0")
 	}
 	body, err := os.ReadFile(*bodyFile)
 	if err != nil {
@@ -153,13 +158,14 @@ func run() error {
 	}
 
 	var counter atomic.Int64
+	counter.Store(*first - 1)
 	message := func() []byte {
 		if len(marker) == 0 {
 			return body
 		}
 		n := strconv.FormatInt(counter.Add(1), 10)
 		if len(n) > len(marker) {
-			n = n[len(n)-len(marker):]
+			panic("the -unique counter outgrew its marker")
 		}
 		fill := strings.Repeat("0", len(marker)-len(n)) + n
 		return bytes.ReplaceAll(body, marker, []byte(fill))
@@ -223,6 +229,9 @@ func run() error {
 			P50: percentile(all, 0.5), P90: percentile(all, 0.9), P99: percentile(all, 0.99),
 			P999: percentile(all, 0.999), Max: percentile(all, 1),
 		},
+	}
+	if len(marker) > 0 {
+		out.UniqueNext = counter.Load() + 1
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
