@@ -878,7 +878,8 @@ def plot(results: dict[str, Any], images: Path) -> list[Path]:
     )
     written = []
 
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(3.2 * len(scenarios), 4.2))
+    fig, grid = plt.subplots(1, len(scenarios), figsize=(3.2 * len(scenarios), 4.2), squeeze=False)
+    axes = grid[0]  # also when there is one scenario
     for ax, s in zip(axes, scenarios, strict=True):
         present = [t for t in targets if t in s["median"]]
         values = [s["median"][t]["rate"] / 1000 for t in present]
@@ -895,7 +896,8 @@ def plot(results: dict[str, Any], images: Path) -> list[Path]:
     plt.close(fig)
     written.append(path)
 
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(3.2 * len(scenarios), 4.2))
+    fig, grid = plt.subplots(1, len(scenarios), figsize=(3.2 * len(scenarios), 4.2), squeeze=False)
+    axes = grid[0]
     width = 0.8 / max(len(targets), 1)
     for ax, s in zip(axes, scenarios, strict=True):
         present = [t for t in targets if t in s["median"]]
