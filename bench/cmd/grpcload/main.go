@@ -38,6 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -199,7 +200,8 @@ func run() error {
 					continue
 				}
 				if err != nil {
-					w.errors[status.Code(err).String()]++
+					// The canonical name, as in grpc-status docs: UNAVAILABLE.
+					w.errors[code.Code(status.Code(err)).String()]++
 					continue
 				}
 				w.latencies = append(w.latencies, float64(end.Sub(begin).Nanoseconds())/1e3)
