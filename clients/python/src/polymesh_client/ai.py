@@ -7,9 +7,9 @@ Usage:
         answer = await ai.predict_rows("iris", [[5.1, 3.5, 1.4, 0.2]])
         print(output_values(answer, "label"))
 
-Every call has a deadline (`deadline`, in seconds; 5 s unless given). Trace context goes
-with the call when the gRPC client instrumentation is on
-(`polymesh_common.telemetry.instrument_grpc_client()`).
+Every call has a deadline (`deadline`, in seconds; the client's `timeout`, 5 s unless
+given) and carries the API key and the active span's W3C trace context as metadata
+(see `polymesh_client.calls`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,19 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 import grpc
 from polymesh.ai.v1 import ai_pb2, ai_pb2_grpc
 
-DEFAULT_TIMEOUT = 5.0
+from .calls import DEFAULT_TIMEOUT, CallSettings
+
+__all__ = [
+    "API_KEY_HEADER",
+    "DEFAULT_TIMEOUT",
+    "AIClient",
+    "output_values",
+    "rows_request",
+    "tensor",
+    "tensor_values",
+]
+
+API_KEY_HEADER = "x-api-key"
 
 # Which value field of a Tensor holds each Open Inference Protocol datatype.
 _FP = {"FP16", "FP32", "FP64"}
@@ -76,25 +88,26 @@ def rows_request(
 class AIClient:
     """Calls `polymesh.ai.v1.AIService` over one channel.
 
-    `api_key` is sent as the `x-api-key` metadata of every call.
+    `api_key` is sent as the `x-api-key` metadata of every call, after `metadata`.
+    `timeout` is the deadline of calls that give none (None: no deadline).
     """
 
     def __init__(
         self,
         channel: grpc.aio.Channel,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = DEFAULT_TIMEOUT,
         api_key: str | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
         self._stub = ai_pb2_grpc.AIServiceStub(channel)
-        self._timeout = timeout
-        self._metadata: tuple[tuple[str, str], ...] = (("x-api-key", api_key),) if api_key else ()
+        key = ((API_KEY_HEADER, api_key),) if api_key else ()
+        self._calls = CallSettings(timeout, (*metadata, *key))
 
     async def list_models(self, deadline: float | None = None) -> ai_pb2.ListModelsResponse:
         """Every model of the inference tier."""
         return await self._stub.ListModels(
             ai_pb2.ListModelsRequest(),
-            timeout=deadline or self._timeout,
-            metadata=self._metadata,
+            **self._calls.call(deadline),
         )
 
     async def get_model(
@@ -103,8 +116,7 @@ class AIClient:
         """One model's versions, inputs and outputs."""
         answer = await self._stub.GetModel(
             ai_pb2.GetModelRequest(name=name, version=version),
-            timeout=deadline or self._timeout,
-            metadata=self._metadata,
+            **self._calls.call(deadline),
         )
         return answer.model
 
@@ -112,9 +124,7 @@ class AIClient:
         self, request: ai_pb2.PredictRequest, deadline: float | None = None
     ) -> ai_pb2.PredictResponse:
         """One prediction; raises grpc.aio.AioRpcError on failure."""
-        return await self._stub.Predict(
-            request, timeout=deadline or self._timeout, metadata=self._metadata
-        )
+        return await self._stub.Predict(request, **self._calls.call(deadline))
 
     async def predict_rows(
         self, model: str, rows: Iterable[Iterable[float]], deadline: float | None = None
@@ -134,8 +144,7 @@ class AIClient:
         """Streams `requests` and yields one result per request, in order."""
         call = self._stub.PredictStream(
             (ai_pb2.PredictStreamRequest(request=r) for r in requests),
-            timeout=deadline or self._timeout,
-            metadata=self._metadata,
+            **self._calls.call(deadline),
         )
         async for result in call:
             yield result
