@@ -2,32 +2,39 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "common/grpc_status.h"
+#include "observability/batch_processor.h"
+#include "observability/otlp_exporter.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
 #include "opentelemetry/common/attribute_value.h"
 #include "opentelemetry/common/key_value_iterable.h"
-#include "opentelemetry/context/context.h"
-#include "opentelemetry/context/propagation/text_map_propagator.h"
-#include "opentelemetry/exporters/otlp/otlp_grpc_exporter_factory.h"
+#include "opentelemetry/common/string_util.h"
+#include "opentelemetry/common/timestamp.h"
 #include "opentelemetry/nostd/shared_ptr.h"
 #include "opentelemetry/nostd/span.h"
 #include "opentelemetry/nostd/string_view.h"
 #include "opentelemetry/sdk/common/global_log_handler.h"
-#include "opentelemetry/sdk/trace/batch_span_processor_factory.h"
-#include "opentelemetry/sdk/trace/tracer_provider.h"
-#include "opentelemetry/sdk/trace/tracer_provider_factory.h"
-#include "opentelemetry/trace/context.h"
+#include "opentelemetry/sdk/instrumentationscope/instrumentation_scope.h"
+#include "opentelemetry/sdk/resource/resource.h"
+#include "opentelemetry/sdk/trace/random_id_generator.h"
+#include "opentelemetry/sdk/trace/recordable.h"
+#include "opentelemetry/sdk/trace/sampler.h"
+#include "opentelemetry/trace/propagation/detail/hex.h"
+#include "opentelemetry/trace/propagation/detail/string.h"
 #include "opentelemetry/trace/propagation/http_trace_context.h"
-#include "opentelemetry/trace/span.h"
 #include "opentelemetry/trace/span_context.h"
 #include "opentelemetry/trace/span_context_kv_iterable.h"
+#include "opentelemetry/trace/span_id.h"
 #include "opentelemetry/trace/span_metadata.h"
-#include "opentelemetry/trace/span_startoptions.h"
-#include "opentelemetry/trace/tracer.h"
+#include "opentelemetry/trace/trace_flags.h"
+#include "opentelemetry/trace/trace_id.h"
+#include "opentelemetry/trace/trace_state.h"
 
 namespace polymesh::observability {
 namespace {
@@ -134,12 +141,12 @@ void AddRpcAttributes(SemconvMode semconv, const MethodNames& names, AttributeLi
   }
 }
 
-void SetStatusAttributes(SemconvMode semconv, int grpc_status, trace_api::Span& span) {
+void SetStatusAttributes(SemconvMode semconv, int grpc_status, sdk_trace::Recordable& record) {
   if (semconv != SemconvMode::kNew) {
-    span.SetAttribute("rpc.grpc.status_code", static_cast<int64_t>(grpc_status));
+    record.SetAttribute("rpc.grpc.status_code", static_cast<int64_t>(grpc_status));
   }
   if (semconv != SemconvMode::kOld) {
-    span.SetAttribute("rpc.response.status_code", ToNostd(StatusName(grpc_status)));
+    record.SetAttribute("rpc.response.status_code", ToNostd(StatusName(grpc_status)));
   }
 }
 
@@ -155,44 +162,133 @@ std::string FormatTraceparent(const trace_api::SpanContext& context) {
   return traceparent;
 }
 
-// The two trace context headers of a call, as the propagator reads them.
-class HeaderCarrier final : public opentelemetry::context::propagation::TextMapCarrier {
- public:
-  HeaderCarrier(std::string_view traceparent, std::string_view tracestate)
-      : traceparent_(ToNostd(traceparent)), tracestate_(ToNostd(tracestate)) {}
-
-  nostd::string_view Get(nostd::string_view key) const noexcept override {
-    if (key == trace_api::propagation::kTraceParent) return traceparent_;
-    if (key == trace_api::propagation::kTraceState) return tracestate_;
-    return {};
-  }
-  void Set(nostd::string_view /*key*/, nostd::string_view /*value*/) noexcept override {}
-
- private:
-  nostd::string_view traceparent_;
-  nostd::string_view tracestate_;
-};
-
 // The remote parent of a SERVER span; invalid (a new trace) when
-// `traceparent` is absent or malformed.
-trace_api::SpanContext ExtractParent(std::string_view traceparent, std::string_view tracestate) {
+// `traceparent` is absent or malformed. The rules are the W3C propagator's
+// (opentelemetry-cpp's HttpTraceContext), without the heap context objects
+// that its Extract() builds; a trace state is parsed only when present.
+trace_api::SpanContext ExtractParent(std::string_view traceparent_in,
+                                     std::string_view tracestate) {
+  namespace detail = trace_api::propagation::detail;
+  using trace_api::propagation::HttpTraceContext;
+  const nostd::string_view traceparent =
+      opentelemetry::common::StringUtil::Trim(ToNostd(traceparent_in));
   if (traceparent.empty()) return trace_api::SpanContext::GetInvalid();
-  const HeaderCarrier carrier(traceparent, tracestate);
-  opentelemetry::context::Context empty;
-  const opentelemetry::context::Context extracted =
-      trace_api::propagation::HttpTraceContext().Extract(carrier, empty);
-  return trace_api::GetSpan(extracted)->GetContext();
+  std::array<nostd::string_view, 4> fields{};
+  if (detail::SplitString(traceparent, '-', fields.data(), 4) != 4) {
+    return trace_api::SpanContext::GetInvalid();
+  }
+  if (fields[0].size() != 2 || fields[1].size() != 32 || fields[2].size() != 16 ||
+      fields[3].size() != 2) {
+    return trace_api::SpanContext::GetInvalid();
+  }
+  for (const nostd::string_view field : fields) {
+    if (!detail::IsValidHex(field)) return trace_api::SpanContext::GetInvalid();
+  }
+  uint8_t version = 0;
+  detail::HexToBinary(fields[0], &version, 1);
+  if (version == 0xff) return trace_api::SpanContext::GetInvalid();
+  // Version 00 is exactly 55 characters; later versions may append fields.
+  if (version == 0 ? traceparent.size() != trace_api::propagation::kTraceParentSize
+                   : traceparent.size() < trace_api::propagation::kTraceParentSize) {
+    return trace_api::SpanContext::GetInvalid();
+  }
+  const trace_api::TraceId trace_id = HttpTraceContext::TraceIdFromHex(fields[1]);
+  const trace_api::SpanId span_id = HttpTraceContext::SpanIdFromHex(fields[2]);
+  if (!trace_id.IsValid() || !span_id.IsValid()) return trace_api::SpanContext::GetInvalid();
+  return trace_api::SpanContext(trace_id, span_id, HttpTraceContext::TraceFlagsFromHex(fields[3]),
+                                /*is_remote=*/true,
+                                tracestate.empty()
+                                    ? trace_api::TraceState::GetDefault()
+                                    : trace_api::TraceState::FromHeader(ToNostd(tracestate)));
 }
 
 }  // namespace
+
+// What every span of a Tracer shares; spans hold it, so that they may
+// outlive the Tracer. The processor is declared last: it is destroyed (and
+// exports what it holds) while the resource and scope its spans point to
+// still exist.
+struct TracerCore {
+  TracerCore(std::unique_ptr<sdk_trace::SpanProcessor> span_processor,
+             std::unique_ptr<sdk_trace::Sampler> span_sampler,
+             opentelemetry::sdk::resource::Resource span_resource, SemconvMode mode,
+             std::shared_ptr<TracingCounters> tracing_counters)
+      : semconv(mode),
+        sampler(std::move(span_sampler)),
+        resource(std::move(span_resource)),
+        scope(opentelemetry::sdk::instrumentationscope::InstrumentationScope::Create(kScopeName)),
+        counters(std::move(tracing_counters)),
+        processor(std::move(span_processor)) {}
+
+  // A new span's context under `parent` (invalid: a new trace) and the
+  // sampler's verdict. Returns the recordable to fill, or null when the
+  // span is not recorded (not sampled, or the tracer is shut down).
+  std::unique_ptr<sdk_trace::Recordable> Start(const trace_api::SpanContext& parent,
+                                               nostd::string_view name, trace_api::SpanKind kind,
+                                               const otel_common::KeyValueIterable& attributes,
+                                               trace_api::SpanContext& context) const {
+    const trace_api::TraceId trace_id =
+        parent.IsValid() ? parent.trace_id() : ids.GenerateTraceId();
+    const trace_api::SpanId span_id = ids.GenerateSpanId();
+    sdk_trace::SamplingResult sampling = sampler->ShouldSample(
+        parent, trace_id, name, kind, attributes, trace_api::NullSpanContext());
+    uint8_t flags = parent.IsValid() ? parent.trace_flags().flags() : 0;
+    flags = sampling.IsSampled() ? (flags | trace_api::TraceFlags::kIsSampled)
+                                 : (flags & ~trace_api::TraceFlags::kIsSampled);
+    flags &= trace_api::TraceFlags::kAllW3CTraceContext1Flags;
+    context = trace_api::SpanContext(
+        trace_id, span_id, trace_api::TraceFlags(flags), /*is_remote=*/false,
+        sampling.trace_state != nullptr ? sampling.trace_state
+        : parent.IsValid()              ? parent.trace_state()
+                                        : trace_api::TraceState::GetDefault());
+    if (!sampling.IsRecording() || shut_down.load(std::memory_order_relaxed)) return nullptr;
+    std::unique_ptr<sdk_trace::Recordable> record = processor->MakeRecordable();
+    if (record == nullptr) return nullptr;
+    record->SetIdentity(context, parent.IsValid() ? parent.span_id() : trace_api::SpanId());
+    record->SetTraceFlags(context.trace_flags());
+    record->SetName(name);
+    record->SetSpanKind(kind);
+    record->SetStartTime(otel_common::SystemTimestamp(std::chrono::system_clock::now()));
+    record->SetResource(resource);
+    record->SetInstrumentationScope(*scope);
+    attributes.ForEachKeyValue([&record](nostd::string_view key, otel_common::AttributeValue value) {
+      record->SetAttribute(key, value);
+      return true;
+    });
+    if (sampling.attributes != nullptr) {
+      for (const auto& [key, value] : *sampling.attributes) record->SetAttribute(key, value);
+    }
+    processor->OnStart(*record, parent);
+    return record;
+  }
+
+  // Ends a recorded span started at `start`.
+  void End(std::unique_ptr<sdk_trace::Recordable> record,
+           std::chrono::steady_clock::time_point start) const {
+    record->SetDuration(std::chrono::steady_clock::now() - start);
+    if (shut_down.load(std::memory_order_relaxed)) return;
+    processor->OnEnd(std::move(record));
+  }
+
+  const SemconvMode semconv;
+  const std::unique_ptr<sdk_trace::Sampler> sampler;
+  const opentelemetry::sdk::resource::Resource resource;
+  const std::unique_ptr<opentelemetry::sdk::instrumentationscope::InstrumentationScope> scope;
+  const std::shared_ptr<TracingCounters> counters;
+  mutable sdk_trace::RandomIdGenerator ids;
+  std::atomic<bool> shut_down{false};
+  const std::unique_ptr<sdk_trace::SpanProcessor> processor;
+};
 
 // ---------------------------------------------------------------------------
 // ClientSpan
 
 struct ClientSpan::Impl {
   // Null when tracing is off.
-  nostd::shared_ptr<trace_api::Span> span;
-  SemconvMode semconv = SemconvMode::kOld;
+  std::shared_ptr<const TracerCore> core;
+  // Null when the span is not recorded.
+  std::unique_ptr<sdk_trace::Recordable> record;
+  std::chrono::steady_clock::time_point start;
   std::string traceparent;
   std::string tracestate;
   bool ended = false;
@@ -200,11 +296,11 @@ struct ClientSpan::Impl {
   void End(int grpc_status, std::string_view message) {
     if (ended) return;
     ended = true;
-    if (span == nullptr) return;
+    if (record == nullptr) return;
     grpc_status = NormalizeStatus(grpc_status);
-    SetStatusAttributes(semconv, grpc_status, *span);
-    if (grpc_status != 0) span->SetStatus(trace_api::StatusCode::kError, ToNostd(message));
-    span->End();
+    SetStatusAttributes(core->semconv, grpc_status, *record);
+    if (grpc_status != 0) record->SetStatus(trace_api::StatusCode::kError, ToNostd(message));
+    core->End(std::move(record), start);
   }
 };
 
@@ -239,26 +335,30 @@ void ClientSpan::End(int grpc_status, std::string_view message) {
 // ServerSpan
 
 struct ServerSpan::Impl {
-  // Tracing on: the tracer of the CLIENT spans, this span and its call's path.
-  nostd::shared_ptr<trace_api::Tracer> tracer;
-  nostd::shared_ptr<trace_api::Span> span;
-  SemconvMode semconv = SemconvMode::kOld;
-  std::string path;
+  // Tracing on: what the spans share, this span's context and record (null
+  // when not recorded), and its call's path (inline: most paths are short).
+  std::shared_ptr<const TracerCore> core;
+  trace_api::SpanContext context = trace_api::SpanContext::GetInvalid();
+  std::unique_ptr<sdk_trace::Recordable> record;
+  std::chrono::steady_clock::time_point start;
+  absl::InlinedVector<char, 96> path;
   // Tracing off: the downstream trace context, passed upstream unchanged.
   std::string traceparent;
   std::string tracestate;
   bool ended = false;
 
+  std::string_view path_view() const { return {path.data(), path.size()}; }
+
   void End(int grpc_status, std::string_view message) {
     if (ended) return;
     ended = true;
-    if (span == nullptr) return;
+    if (record == nullptr) return;
     grpc_status = NormalizeStatus(grpc_status);
-    SetStatusAttributes(semconv, grpc_status, *span);
+    SetStatusAttributes(core->semconv, grpc_status, *record);
     if (IsServerError(grpc_status)) {
-      span->SetStatus(trace_api::StatusCode::kError, ToNostd(message));
+      record->SetStatus(trace_api::StatusCode::kError, ToNostd(message));
     }
-    span->End();
+    core->End(std::move(record), start);
   }
 };
 
@@ -278,9 +378,9 @@ ServerSpan::~ServerSpan() {
 }
 
 void ServerSpan::SetRoute(std::string_view route, std::string_view cluster) {
-  if (impl_ == nullptr || impl_->span == nullptr) return;
-  impl_->span->SetAttribute("polymesh.route", ToNostd(route));
-  impl_->span->SetAttribute("polymesh.cluster", ToNostd(cluster));
+  if (impl_ == nullptr || impl_->record == nullptr || impl_->ended) return;
+  impl_->record->SetAttribute("polymesh.route", ToNostd(route));
+  impl_->record->SetAttribute("polymesh.cluster", ToNostd(cluster));
 }
 
 ClientSpan ServerSpan::StartClient(std::string_view address, uint16_t port) {
@@ -288,23 +388,21 @@ ClientSpan ServerSpan::StartClient(std::string_view address, uint16_t port) {
   if (impl_ == nullptr) return client;
   client.impl_ = std::make_unique<ClientSpan::Impl>();
   ClientSpan::Impl& out = *client.impl_;
-  if (impl_->span == nullptr) {  // tracing off
+  if (impl_->core == nullptr) {  // tracing off
     out.traceparent = impl_->traceparent;
     out.tracestate = impl_->tracestate;
     return client;
   }
-  const MethodNames names = SplitPath(impl_->path);
+  const MethodNames names = SplitPath(impl_->path_view());
   AttributeList attributes;
-  AddRpcAttributes(impl_->semconv, names, attributes);
+  AddRpcAttributes(impl_->core->semconv, names, attributes);
   attributes.Add("server.address", ToNostd(address));
   attributes.Add("server.port", static_cast<int64_t>(port));
-  trace_api::StartSpanOptions options;
-  options.kind = trace_api::SpanKind::kClient;
-  options.parent = impl_->span->GetContext();
-  out.span = impl_->tracer->StartSpan(ToNostd(names.full), attributes,
-                                      trace_api::NullSpanContext(), options);
-  out.semconv = impl_->semconv;
-  const trace_api::SpanContext context = out.span->GetContext();
+  trace_api::SpanContext context = trace_api::SpanContext::GetInvalid();
+  out.start = std::chrono::steady_clock::now();
+  out.record = impl_->core->Start(impl_->context, ToNostd(names.full), trace_api::SpanKind::kClient,
+                                  attributes, context);
+  out.core = impl_->core;
   out.traceparent = FormatTraceparent(context);
   if (!context.trace_state()->Empty()) out.tracestate = context.trace_state()->ToHeader();
   return client;
@@ -319,41 +417,36 @@ void ServerSpan::End(int grpc_status, std::string_view message) {
 
 namespace {
 
-// Tracing on: spans from the SDK.
+// Tracing on: spans recorded through the SDK's span processor interface.
 class SdkTracer final : public Tracer {
  public:
-  SdkTracer(std::unique_ptr<sdk_trace::TracerProvider> provider, SemconvMode semconv)
-      : provider_(std::move(provider)),
-        tracer_(provider_->GetTracer(kScopeName)),
-        semconv_(semconv) {}
+  explicit SdkTracer(std::shared_ptr<TracerCore> core) : core_(std::move(core)) {}
   ~SdkTracer() override { SdkTracer::Shutdown(); }
 
   ServerSpan StartServer(std::string_view path, std::string_view traceparent,
                          std::string_view tracestate) override {
     const MethodNames names = SplitPath(path);
     AttributeList attributes;
-    AddRpcAttributes(semconv_, names, attributes);
-    trace_api::StartSpanOptions options;
-    options.kind = trace_api::SpanKind::kServer;
-    options.parent = ExtractParent(traceparent, tracestate);
+    AddRpcAttributes(core_->semconv, names, attributes);
     auto impl = std::make_unique<ServerSpanImpl>();
-    impl->span = tracer_->StartSpan(ToNostd(names.full), attributes, trace_api::NullSpanContext(),
-                                    options);
-    impl->tracer = tracer_;
-    impl->semconv = semconv_;
-    impl->path = path;
+    impl->start = std::chrono::steady_clock::now();
+    impl->record = core_->Start(ExtractParent(traceparent, tracestate), ToNostd(names.full),
+                                trace_api::SpanKind::kServer, attributes, impl->context);
+    impl->core = core_;
+    impl->path.assign(path.begin(), path.end());
     return MakeServerSpan(std::move(impl));
   }
 
   void Shutdown() override {
-    if (!shut_down_.exchange(true)) provider_->Shutdown();
+    if (!core_->shut_down.exchange(true)) {
+      core_->processor->Shutdown(std::chrono::microseconds::max());
+    }
   }
 
+  std::shared_ptr<const TracingCounters> counters() const override { return core_->counters; }
+
  private:
-  const std::unique_ptr<sdk_trace::TracerProvider> provider_;
-  const nostd::shared_ptr<trace_api::Tracer> tracer_;
-  const SemconvMode semconv_;
-  std::atomic<bool> shut_down_{false};
+  const std::shared_ptr<TracerCore> core_;
 };
 
 // Tracing off: no spans; the trace context passes through unchanged.
@@ -375,6 +468,8 @@ class DisabledTracer final : public Tracer {
 
 Tracer::~Tracer() = default;
 
+std::shared_ptr<const TracingCounters> Tracer::counters() const { return nullptr; }
+
 ServerSpan Tracer::MakeServerSpan(std::unique_ptr<ServerSpanImpl> impl) {
   ServerSpan span;
   span.impl_ = std::move(impl);
@@ -386,31 +481,27 @@ absl::StatusOr<std::unique_ptr<Tracer>> Tracer::FromEnvironment(const TracerOpti
   absl::StatusOr<TracingEnvironment> env = ReadTracingEnvironment(options.default_service_name);
   if (!env.ok()) return env.status();
   if (env->sdk_disabled) return std::make_unique<DisabledTracer>();
-  // The SDK warns once per span it drops when its queue is full, on the
-  // thread that ends the span: under overload, a worker would write a line to
-  // stderr per call. Errors (one per failed export) still show.
+  // One error line per failed export; the processor counts drops instead of
+  // logging them.
   opentelemetry::sdk::common::internal_log::GlobalLogHandler::SetLogLevel(
       opentelemetry::sdk::common::internal_log::LogLevel::Error);
-  std::unique_ptr<sdk_trace::SpanProcessor> processor =
-      sdk_trace::BatchSpanProcessorFactory::Create(
-          opentelemetry::exporter::otlp::OtlpGrpcExporterFactory::Create(env->exporter),
-          env->batch);
-  return std::make_unique<SdkTracer>(
-      sdk_trace::TracerProviderFactory::Create(std::move(processor), *env->resource,
-                                               std::move(env->sampler)),
-      env->semconv);
+  auto counters = std::make_shared<TracingCounters>();
+  auto processor = std::make_unique<BatchExportProcessor>(
+      std::make_unique<OtlpSpanExporter>(env->exporter), env->batch, counters);
+  return std::make_unique<SdkTracer>(std::make_shared<TracerCore>(
+      std::move(processor), std::move(env->sampler), *std::move(env->resource), env->semconv,
+      std::move(counters)));
 }
 
 std::unique_ptr<Tracer> TracerForTest(std::unique_ptr<sdk_trace::SpanProcessor> processor,
                                       SemconvMode semconv,
                                       std::unique_ptr<sdk_trace::Sampler> sampler,
-                                      std::string_view service_name) {
+                                      std::string_view service_name,
+                                      std::shared_ptr<TracingCounters> counters) {
   if (sampler == nullptr) sampler = *ParseSampler("", "");
-  return std::make_unique<SdkTracer>(
-      sdk_trace::TracerProviderFactory::Create(std::move(processor),
-                                               *MakeResource("", "", service_name),
-                                               std::move(sampler)),
-      semconv);
+  return std::make_unique<SdkTracer>(std::make_shared<TracerCore>(
+      std::move(processor), std::move(sampler), *MakeResource("", "", service_name), semconv,
+      std::move(counters)));
 }
 
 }  // namespace polymesh::observability

@@ -1,9 +1,12 @@
 // Tracing of gateway calls with OpenTelemetry: one SERVER span per downstream
 // call, one CLIENT span per upstream attempt, W3C trace context in and out.
 //
-// The per-call API is small and allocation-light; spans are exported off the
-// per-call path by a batch span processor with the OTLP/gRPC exporter,
-// configured from the standard OTEL_* environment variables.
+// The per-call API is small and allocation-light: spans are recorded straight
+// into a span processor's recordables (no SDK Span objects), and exported
+// off the per-call path by a batch processor (batch_processor.h) with an
+// OTLP/gRPC exporter that writes a whole batch into one request
+// (otlp_exporter.h), configured from the standard OTEL_* environment
+// variables.
 //
 // Usage (one Tracer per process, shared by every worker thread):
 //
@@ -39,6 +42,7 @@ struct TracerOptions {
 class ClientSpan;
 class ServerSpan;
 class Tracer;
+struct TracingCounters;  // batch_processor.h
 
 // The CLIENT span of one upstream attempt. Movable, not copyable; a span not
 // ended explicitly is ended as CANCELLED when destroyed (or assigned over).
@@ -115,6 +119,10 @@ class Tracer {
                                  std::string_view tracestate) = 0;
   // Exports what is buffered and stops exporting. Call once, at exit.
   virtual void Shutdown() = 0;
+  // The counts of spans exported and dropped (see TracingCounters in
+  // batch_processor.h), or null when nothing is exported. They stay valid
+  // after the Tracer is gone.
+  virtual std::shared_ptr<const TracingCounters> counters() const;
 
  protected:
   // For implementations of Tracer (in tracing.cc): the per-call state of a

@@ -216,6 +216,9 @@ absl::StatusOr<sdk_trace::BatchSpanProcessorOptions> ParseBatchSpanProcessorOpti
     std::string_view schedule_delay, std::string_view max_queue_size,
     std::string_view max_export_batch_size) {
   sdk_trace::BatchSpanProcessorOptions options;
+  options.schedule_delay_millis = std::chrono::milliseconds(kGatewayBspScheduleDelayMillis);
+  options.max_queue_size = kGatewayBspMaxQueueSize;
+  options.max_export_batch_size = kGatewayBspMaxExportBatchSize;
   absl::StatusOr<uint64_t> delay =
       ParsePositive(kBspScheduleDelay, schedule_delay,
                     static_cast<uint64_t>(options.schedule_delay_millis.count()));

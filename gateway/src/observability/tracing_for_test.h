@@ -15,6 +15,8 @@
 #include <memory>
 #include <string_view>
 
+#include "observability/batch_processor.h"
+#include "observability/batch_processor.h"
 #include "observability/tracing.h"
 #include "observability/tracing_config.h"
 #include "opentelemetry/sdk/trace/processor.h"
@@ -24,12 +26,13 @@ namespace polymesh::observability {
 
 // A Tracer whose spans go to `processor`, sampled by `sampler` (null: the
 // default, parentbased_always_on), carrying the `semconv` attributes, with
-// service.name `service_name`.
+// service.name `service_name`; its counters() are `counters`.
 std::unique_ptr<Tracer> TracerForTest(
     std::unique_ptr<opentelemetry::sdk::trace::SpanProcessor> processor,
     SemconvMode semconv = SemconvMode::kDup,
     std::unique_ptr<opentelemetry::sdk::trace::Sampler> sampler = nullptr,
-    std::string_view service_name = "polymesh-gateway");
+    std::string_view service_name = "polymesh-gateway",
+    std::shared_ptr<TracingCounters> counters = nullptr);
 
 }  // namespace polymesh::observability
 

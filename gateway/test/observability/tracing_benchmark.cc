@@ -1,54 +1,79 @@
-// Per-call cost of tracing on the caller's thread: one downstream call with
-// one upstream attempt (StartServer, SetRoute, StartClient, End, End).
+// Cost of tracing, per call and per exported span.
 //
-// Tracing on uses the production span processor (batch, exporting on its own
-// thread) and the OTLP exporter's recordables, whose export is discarded, so
-// that the numbers are what a worker thread pays, not what the network does.
+// BM_Call*: one downstream call with one upstream attempt (StartServer,
+// SetRoute, StartClient, End, End) on the caller's thread, with the
+// production span processor (BatchExportProcessor, exporting on its own
+// thread) and an exporter that builds the OTLP request exactly as the real
+// one does, then drops it instead of sending it: the numbers are what a
+// worker thread pays, not what the network does.
+//
+// BM_Export*: the export thread's work per span for a batch of 512 gateway
+// spans, from recorded spans to the serialized ExportTraceServiceRequest:
+// the gateway's SpanRecord + BuildExportRequest on an arena, against
+// opentelemetry-cpp's OtlpRecordable + OtlpRecordableUtils::PopulateRequest
+// (recording the spans included, as both are paid per span).
 #include <chrono>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "benchmark/benchmark.h"
+#include "google/protobuf/arena.h"
+#include "observability/batch_processor.h"
+#include "observability/otlp_exporter.h"
+#include "observability/span_record.h"
 #include "observability/tracing.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
 #include "opentelemetry/exporters/otlp/otlp_recordable.h"
-#include "opentelemetry/sdk/trace/batch_span_processor_factory.h"
-#include "opentelemetry/sdk/trace/batch_span_processor_options.h"
+#include "opentelemetry/exporters/otlp/otlp_recordable_utils.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "opentelemetry/sdk/instrumentationscope/instrumentation_scope.h"
+#include "opentelemetry/sdk/resource/resource.h"
 #include "opentelemetry/sdk/trace/exporter.h"
 #include "opentelemetry/sdk/trace/samplers/always_on.h"
+#include "opentelemetry/trace/span_context.h"
 
 namespace polymesh::observability {
 namespace {
 
+namespace collector = opentelemetry::proto::collector::trace::v1;
+namespace nostd = opentelemetry::nostd;
 namespace sdk_trace = opentelemetry::sdk::trace;
+namespace trace_api = opentelemetry::trace;
 
 constexpr char kPath[] = "/polymesh.ai.v1.AIService/Predict";
 constexpr char kSampled[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 constexpr char kNotSampled[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
 
-// Builds what the OTLP exporter builds, then drops it.
-class DiscardingOtlpExporter final : public sdk_trace::SpanExporter {
+// Builds and serializes what OtlpSpanExporter would send, then drops it.
+class SerializingExporter final : public sdk_trace::SpanExporter {
  public:
   std::unique_ptr<sdk_trace::Recordable> MakeRecordable() noexcept override {
-    return std::make_unique<opentelemetry::exporter::otlp::OtlpRecordable>();
+    return std::make_unique<SpanRecord>();
   }
   opentelemetry::sdk::common::ExportResult Export(
-      const opentelemetry::nostd::span<std::unique_ptr<sdk_trace::Recordable>>& /*spans*/) noexcept
-      override {
+      const nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans) noexcept override {
+    google::protobuf::Arena arena;
+    auto* request = google::protobuf::Arena::CreateMessage<collector::ExportTraceServiceRequest>(
+        &arena);
+    BuildExportRequest(spans, request);
+    benchmark::DoNotOptimize(request->SerializeAsString());
     return opentelemetry::sdk::common::ExportResult::kSuccess;
   }
   bool ForceFlush(std::chrono::microseconds /*timeout*/) noexcept override { return true; }
   bool Shutdown(std::chrono::microseconds /*timeout*/) noexcept override { return true; }
 };
 
-std::unique_ptr<Tracer> EnabledTracer() {
+std::unique_ptr<Tracer> EnabledTracer(std::shared_ptr<TracingCounters> counters) {
   sdk_trace::BatchSpanProcessorOptions options;
   options.max_queue_size = 1 << 16;  // the benchmark measures spans, not drops
-  return TracerForTest(
-      sdk_trace::BatchSpanProcessorFactory::Create(std::make_unique<DiscardingOtlpExporter>(),
-                                                   options),
-      SemconvMode::kDup, std::make_unique<sdk_trace::AlwaysOnSampler>());
+  options.max_export_batch_size = 512;
+  return TracerForTest(std::make_unique<BatchExportProcessor>(
+                           std::make_unique<SerializingExporter>(), options, counters),
+                       SemconvMode::kDup, std::make_unique<sdk_trace::AlwaysOnSampler>(),
+                       "polymesh-gateway", counters);
 }
 
 void OneCall(Tracer& tracer, const char* traceparent, benchmark::State& state) {
@@ -69,9 +94,11 @@ void BM_CallTracingDisabled(benchmark::State& state) {
 BENCHMARK(BM_CallTracingDisabled)->ArgName("traceparent")->Arg(0)->Arg(1);
 
 void BM_CallSampled(benchmark::State& state) {
-  std::unique_ptr<Tracer> tracer = EnabledTracer();
+  auto counters = std::make_shared<TracingCounters>();
+  std::unique_ptr<Tracer> tracer = EnabledTracer(counters);
   OneCall(*tracer, state.range(0) != 0 ? kSampled : "", state);
   tracer->Shutdown();
+  state.counters["dropped"] = static_cast<double>(counters->spans_dropped_queue_full.load());
 }
 BENCHMARK(BM_CallSampled)->ArgName("traceparent")->Arg(0)->Arg(1);
 
@@ -79,13 +106,83 @@ BENCHMARK(BM_CallSampled)->ArgName("traceparent")->Arg(0)->Arg(1);
 // nothing is recorded.
 void BM_CallNotSampled(benchmark::State& state) {
   std::unique_ptr<Tracer> tracer = TracerForTest(
-      sdk_trace::BatchSpanProcessorFactory::Create(std::make_unique<DiscardingOtlpExporter>(),
-                                                   sdk_trace::BatchSpanProcessorOptions{}),
+      std::make_unique<BatchExportProcessor>(std::make_unique<SerializingExporter>(),
+                                             sdk_trace::BatchSpanProcessorOptions{}, nullptr),
       SemconvMode::kDup);
   OneCall(*tracer, kNotSampled, state);
   tracer->Shutdown();
 }
 BENCHMARK(BM_CallNotSampled);
+
+// --- The export path, per span ----------------------------------------------
+
+constexpr int kBatch = 512;
+
+// Records one gateway SERVER span the way the tracer does.
+void RecordServerSpan(sdk_trace::Recordable& record,
+                      const opentelemetry::sdk::resource::Resource& resource,
+                      const opentelemetry::sdk::instrumentationscope::InstrumentationScope& scope) {
+  static constexpr uint8_t kTraceId[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  static constexpr uint8_t kSpanId[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  static constexpr uint8_t kParentId[8] = {8, 7, 6, 5, 4, 3, 2, 1};
+  static const trace_api::SpanContext context(trace_api::TraceId(kTraceId),
+                                              trace_api::SpanId(kSpanId),
+                                              trace_api::TraceFlags(1), false);
+  record.SetIdentity(context, trace_api::SpanId(kParentId));
+  record.SetTraceFlags(context.trace_flags());
+  record.SetName("polymesh.ai.v1.AIService/Predict");
+  record.SetSpanKind(trace_api::SpanKind::kServer);
+  record.SetStartTime(opentelemetry::common::SystemTimestamp(std::chrono::system_clock::now()));
+  record.SetResource(resource);
+  record.SetInstrumentationScope(scope);
+  record.SetAttribute("rpc.system", "grpc");
+  record.SetAttribute("rpc.service", "polymesh.ai.v1.AIService");
+  record.SetAttribute("rpc.system.name", "grpc");
+  record.SetAttribute("rpc.method", "polymesh.ai.v1.AIService/Predict");
+  record.SetAttribute("polymesh.route", "ai");
+  record.SetAttribute("polymesh.cluster", "aiapi");
+  record.SetAttribute("rpc.grpc.status_code", int64_t{0});
+  record.SetAttribute("rpc.response.status_code", "OK");
+  record.SetDuration(std::chrono::microseconds(120));
+}
+
+template <typename Record>
+void ExportBatch(benchmark::State& state) {
+  const opentelemetry::sdk::resource::Resource resource =
+      opentelemetry::sdk::resource::Resource::Create({{"service.name", "polymesh-gateway"}});
+  const auto scope =
+      opentelemetry::sdk::instrumentationscope::InstrumentationScope::Create("polymesh.gateway");
+  for (auto _ : state) {
+    std::vector<std::unique_ptr<sdk_trace::Recordable>> spans;
+    spans.reserve(kBatch);
+    for (int i = 0; i < kBatch; ++i) {
+      spans.push_back(std::make_unique<Record>());
+      RecordServerSpan(*spans.back(), resource, *scope);
+    }
+    const nostd::span<std::unique_ptr<sdk_trace::Recordable>> batch(spans.data(), spans.size());
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.start_block_size = 64 << 10;
+    arena_options.max_block_size = 1 << 20;
+    google::protobuf::Arena arena(arena_options);
+    auto* request =
+        google::protobuf::Arena::CreateMessage<collector::ExportTraceServiceRequest>(&arena);
+    if constexpr (std::is_same_v<Record, SpanRecord>) {
+      BuildExportRequest(batch, request);
+    } else {
+      opentelemetry::exporter::otlp::OtlpRecordableUtils::PopulateRequest(batch, request);
+    }
+    benchmark::DoNotOptimize(request->SerializeAsString());
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+
+void BM_ExportSpanRecord(benchmark::State& state) { ExportBatch<SpanRecord>(state); }
+BENCHMARK(BM_ExportSpanRecord);
+
+void BM_ExportSdkOtlpRecordable(benchmark::State& state) {
+  ExportBatch<opentelemetry::exporter::otlp::OtlpRecordable>(state);
+}
+BENCHMARK(BM_ExportSdkOtlpRecordable);
 
 }  // namespace
 }  // namespace polymesh::observability

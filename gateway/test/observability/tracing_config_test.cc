@@ -154,8 +154,8 @@ TEST(ResourceTest, ServiceNameComesFromEnvThenAttributesThenDefault) {
 TEST(BatchSpanProcessorOptionsTest, DefaultsAndOverrides) {
   auto defaults = ParseBatchSpanProcessorOptions("", "", "");
   ASSERT_TRUE(defaults.ok());
-  EXPECT_EQ(defaults->schedule_delay_millis.count(), 5000);
-  EXPECT_EQ(defaults->max_queue_size, 2048u);
+  EXPECT_EQ(defaults->schedule_delay_millis.count(), 1000);
+  EXPECT_EQ(defaults->max_queue_size, 8192u);
   EXPECT_EQ(defaults->max_export_batch_size, 512u);
 
   auto set = ParseBatchSpanProcessorOptions("200", "8192", "1024");

@@ -1,0 +1,111 @@
+// A batch span processor that exports full batches, and counts what it
+// exports and drops.
+//
+// opentelemetry-cpp 1.19's BatchSpanProcessor exports again as soon as one
+// export returns and any span is queued, so under steady load its batches
+// are as small as the spans that arrive during one export, and each is one
+// OTLP/gRPC call: the per-call overhead is paid every few spans, the queue
+// overflows and spans are dropped. This processor waits for a full batch
+// (`max_export_batch_size`) or for `schedule_delay` since the oldest queued
+// span, whichever comes first; a flush or shutdown exports at once.
+//
+// Ending a span takes a mutex for a push onto a vector whose capacity is
+// kept between batches: no allocation. The export thread starts with the
+// first span, so an idle gateway has none.
+//
+// Usage:
+//
+//   auto counters = std::make_shared<TracingCounters>();
+//   auto processor = std::make_unique<BatchExportProcessor>(
+//       std::make_unique<OtlpSpanExporter>(options), batch_options, counters);
+//   // give it to the tracer; counters->spans_exported is what reached the
+//   // collector, counters->spans_dropped what did not.
+#ifndef POLYMESH_GATEWAY_SRC_OBSERVABILITY_BATCH_PROCESSOR_H_
+#define POLYMESH_GATEWAY_SRC_OBSERVABILITY_BATCH_PROCESSOR_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+#include "opentelemetry/sdk/trace/batch_span_processor_options.h"
+#include "opentelemetry/sdk/trace/exporter.h"
+#include "opentelemetry/sdk/trace/processor.h"
+#include "opentelemetry/sdk/trace/recordable.h"
+
+namespace polymesh::observability {
+
+// What happened to the spans that the tracer recorded. Relaxed atomics,
+// read by a metrics scrape.
+struct TracingCounters {
+  // Spans the collector accepted (an export that succeeded).
+  std::atomic<uint64_t> spans_exported{0};
+  // Spans dropped because the queue was full.
+  std::atomic<uint64_t> spans_dropped_queue_full{0};
+  // Spans lost with an export that failed (collector down, timeout...).
+  std::atomic<uint64_t> spans_dropped_export_failed{0};
+  // Export calls made (each carries one batch).
+  std::atomic<uint64_t> exports{0};
+};
+
+// Batches ended spans and hands them to an exporter on its own thread.
+// Thread-safe.
+class BatchExportProcessor final : public opentelemetry::sdk::trace::SpanProcessor {
+ public:
+  // `options`: max_queue_size spans may wait (more are dropped and counted),
+  // exported max_export_batch_size at a time, at the latest
+  // schedule_delay_millis after the oldest waiting span ended.
+  // `counters` may be null.
+  BatchExportProcessor(std::unique_ptr<opentelemetry::sdk::trace::SpanExporter> exporter,
+                       const opentelemetry::sdk::trace::BatchSpanProcessorOptions& options,
+                       std::shared_ptr<TracingCounters> counters);
+  ~BatchExportProcessor() override;
+
+  // SpanProcessor.
+  std::unique_ptr<opentelemetry::sdk::trace::Recordable> MakeRecordable() noexcept override;
+  void OnStart(opentelemetry::sdk::trace::Recordable& span,
+               const opentelemetry::trace::SpanContext& parent_context) noexcept override;
+  void OnEnd(std::unique_ptr<opentelemetry::sdk::trace::Recordable>&& span) noexcept override;
+  // Exports every queued span; false if `timeout` passed first.
+  bool ForceFlush(std::chrono::microseconds timeout) noexcept override;
+  // Exports every queued span, stops the thread and shuts the exporter
+  // down. Later spans are dropped (not counted).
+  bool Shutdown(std::chrono::microseconds timeout) noexcept override;
+
+ private:
+  using Batch = std::vector<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>;
+
+  void Run();
+  // Exports `batch` in pieces of at most max_export_batch_size, then clears it.
+  void ExportAll(Batch& batch);
+
+  const std::unique_ptr<opentelemetry::sdk::trace::SpanExporter> exporter_;
+  const size_t max_queue_size_;
+  const size_t max_export_batch_size_;
+  const std::chrono::milliseconds schedule_delay_;
+  const std::shared_ptr<TracingCounters> counters_;
+
+  absl::Mutex mu_;
+  absl::CondVar wake_;     // the export thread waits on it
+  absl::CondVar flushed_;  // ForceFlush waits on it
+  Batch queue_ ABSL_GUARDED_BY(mu_);
+  // When queue_'s first span was queued.
+  absl::Time oldest_ ABSL_GUARDED_BY(mu_);
+  bool thread_started_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Flushes asked for, and done, by number.
+  uint64_t flush_requested_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t flush_done_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<bool> shut_down_{false};
+  std::thread thread_;
+};
+
+}  // namespace polymesh::observability
+
+#endif  // POLYMESH_GATEWAY_SRC_OBSERVABILITY_BATCH_PROCESSOR_H_

@@ -1,0 +1,69 @@
+// An OTLP/gRPC span exporter that serializes a whole batch of SpanRecords
+// into one ExportTraceServiceRequest on a protobuf arena.
+//
+// It replaces opentelemetry-cpp's OtlpGrpcExporter on the gateway's span
+// path (that one records each span as a heap protobuf message and copies it
+// into the request) but keeps its configuration and transport: the options
+// are the SDK's OtlpGrpcExporterOptions, read from OTEL_EXPORTER_OTLP_* by
+// the SDK (endpoint, insecure/TLS files, headers, timeout, compression,
+// user agent), and the channel and each call's context are made by the
+// SDK's OtlpGrpcClient helpers, so every such variable means here what it
+// means to the SDK's exporter. The channel is made on the first export.
+//
+// Usage:
+//
+//   OtlpGrpcExporterOptions options;  // filled from the environment
+//   auto exporter = std::make_unique<OtlpSpanExporter>(options);
+//   // hand it to a span processor; Export() is called from one thread.
+#ifndef POLYMESH_GATEWAY_SRC_OBSERVABILITY_OTLP_EXPORTER_H_
+#define POLYMESH_GATEWAY_SRC_OBSERVABILITY_OTLP_EXPORTER_H_
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include "opentelemetry/exporters/otlp/otlp_grpc_exporter_options.h"
+#include "opentelemetry/nostd/span.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "opentelemetry/sdk/common/exporter_utils.h"
+#include "opentelemetry/sdk/trace/exporter.h"
+#include "opentelemetry/sdk/trace/recordable.h"
+
+namespace polymesh::observability {
+
+// Fills `request` (typically arena-allocated) with `spans`, which must be
+// SpanRecords: one ResourceSpans per resource, one ScopeSpans per
+// instrumentation scope in it, spans in their order.
+void BuildExportRequest(
+    const opentelemetry::nostd::span<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>& spans,
+    opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* request);
+
+// Exports SpanRecords (its own recordables) over OTLP/gRPC. Export() is not
+// reentrant (span processors call it from one thread); Shutdown() may be
+// called from any thread.
+class OtlpSpanExporter final : public opentelemetry::sdk::trace::SpanExporter {
+ public:
+  explicit OtlpSpanExporter(opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options);
+  ~OtlpSpanExporter() override;
+
+  // A SpanRecord.
+  std::unique_ptr<opentelemetry::sdk::trace::Recordable> MakeRecordable() noexcept override;
+  // Sends `spans` (SpanRecords) in one request; kFailure if the collector
+  // answered with an error or did not answer within the timeout.
+  opentelemetry::sdk::common::ExportResult Export(
+      const opentelemetry::nostd::span<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>&
+          spans) noexcept override;
+  // Nothing is buffered here: true.
+  bool ForceFlush(std::chrono::microseconds timeout) noexcept override;
+  // Later exports fail.
+  bool Shutdown(std::chrono::microseconds timeout) noexcept override;
+
+ private:
+  const opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options_;
+  std::unique_ptr<opentelemetry::proto::collector::trace::v1::TraceService::Stub> stub_;
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace polymesh::observability
+
+#endif  // POLYMESH_GATEWAY_SRC_OBSERVABILITY_OTLP_EXPORTER_H_

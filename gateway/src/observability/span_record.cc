@@ -1,0 +1,233 @@
+#include "observability/span_record.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "opentelemetry/exporters/otlp/otlp_populate_attribute_utils.h"
+#include "opentelemetry/nostd/variant.h"
+#include "opentelemetry/proto/common/v1/common.pb.h"
+#include "opentelemetry/proto/trace/v1/trace.pb.h"
+#include "opentelemetry/sdk/common/attribute_utils.h"
+
+namespace polymesh::observability {
+namespace {
+
+namespace nostd = opentelemetry::nostd;
+namespace otel_common = opentelemetry::common;
+namespace proto_trace = opentelemetry::proto::trace::v1;
+using opentelemetry::exporter::otlp::OtlpPopulateAttributeUtils;
+
+// A string whose size fits the record's 32-bit offsets; longer values (which
+// no attribute of the gateway comes near) are cut.
+constexpr size_t kMaxText = uint32_t{1} << 30;
+
+proto_trace::Span::SpanKind KindToProto(opentelemetry::trace::SpanKind kind) {
+  switch (kind) {
+    case opentelemetry::trace::SpanKind::kInternal:
+      return proto_trace::Span::SPAN_KIND_INTERNAL;
+    case opentelemetry::trace::SpanKind::kServer:
+      return proto_trace::Span::SPAN_KIND_SERVER;
+    case opentelemetry::trace::SpanKind::kClient:
+      return proto_trace::Span::SPAN_KIND_CLIENT;
+    case opentelemetry::trace::SpanKind::kProducer:
+      return proto_trace::Span::SPAN_KIND_PRODUCER;
+    case opentelemetry::trace::SpanKind::kConsumer:
+      return proto_trace::Span::SPAN_KIND_CONSUMER;
+  }
+  return proto_trace::Span::SPAN_KIND_UNSPECIFIED;
+}
+
+}  // namespace
+
+// What few spans have: attributes that are not scalars, events and links.
+struct SpanRecord::Extras {
+  std::vector<std::pair<std::string, opentelemetry::sdk::common::OwnedAttributeValue>> attributes;
+  // Only events and links are used; the SDK's helpers fill them in.
+  proto_trace::Span events_and_links;
+};
+
+SpanRecord::SpanRecord() = default;
+SpanRecord::~SpanRecord() = default;
+
+uint32_t SpanRecord::Append(nostd::string_view text) {
+  const size_t offset = text_.size();
+  const size_t size = std::min(text.size(), kMaxText);
+  text_.insert(text_.end(), text.data(), text.data() + size);
+  return static_cast<uint32_t>(offset);
+}
+
+SpanRecord::Extras& SpanRecord::extras() {
+  if (extras_ == nullptr) extras_ = std::make_unique<Extras>();
+  return *extras_;
+}
+
+void SpanRecord::SetIdentity(const opentelemetry::trace::SpanContext& span_context,
+                             opentelemetry::trace::SpanId parent_span_id) noexcept {
+  span_context.trace_id().CopyBytesTo(trace_id_);
+  span_context.span_id().CopyBytesTo(span_id_);
+  has_parent_ = parent_span_id.IsValid();
+  if (has_parent_) parent_span_id.CopyBytesTo(parent_span_id_);
+  const nostd::shared_ptr<opentelemetry::trace::TraceState>& state = span_context.trace_state();
+  if (state != nullptr && !state->Empty()) trace_state_ = state;
+}
+
+void SpanRecord::SetAttribute(nostd::string_view key,
+                              const otel_common::AttributeValue& value) noexcept {
+  Attribute attribute{};
+  if (const auto* v = nostd::get_if<bool>(&value)) {
+    attribute.type = Type::kBool;
+    attribute.bool_value = *v;
+  } else if (const auto* v = nostd::get_if<int32_t>(&value)) {
+    attribute.type = Type::kInt;
+    attribute.int_value = *v;
+  } else if (const auto* v = nostd::get_if<int64_t>(&value)) {
+    attribute.type = Type::kInt;
+    attribute.int_value = *v;
+  } else if (const auto* v = nostd::get_if<uint32_t>(&value)) {
+    attribute.type = Type::kInt;
+    attribute.int_value = *v;
+  } else if (const auto* v = nostd::get_if<uint64_t>(&value)) {
+    attribute.type = Type::kInt;  // as OTLP's own mapping: int_value, wrapped
+    attribute.int_value = static_cast<int64_t>(*v);
+  } else if (const auto* v = nostd::get_if<double>(&value)) {
+    attribute.type = Type::kDouble;
+    attribute.double_value = *v;
+  } else if (const auto* v = nostd::get_if<nostd::string_view>(&value)) {
+    attribute.type = Type::kString;
+    attribute.string_value.offset = Append(*v);
+    attribute.string_value.size = static_cast<uint32_t>(text_.size() - attribute.string_value.offset);
+  } else if (const auto* v = nostd::get_if<const char*>(&value)) {
+    attribute.type = Type::kString;
+    attribute.string_value.offset = Append(*v != nullptr ? nostd::string_view(*v) : "");
+    attribute.string_value.size = static_cast<uint32_t>(text_.size() - attribute.string_value.offset);
+  } else {
+    opentelemetry::sdk::common::AttributeConverter converter;
+    extras().attributes.emplace_back(std::string(key.data(), key.size()),
+                                     nostd::visit(converter, value));
+    return;
+  }
+  attribute.key_offset = Append(key);
+  attribute.key_size = static_cast<uint32_t>(text_.size() - attribute.key_offset);
+  attributes_.push_back(attribute);
+}
+
+void SpanRecord::AddEvent(nostd::string_view name, otel_common::SystemTimestamp timestamp,
+                          const otel_common::KeyValueIterable& attributes) noexcept {
+  proto_trace::Span::Event* event = extras().events_and_links.add_events();
+  event->set_name(name.data(), name.size());
+  event->set_time_unix_nano(static_cast<uint64_t>(timestamp.time_since_epoch().count()));
+  attributes.ForEachKeyValue([&](nostd::string_view key, otel_common::AttributeValue value) {
+    OtlpPopulateAttributeUtils::PopulateAttribute(event->add_attributes(), key, value);
+    return true;
+  });
+}
+
+void SpanRecord::AddLink(const opentelemetry::trace::SpanContext& span_context,
+                         const otel_common::KeyValueIterable& attributes) noexcept {
+  proto_trace::Span::Link* link = extras().events_and_links.add_links();
+  link->set_trace_id(reinterpret_cast<const char*>(span_context.trace_id().Id().data()),
+                     opentelemetry::trace::TraceId::kSize);
+  link->set_span_id(reinterpret_cast<const char*>(span_context.span_id().Id().data()),
+                    opentelemetry::trace::SpanId::kSize);
+  link->set_trace_state(span_context.trace_state()->ToHeader());
+  attributes.ForEachKeyValue([&](nostd::string_view key, otel_common::AttributeValue value) {
+    OtlpPopulateAttributeUtils::PopulateAttribute(link->add_attributes(), key, value);
+    return true;
+  });
+}
+
+void SpanRecord::SetStatus(opentelemetry::trace::StatusCode code,
+                           nostd::string_view description) noexcept {
+  status_ = code;
+  status_message_size_ = 0;
+  // OTLP carries a message only with an error.
+  if (code == opentelemetry::trace::StatusCode::kError && !description.empty()) {
+    status_message_offset_ = Append(description);
+    status_message_size_ = static_cast<uint32_t>(text_.size() - status_message_offset_);
+  }
+}
+
+void SpanRecord::SetName(nostd::string_view name) noexcept {
+  name_offset_ = Append(name);
+  name_size_ = static_cast<uint32_t>(text_.size() - name_offset_);
+}
+
+void SpanRecord::SetTraceFlags(opentelemetry::trace::TraceFlags flags) noexcept {
+  flags_ = flags.flags();
+}
+
+void SpanRecord::SetSpanKind(opentelemetry::trace::SpanKind span_kind) noexcept {
+  kind_ = span_kind;
+}
+
+void SpanRecord::SetResource(const opentelemetry::sdk::resource::Resource& resource) noexcept {
+  resource_ = &resource;
+}
+
+void SpanRecord::SetStartTime(otel_common::SystemTimestamp start_time) noexcept {
+  start_unix_nanos_ = start_time.time_since_epoch().count();
+}
+
+void SpanRecord::SetDuration(std::chrono::nanoseconds duration) noexcept {
+  duration_nanos_ = duration.count();
+}
+
+void SpanRecord::SetInstrumentationScope(
+    const opentelemetry::sdk::instrumentationscope::InstrumentationScope&
+        instrumentation_scope) noexcept {
+  scope_ = &instrumentation_scope;
+}
+
+void SpanRecord::ToProto(proto_trace::Span* span) const {
+  span->set_trace_id(trace_id_.data(), trace_id_.size());
+  span->set_span_id(span_id_.data(), span_id_.size());
+  if (has_parent_) span->set_parent_span_id(parent_span_id_.data(), parent_span_id_.size());
+  if (trace_state_ != nullptr) span->set_trace_state(trace_state_->ToHeader());
+  span->set_flags(flags_ & proto_trace::SPAN_FLAGS_TRACE_FLAGS_MASK);
+  const std::string_view name = Text(name_offset_, name_size_);
+  span->set_name(name.data(), name.size());
+  span->set_kind(KindToProto(kind_));
+  span->set_start_time_unix_nano(static_cast<uint64_t>(start_unix_nanos_));
+  span->set_end_time_unix_nano(static_cast<uint64_t>(start_unix_nanos_ + duration_nanos_));
+  span->mutable_attributes()->Reserve(
+      static_cast<int>(attributes_.size() + (extras_ != nullptr ? extras_->attributes.size() : 0)));
+  for (const Attribute& attribute : attributes_) {
+    opentelemetry::proto::common::v1::KeyValue* out = span->add_attributes();
+    const std::string_view key = Text(attribute.key_offset, attribute.key_size);
+    out->set_key(key.data(), key.size());
+    opentelemetry::proto::common::v1::AnyValue* value = out->mutable_value();
+    switch (attribute.type) {
+      case Type::kBool:
+        value->set_bool_value(attribute.bool_value);
+        break;
+      case Type::kInt:
+        value->set_int_value(attribute.int_value);
+        break;
+      case Type::kDouble:
+        value->set_double_value(attribute.double_value);
+        break;
+      case Type::kString: {
+        const std::string_view text =
+            Text(attribute.string_value.offset, attribute.string_value.size);
+        value->set_string_value(text.data(), text.size());
+        break;
+      }
+    }
+  }
+  if (extras_ != nullptr) {
+    for (const auto& [key, owned] : extras_->attributes) {
+      OtlpPopulateAttributeUtils::PopulateAttribute(span->add_attributes(), key, owned);
+    }
+    span->mutable_events()->MergeFrom(extras_->events_and_links.events());
+    span->mutable_links()->MergeFrom(extras_->events_and_links.links());
+  }
+  if (status_ != opentelemetry::trace::StatusCode::kUnset) {
+    proto_trace::Status* status = span->mutable_status();
+    status->set_code(static_cast<proto_trace::Status::StatusCode>(status_));
+    const std::string_view message = Text(status_message_offset_, status_message_size_);
+    if (!message.empty()) status->set_message(message.data(), message.size());
+  }
+}
+
+}  // namespace polymesh::observability
