@@ -296,3 +296,28 @@ async def test_instrument_patches_grpc_aio(provider, exporter, monkeypatch):
     assert server_span.parent.span_id == client_span.context.span_id
     assert client_span.attributes["server.port"] == port
     assert client_span.attributes["rpc.method"] == f"{SERVICE}/Unary"
+
+
+_IDS = "0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331"
+
+
+@pytest.mark.parametrize(
+    "value, want",
+    [
+        (f"00-{_IDS}-03", f"00-{_IDS}-01"),
+        (f"00-{_IDS}-02", f"00-{_IDS}-00"),
+        (f"00-{_IDS}-01", f"00-{_IDS}-01"),
+        (f"01-{_IDS}-03-x", f"01-{_IDS}-03-x"),
+    ],
+)
+def test_sampled_flag_only(value, want):
+    assert telemetry.sampled_flag_only(value) == want
+
+
+def test_propagator_writes_only_the_sampled_flag():
+    provider = TracerProvider()
+    with provider.get_tracer("t").start_as_current_span("parent") as span:
+        carrier: dict[str, str] = {}
+        telemetry.SampledFlagTraceContextPropagator().inject(carrier)
+        context = span.get_span_context()
+    assert carrier["traceparent"] == f"00-{context.trace_id:032x}-{context.span_id:016x}-01"

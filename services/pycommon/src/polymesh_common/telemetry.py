@@ -40,11 +40,13 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from opentelemetry.instrumentation.grpc.filters import health_check, negate
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import CarrierT, Setter, default_setter
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -57,10 +59,12 @@ from opentelemetry.trace.status import Status, StatusCode
 
 __all__ = [
     "SERVER_ERROR_CODES",
+    "SampledFlagTraceContextPropagator",
     "SemconvMode",
     "client_interceptors",
     "instrument_grpc_client",
     "instrument_grpc_server",
+    "sampled_flag_only",
     "semconv_mode",
     "server_interceptors",
     "setup_tracing",
@@ -175,9 +179,43 @@ def setup_tracing(
     if set_global:
         trace.set_tracer_provider(provider)
         propagate.set_global_textmap(
-            CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+            CompositePropagator([SampledFlagTraceContextPropagator(), W3CBaggagePropagator()])
         )
     return provider
+
+
+class SampledFlagTraceContextPropagator(TraceContextTextMapPropagator):
+    """W3C trace context that writes only the sampled flag in ``traceparent``.
+
+    OpenTelemetry Python sets the Level 2 "random" flag (``03``) on the trace
+    ids it makes; OpenTelemetry Go before 1.40 rejects a version-00
+    ``traceparent`` with a flag above ``02`` and starts a new trace, so a Go
+    service called directly by a Python one would lose the trace. Keeping
+    only the sampled bit is what Go and C++ write themselves.
+    """
+
+    def inject(
+        self,
+        carrier: CarrierT,
+        context: otel_context.Context | None = None,
+        setter: Setter[CarrierT] = default_setter,
+    ) -> None:
+        written: dict[str, str] = {}
+        super().inject(written, context)
+        for key, value in written.items():
+            setter.set(carrier, key, sampled_flag_only(value) if key == "traceparent" else value)
+
+
+def sampled_flag_only(traceparent: str) -> str:
+    """``traceparent`` with its flags cut to the sampled bit (version 00 only)."""
+    parts = traceparent.split("-")
+    if len(parts) != 4 or parts[0] != "00" or len(parts[3]) != 2:
+        return traceparent
+    try:
+        flags = int(parts[3], 16) & 0x01
+    except ValueError:
+        return traceparent
+    return "-".join([*parts[:3], f"{flags:02x}"])
 
 
 # --- the semconv hook ----------------------------------------------------------
