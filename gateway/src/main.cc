@@ -27,6 +27,7 @@
 #include "config/config_loader.h"
 #include "google/protobuf/util/json_util.h"
 #include "observability/tracing.h"
+#include "observability/tracing_metrics.h"
 #include "server/gateway.h"
 
 namespace polymesh::gateway {
@@ -88,6 +89,9 @@ int Main(int argc, char** argv) {
         {{"error", tracer.status().message()}});
     return kExitConfigError;
   }
+  // Read before the Gateway takes the tracer; they outlive it.
+  const std::shared_ptr<const observability::TracingCounters> tracing_counters =
+      (*tracer)->counters();
 
   absl::StatusOr<std::unique_ptr<Gateway>> gateway =
       Gateway::Start(*config, std::move(*tracer));
@@ -109,6 +113,10 @@ int Main(int argc, char** argv) {
       options.port = static_cast<uint16_t>(config->admin().address().port());
     }
     options.collectables = {(*gateway)->stats(), std::make_shared<ProcessCollector>()};
+    if (tracing_counters != nullptr) {
+      options.collectables.push_back(
+          std::make_shared<observability::TracingCollector>(tracing_counters));
+    }
     google::protobuf::util::JsonPrintOptions json;
     json.add_whitespace = true;
     json.preserve_proto_field_names = true;
