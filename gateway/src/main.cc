@@ -73,12 +73,13 @@ int Main(int argc, char** argv) {
     Log(LogLevel::kError, "no configuration: pass --config FILE or set POLYMESH_GATEWAY_CONFIG");
     return kExitConfigError;
   }
-  absl::StatusOr<GatewayConfig> config = LoadConfigFile(config_path);
-  if (!config.ok()) {
+  absl::StatusOr<LoadedConfig> loaded = LoadConfigFileWithContracts(config_path);
+  if (!loaded.ok()) {
     Log(LogLevel::kError, "invalid configuration",
-        {{"config", config_path}, {"error", config.status().message()}});
+        {{"config", config_path}, {"error", loaded.status().message()}});
     return kExitConfigError;
   }
+  const GatewayConfig* config = &loaded->config;
 
   observability::TracerOptions tracer_options;
   tracer_options.disabled = config->tracing().disabled();
@@ -94,7 +95,7 @@ int Main(int argc, char** argv) {
       (*tracer)->counters();
 
   absl::StatusOr<std::unique_ptr<Gateway>> gateway =
-      Gateway::Start(*config, std::move(*tracer));
+      Gateway::Start(*config, std::move(*tracer), loaded->contracts);
   if (!gateway.ok()) {
     if (absl::IsInvalidArgument(gateway.status())) {
       // Such as a cluster endpoint's host name that does not resolve.

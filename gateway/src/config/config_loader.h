@@ -15,11 +15,13 @@
 #ifndef POLYMESH_GATEWAY_SRC_CONFIG_CONFIG_LOADER_H_
 #define POLYMESH_GATEWAY_SRC_CONFIG_CONFIG_LOADER_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "contracts/contract_registry.h"
 #include "polymesh/gateway/v1/config.pb.h"
 
 namespace polymesh::gateway {
@@ -56,13 +58,30 @@ struct ParsedConfig {
 absl::StatusOr<ParsedConfig> ParseConfigYaml(absl::string_view yaml,
                                              absl::string_view source_name);
 
-// Parses then validates YAML text (see config_validator.h).
+// A validated configuration and the contracts it names.
+struct LoadedConfig {
+  // The configuration, with contracts.descriptor_sets made relative to the
+  // configuration file's folder.
+  GatewayConfig config;
+  // The contracts the routes were checked against; nullptr when the
+  // configuration names none.
+  std::shared_ptr<const ContractRegistry> contracts;
+};
+
+// Parses then validates YAML text (see config_validator.h), and checks its
+// routes against the contracts it names (see contract_checks.h); relative
+// descriptor set paths start from the working directory.
 absl::StatusOr<GatewayConfig> LoadConfigFromString(absl::string_view yaml,
                                                    absl::string_view source_name);
 
-// Reads, parses and validates the file at `path`. NOT_FOUND when the file
-// cannot be read, INVALID_ARGUMENT when its content is not a valid config.
+// Reads, parses and validates the file at `path`, and checks its routes
+// against its contracts, whose relative paths start from the file's folder.
+// NOT_FOUND when the file cannot be read, INVALID_ARGUMENT when its content
+// is not a valid config.
 absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
+
+// LoadConfigFile, also returning the contracts it loaded.
+absl::StatusOr<LoadedConfig> LoadConfigFileWithContracts(const std::string& path);
 
 }  // namespace polymesh::gateway
 

@@ -10,6 +10,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "local/reflection_service.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -39,7 +40,7 @@ class UnknownMethodService final : public grpc::CallbackGenericService {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalServices>> LocalServices::Start(
-    absl::string_view address, uint16_t port) {
+    absl::string_view address, uint16_t port, LocalServicesOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   const std::string host = address.find(':') != absl::string_view::npos
@@ -47,6 +48,13 @@ absl::StatusOr<std::unique_ptr<LocalServices>> LocalServices::Start(
                                : std::string(address);
   auto unknown_methods = std::make_unique<UnknownMethodService>();
   builder.RegisterCallbackGenericService(unknown_methods.get());
+  std::unique_ptr<ReflectionService> reflection;
+  if (options.contracts != nullptr) {
+    reflection = std::make_unique<ReflectionService>(std::move(options.contracts),
+                                                     std::move(options.reflected_services));
+    builder.RegisterService(reflection->v1());
+    builder.RegisterService(reflection->v1alpha());
+  }
   int selected_port = 0;
   builder.AddListeningPort(absl::StrCat(host, ":", port),
                            grpc::InsecureServerCredentials(), &selected_port);
@@ -58,6 +66,7 @@ absl::StatusOr<std::unique_ptr<LocalServices>> LocalServices::Start(
   std::unique_ptr<LocalServices> local(
       new LocalServices(std::move(server), static_cast<uint16_t>(selected_port)));
   local->unknown_methods_ = std::move(unknown_methods);
+  local->reflection_ = std::move(reflection);
   local->SetServing(false);
   return local;
 }

@@ -3,18 +3,38 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "config/contract_checks.h"
 
 namespace polymesh::gateway {
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
-    const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer) {
+    const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer,
+    std::shared_ptr<const ContractRegistry> contracts) {
   std::unique_ptr<Gateway> gateway(new Gateway());
   gateway->tracer_ = std::move(tracer);
+  if (contracts == nullptr && config.has_contracts()) {
+    const auto& paths = config.contracts().descriptor_sets();
+    absl::StatusOr<std::unique_ptr<ContractRegistry>> loaded =
+        ContractRegistry::FromDescriptorSetFiles({paths.begin(), paths.end()});
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("contracts: ", loaded.status().message()));
+    }
+    contracts = std::move(*loaded);
+  }
+  gateway->contracts_ = std::move(contracts);
   uint16_t local_port = 0;
   if (config.has_local_services()) {
+    LocalServicesOptions local_options;
+    if (gateway->contracts_ != nullptr) {
+      local_options.contracts = gateway->contracts_;
+      for (const auto* service : RoutedServices(config, *gateway->contracts_)) {
+        local_options.reflected_services.push_back(service->full_name());
+      }
+    }
     absl::StatusOr<std::unique_ptr<LocalServices>> local = LocalServices::Start(
         config.local_services().address(),
-        static_cast<uint16_t>(config.local_services().port()));
+        static_cast<uint16_t>(config.local_services().port()), std::move(local_options));
     if (!local.ok()) return local.status();
     gateway->local_services_ = std::move(*local);
     local_port = gateway->local_services_->port();

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "contracts/contract_registry.h"
 #include "local/local_services.h"
 #include "observability/tracing.h"
 #include "polymesh/gateway/v1/config.pb.h"
@@ -37,9 +38,13 @@ class Gateway {
   // spans); the gateway owns it and shuts it down in Stop(). INVALID_ARGUMENT
   // when the configuration cannot be served as written (an endpoint host
   // name that does not resolve, an access log that cannot be opened); other
-  // codes when a socket or server cannot start.
+  // codes when a socket or server cannot start. `contracts` are those the
+  // configuration names, as LoadConfigFileWithContracts loaded them; when
+  // nullptr and the configuration names some, Start loads them itself.
+  // Server reflection answers from them.
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
-      const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer);
+      const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer,
+      std::shared_ptr<const ContractRegistry> contracts = nullptr);
   // Stops with no grace period if Stop() was not called.
   ~Gateway();
 
@@ -53,6 +58,8 @@ class Gateway {
   size_t worker_count() const { return workers_->size(); }
   // The route table.
   const RouteTable& routes() const { return *routes_; }
+  // The contracts (nullptr when the configuration names none).
+  const std::shared_ptr<const ContractRegistry>& contracts() const { return contracts_; }
   // The clusters with their resolved endpoints (see ClusterSpecsFromConfig).
   const std::vector<ClusterSpec>& clusters() const { return clusters_; }
   // The call statistics of every worker (a prometheus::Collectable).
@@ -70,6 +77,7 @@ class Gateway {
   Gateway() = default;
 
   std::unique_ptr<observability::Tracer> tracer_;
+  std::shared_ptr<const ContractRegistry> contracts_;
   std::unique_ptr<LocalServices> local_services_;
   std::unique_ptr<RouteTable> routes_;
   std::vector<ClusterSpec> clusters_;

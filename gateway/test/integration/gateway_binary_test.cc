@@ -141,6 +141,30 @@ TEST(GatewayBinaryTest, BadConfigExitsTwoNamingTheField) {
   EXPECT_EQ(gateway.Wait(), 2);
 }
 
+TEST(GatewayBinaryTest, RouteThatTheContractsRefuseExitsTwoNamingTheRoute) {
+  // The descriptor set next to the config, named by a relative path.
+  const std::string set = absl::StrCat(::testing::TempDir(), "/binary_test_contracts.binpb");
+  std::ofstream(set, std::ios::binary | std::ios::trunc)
+      << std::ifstream(POLYMESH_DESCRIPTOR_SET, std::ios::binary).rdbuf();
+  const std::string path = WriteConfig("retry_create.yaml", R"yaml(
+listener: { address: "127.0.0.1", port: 0 }
+contracts: { descriptor_sets: [binary_test_contracts.binpb] }
+clusters:
+  - name: users
+    endpoints: [{ address: "127.0.0.1", port: 50053 }]
+routes:
+  - name: users
+    match: { service: polymesh.users.v1.UserService }
+    cluster: users
+    retry: {}
+)yaml");
+  GatewayProcess gateway(path);
+  const std::string line = gateway.ReadLineWith("invalid configuration");
+  EXPECT_THAT(line, HasSubstr(R"(retry_create.yaml:11:12: routes[0].retry: route \"users\" )"
+                              R"(retries polymesh.users.v1.UserService/CreateUser)"));
+  EXPECT_EQ(gateway.Wait(), 2);
+}
+
 TEST(GatewayBinaryTest, HostNameThatDoesNotResolveExitsTwoNamingTheField) {
   // RFC 6761 reserves .invalid: the name never resolves.
   const std::string path = WriteConfig("unresolvable.yaml", R"yaml(
