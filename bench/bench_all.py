@@ -10,7 +10,8 @@
    the gateway (which picks the Python one by the metadata
    `x-users-impl: python`), at several concurrencies; and the AI API (Go) in
    front of the Python inference tier against ModelInfer called directly,
-   on the same model.
+   on the same model. `polymesh bench` (clients/cpp) sends the calls,
+   bench/cmd/grpcload those whose request must change per call (CreateUser).
 4. Resources of every process: RSS idle and at peak (sampled from /proc),
    CPU seconds per 1,000 calls (utime + stime from /proc/<pid>/stat).
 
@@ -20,7 +21,8 @@ docs/images/bench-suite-*.png, and the suite's section of docs/BENCHMARKS.md;
 the two benchmarks it calls write their own sections, JSON and plots.
 
 Usage: .venv/bin/python bench/bench_all.py [--concurrency 1,8,32,64]
-       [--duration 2.5] [--warmup 0.5] [--skip gateway,inference] [--no-docs]
+       [--duration 2.5] [--warmup 0.5] [--skip gateway,inference] [--h2load]
+       [--no-docs]
 """
 
 from __future__ import annotations
@@ -899,8 +901,12 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     nice = os.getpriority(os.PRIO_PROCESS, 0)
     # The first that can send a scenario's calls sends them.
     generators: list[LoadGenerator] = [H2Load(), GrpcLoad(build_grpcload())]
-    if args.polymesh_cli is not None:
+    if args.h2load:
+        say("h2load sends the calls with a fixed request (--h2load)")
+    elif args.polymesh_cli.exists():
         generators.insert(0, PolymeshBench(args.polymesh_cli))
+    else:
+        say(f"{args.polymesh_cli} is not built: h2load sends the calls with a fixed request")
     logs = work / "logs"
     logs.mkdir()
     services = Services(logs)
@@ -1555,8 +1561,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--polymesh-cli",
         type=Path,
-        help="the polymesh command-line client: its `polymesh bench` then sends the calls"
-        " that h2load would (default: h2load)",
+        default=BUILD / "cmake/clients/cpp/polymesh",
+        help="the polymesh command-line client, whose `polymesh bench` sends the calls with a"
+        " fixed request (default: the build's; h2load when it is not built)",
+    )
+    p.add_argument(
+        "--h2load",
+        action="store_true",
+        help="h2load sends the calls with a fixed request, not `polymesh bench`",
     )
     p.add_argument(
         "--nice",

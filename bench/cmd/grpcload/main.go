@@ -1,6 +1,7 @@
 // Command grpcload is the closed-loop gRPC load generator of ./dev bench for
 // calls whose request must differ from call to call (CreateUser, whose email
-// is unique), which h2load cannot send: h2load posts the same body every time.
+// is unique), which neither h2load nor `polymesh bench` can send: they send the
+// same request every time.
 //
 // The request is a serialized protobuf message read from a file; every
 // occurrence of the -unique marker in it is replaced, per call, by a
