@@ -136,7 +136,7 @@ namespace {
 
 namespace sdk_trace = opentelemetry::sdk::trace;
 
-// Serializes what the OTLP exporter would send, then drops it.
+// Writes the request the OTLP exporter would send, then drops it.
 class SerializingExporter final : public sdk_trace::SpanExporter {
  public:
   std::unique_ptr<sdk_trace::Recordable> MakeRecordable() noexcept override {
@@ -145,19 +145,15 @@ class SerializingExporter final : public sdk_trace::SpanExporter {
   opentelemetry::sdk::common::ExportResult Export(
       const opentelemetry::nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans) noexcept
       override {
-    google::protobuf::ArenaOptions options;
-    options.start_block_size = 64 << 10;
-    options.max_block_size = 1 << 20;
-    google::protobuf::Arena arena(options);
-    auto* request = google::protobuf::Arena::CreateMessage<
-        opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest>(&arena);
-    observability::BuildExportRequest(spans, request);
-    std::string bytes;
-    request->SerializeToString(&bytes);
+    last_size_ = writer_.Write(spans).size();
     return opentelemetry::sdk::common::ExportResult::kSuccess;
   }
   bool ForceFlush(std::chrono::microseconds /*timeout*/) noexcept override { return true; }
   bool Shutdown(std::chrono::microseconds /*timeout*/) noexcept override { return true; }
+
+ private:
+  observability::ExportRequestWriter writer_;
+  size_t last_size_ = 0;
 };
 
 [[noreturn]] void Die(const std::string& message) {

@@ -5,7 +5,10 @@
 
 #include "google/protobuf/arena.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/client_unary_call.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "observability/span_record.h"
+#include "observability/wire_format.h"
 #include "opentelemetry/exporters/otlp/otlp_grpc_client.h"
 #include "opentelemetry/exporters/otlp/otlp_populate_attribute_utils.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
@@ -24,9 +27,7 @@ using opentelemetry::sdk::common::ExportResult;
 using opentelemetry::sdk::instrumentationscope::InstrumentationScope;
 using opentelemetry::sdk::resource::Resource;
 
-// The first arena block holds a few hundred spans; later ones grow to 1 MiB.
-constexpr size_t kArenaInitialBlock = 64 << 10;
-constexpr size_t kArenaMaxBlock = 1 << 20;
+constexpr char kExportMethod[] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 // Where the spans of one (resource, scope) pair go in the request.
 struct Group {
@@ -87,6 +88,82 @@ void BuildExportRequest(
   }
 }
 
+std::string_view ExportRequestWriter::Write(
+    const opentelemetry::nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans) {
+  using collector::ExportTraceServiceRequest;
+  using proto_trace::ResourceSpans;
+  using proto_trace::ScopeSpans;
+  group_count_ = 0;
+  Group* group = nullptr;
+  for (const std::unique_ptr<sdk_trace::Recordable>& recordable : spans) {
+    if (recordable == nullptr) continue;
+    // Every recordable comes from OtlpSpanExporter::MakeRecordable().
+    const auto& record = static_cast<const SpanRecord&>(*recordable);
+    if (group == nullptr || group->resource != record.resource() ||
+        group->scope != record.scope()) {
+      group = nullptr;
+      for (size_t i = 0; i < group_count_; ++i) {
+        if (groups_[i].resource == record.resource() && groups_[i].scope == record.scope()) {
+          group = &groups_[i];
+        }
+      }
+      if (group == nullptr) {
+        if (group_count_ == groups_.size()) groups_.emplace_back();
+        group = &groups_[group_count_++];
+        group->resource = record.resource();
+        group->scope = record.scope();
+        group->spans.clear();
+      }
+    }
+    span_.clear();
+    record.AppendWire(span_);
+    wire::PutLengthDelimited(group->spans, ScopeSpans::kSpansFieldNumber, span_);
+  }
+
+  out_.clear();
+  for (size_t first = 0; first < group_count_; ++first) {
+    const void* resource = groups_[first].resource;
+    bool seen = false;  // this resource went out with an earlier group
+    for (size_t i = 0; i < first; ++i) seen = seen || groups_[i].resource == resource;
+    if (seen) continue;
+    resource_spans_.clear();
+    const auto* sdk_resource = static_cast<const Resource*>(resource);
+    if (sdk_resource != nullptr) {
+      opentelemetry::proto::resource::v1::Resource resource_proto;
+      OtlpPopulateAttributeUtils::PopulateAttribute(&resource_proto, *sdk_resource);
+      wire::PutLengthDelimited(resource_spans_, ResourceSpans::kResourceFieldNumber,
+                               resource_proto.SerializeAsString());
+    }
+    for (size_t i = first; i < group_count_; ++i) {
+      if (groups_[i].resource != resource) continue;
+      scope_spans_.clear();
+      const auto* scope = static_cast<const InstrumentationScope*>(groups_[i].scope);
+      if (scope != nullptr) {
+        opentelemetry::proto::common::v1::InstrumentationScope scope_proto;
+        scope_proto.set_name(scope->GetName());
+        scope_proto.set_version(scope->GetVersion());
+        OtlpPopulateAttributeUtils::PopulateAttribute(&scope_proto, *scope);
+        wire::PutLengthDelimited(scope_spans_, ScopeSpans::kScopeFieldNumber,
+                                 scope_proto.SerializeAsString());
+      }
+      scope_spans_ += groups_[i].spans;
+      if (scope != nullptr && !scope->GetSchemaURL().empty()) {
+        wire::PutLengthDelimited(scope_spans_, ScopeSpans::kSchemaUrlFieldNumber,
+                                 scope->GetSchemaURL());
+      }
+      wire::PutLengthDelimited(resource_spans_, ResourceSpans::kScopeSpansFieldNumber,
+                               scope_spans_);
+    }
+    if (sdk_resource != nullptr && !sdk_resource->GetSchemaURL().empty()) {
+      wire::PutLengthDelimited(resource_spans_, ResourceSpans::kSchemaUrlFieldNumber,
+                               sdk_resource->GetSchemaURL());
+    }
+    wire::PutLengthDelimited(out_, ExportTraceServiceRequest::kResourceSpansFieldNumber,
+                             resource_spans_);
+  }
+  return out_;
+}
+
 OtlpSpanExporter::OtlpSpanExporter(opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options)
     : options_(std::move(options)) {}
 
@@ -100,21 +177,20 @@ ExportResult OtlpSpanExporter::Export(
     const opentelemetry::nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans) noexcept {
   if (shut_down_.load(std::memory_order_relaxed)) return ExportResult::kFailure;
   if (spans.empty()) return ExportResult::kSuccess;
-  if (stub_ == nullptr) {
-    stub_ = collector::TraceService::NewStub(OtlpGrpcClient::MakeChannel(options_));
-    if (stub_ == nullptr) return ExportResult::kFailure;
+  if (channel_ == nullptr) {
+    channel_ = OtlpGrpcClient::MakeChannel(options_);
+    if (channel_ == nullptr) return ExportResult::kFailure;
+    export_method_ = std::make_unique<grpc::internal::RpcMethod>(
+        kExportMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
   }
-
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = kArenaInitialBlock;
-  arena_options.max_block_size = kArenaMaxBlock;
-  google::protobuf::Arena arena(arena_options);
-  auto* request = google::protobuf::Arena::CreateMessage<collector::ExportTraceServiceRequest>(&arena);
-  BuildExportRequest(spans, request);
+  const std::string_view bytes = writer_.Write(spans);
+  grpc::Slice slice(bytes.data(), bytes.size());
+  const grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
   std::unique_ptr<grpc::ClientContext> context = OtlpGrpcClient::MakeClientContext(options_);
-  auto* response =
-      google::protobuf::Arena::CreateMessage<collector::ExportTraceServiceResponse>(&arena);
-  const grpc::Status status = stub_->Export(context.get(), *request, response);
+  // What the generated stub does, with the request already serialized.
+  const grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      channel_.get(), *export_method_, context.get(), request, &response);
   if (!status.ok()) {
     OTEL_INTERNAL_LOG_ERROR("[OTLP gRPC span exporter] exporting "
                             << spans.size() << " span(s) failed: " << status.error_code() << " "

@@ -1,9 +1,11 @@
 #include "observability/span_record.h"
 
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "observability/wire_format.h"
 #include "opentelemetry/exporters/otlp/otlp_populate_attribute_utils.h"
 #include "opentelemetry/nostd/variant.h"
 #include "opentelemetry/proto/common/v1/common.pb.h"
@@ -228,6 +230,111 @@ void SpanRecord::ToProto(proto_trace::Span* span) const {
     const std::string_view message = Text(status_message_offset_, status_message_size_);
     if (!message.empty()) status->set_message(message.data(), message.size());
   }
+}
+
+// --- protobuf wire format ----------------------------------------------------
+
+
+void SpanRecord::AppendWire(std::string& out) const {
+  using proto_trace::Span;
+  using KeyValue = opentelemetry::proto::common::v1::KeyValue;
+  using AnyValue = opentelemetry::proto::common::v1::AnyValue;
+  const auto bytes = [](const auto& array) {
+    return std::string_view(reinterpret_cast<const char*>(array.data()), array.size());
+  };
+  wire::PutLengthDelimited(out, Span::kTraceIdFieldNumber, bytes(trace_id_));
+  wire::PutLengthDelimited(out, Span::kSpanIdFieldNumber, bytes(span_id_));
+  if (trace_state_ != nullptr) {
+    wire::PutLengthDelimited(out, Span::kTraceStateFieldNumber, trace_state_->ToHeader());
+  }
+  if (has_parent_) {
+    wire::PutLengthDelimited(out, Span::kParentSpanIdFieldNumber, bytes(parent_span_id_));
+  }
+  wire::PutLengthDelimited(out, Span::kNameFieldNumber, Text(name_offset_, name_size_));
+  const Span::SpanKind kind = KindToProto(kind_);
+  if (kind != Span::SPAN_KIND_UNSPECIFIED) {
+    wire::PutTag(out, Span::kKindFieldNumber, wire::WireType::kVarint);
+    wire::PutVarint(out, static_cast<uint64_t>(kind));
+  }
+  wire::PutFixed64(out, Span::kStartTimeUnixNanoFieldNumber,
+                   static_cast<uint64_t>(start_unix_nanos_));
+  wire::PutFixed64(out, Span::kEndTimeUnixNanoFieldNumber,
+                   static_cast<uint64_t>(start_unix_nanos_ + duration_nanos_));
+  for (const Attribute& attribute : attributes_) {
+    // AnyValue's one field, then KeyValue's two, sized before they are
+    // written (each tag is one byte: field numbers below 16).
+    size_t value_size = 0;
+    switch (attribute.type) {
+      case Type::kBool:
+        value_size = 1 + 1;
+        break;
+      case Type::kInt:
+        value_size = 1 + wire::VarintSize(static_cast<uint64_t>(attribute.int_value));
+        break;
+      case Type::kDouble:
+        value_size = 1 + 8;
+        break;
+      case Type::kString:
+        value_size = 1 + wire::VarintSize(attribute.string_value.size) + attribute.string_value.size;
+        break;
+    }
+    const size_t key_value_size = 1 + wire::VarintSize(attribute.key_size) + attribute.key_size +
+                                  1 + wire::VarintSize(value_size) + value_size;
+    wire::PutTag(out, Span::kAttributesFieldNumber, wire::WireType::kLengthDelimited);
+    wire::PutVarint(out, key_value_size);
+    wire::PutLengthDelimited(out, KeyValue::kKeyFieldNumber,
+                             Text(attribute.key_offset, attribute.key_size));
+    wire::PutTag(out, KeyValue::kValueFieldNumber, wire::WireType::kLengthDelimited);
+    wire::PutVarint(out, value_size);
+    switch (attribute.type) {
+      case Type::kBool:
+        wire::PutTag(out, AnyValue::kBoolValueFieldNumber, wire::WireType::kVarint);
+        out.push_back(attribute.bool_value ? 1 : 0);
+        break;
+      case Type::kInt:
+        wire::PutTag(out, AnyValue::kIntValueFieldNumber, wire::WireType::kVarint);
+        wire::PutVarint(out, static_cast<uint64_t>(attribute.int_value));
+        break;
+      case Type::kDouble: {
+        uint64_t bits = 0;
+        std::memcpy(&bits, &attribute.double_value, sizeof(bits));
+        wire::PutFixed64(out, AnyValue::kDoubleValueFieldNumber, bits);
+        break;
+      }
+      case Type::kString:
+        wire::PutLengthDelimited(out, AnyValue::kStringValueFieldNumber,
+                                 Text(attribute.string_value.offset, attribute.string_value.size));
+        break;
+    }
+  }
+  if (extras_ != nullptr) {
+    for (const auto& [key, owned] : extras_->attributes) {
+      KeyValue key_value;
+      OtlpPopulateAttributeUtils::PopulateAttribute(&key_value, key, owned);
+      wire::PutLengthDelimited(out, Span::kAttributesFieldNumber, key_value.SerializeAsString());
+    }
+    for (const Span::Event& event : extras_->events_and_links.events()) {
+      wire::PutLengthDelimited(out, Span::kEventsFieldNumber, event.SerializeAsString());
+    }
+    for (const Span::Link& link : extras_->events_and_links.links()) {
+      wire::PutLengthDelimited(out, Span::kLinksFieldNumber, link.SerializeAsString());
+    }
+  }
+  if (status_ != opentelemetry::trace::StatusCode::kUnset) {
+    const uint64_t code = static_cast<uint64_t>(status_);
+    const std::string_view message = Text(status_message_offset_, status_message_size_);
+    const size_t message_size =
+        message.empty() ? 0 : 1 + wire::VarintSize(message.size()) + message.size();
+    wire::PutTag(out, Span::kStatusFieldNumber, wire::WireType::kLengthDelimited);
+    wire::PutVarint(out, message_size + 1 + wire::VarintSize(code));
+    if (!message.empty()) {
+      wire::PutLengthDelimited(out, proto_trace::Status::kMessageFieldNumber, message);
+    }
+    wire::PutTag(out, proto_trace::Status::kCodeFieldNumber, wire::WireType::kVarint);
+    wire::PutVarint(out, code);
+  }
+  const uint32_t flags = flags_ & proto_trace::SPAN_FLAGS_TRACE_FLAGS_MASK;
+  if (flags != 0) wire::PutFixed32(out, Span::kFlagsFieldNumber, flags);
 }
 
 }  // namespace polymesh::observability

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/container/inlined_vector.h"
 #include "opentelemetry/common/attribute_value.h"
@@ -83,6 +84,12 @@ class SpanRecord final : public opentelemetry::sdk::trace::Recordable {
   // state, flags, name, kind, times, attributes (in the order set), events,
   // links and status, as the OTLP specification maps them.
   void ToProto(opentelemetry::proto::trace::v1::Span* span) const;
+
+  // Appends the span's OTLP Span message in protobuf wire format to `out`
+  // (the same content as ToProto, field by field, without building a
+  // message: no allocation beyond `out`'s growth, except for array
+  // attributes, events and links).
+  void AppendWire(std::string& out) const;
 
  private:
   enum class Type : uint8_t { kBool, kInt, kDouble, kString };

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +17,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/arena.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "observability/batch_processor.h"
@@ -245,6 +248,82 @@ TEST_F(OtlpExporterTest, SendsEveryFieldOfASpan) {
   EXPECT_EQ(Find(out.links(0).attributes(), "why")->string_value(), "mirror");
   EXPECT_EQ(out.status().code(), otlp::trace::v1::Status::STATUS_CODE_ERROR);
   EXPECT_EQ(out.status().message(), "upstream unavailable");
+}
+
+// The wire writer's bytes parse to exactly the message BuildExportRequest
+// builds, for spans of two resources and two scopes, with every kind of
+// field (and without the optional ones).
+TEST(ExportRequestWriterTest, WritesWhatBuildExportRequestBuilds) {
+  const auto resource_a = opentelemetry::sdk::resource::Resource::Create(
+      {{"service.name", "a"}, {"count", int64_t{3}}}, "https://opentelemetry.io/schemas/1.21.0");
+  const auto resource_b = opentelemetry::sdk::resource::Resource::Create({{"service.name", "b"}});
+  const auto scope_a =
+      opentelemetry::sdk::instrumentationscope::InstrumentationScope::Create("one", "1");
+  const auto scope_b = opentelemetry::sdk::instrumentationscope::InstrumentationScope::Create(
+      "two", "", "https://example.com/schema");
+  OtlpSpanExporter exporter(opentelemetry::exporter::otlp::OtlpGrpcExporterOptions{});
+  std::vector<std::unique_ptr<sdk_trace::Recordable>> spans;
+  const opentelemetry::sdk::resource::Resource* resources[] = {&resource_a, &resource_b};
+  const opentelemetry::sdk::instrumentationscope::InstrumentationScope* scopes[] = {
+      scope_a.get(), scope_b.get()};
+  for (int i = 0; i < 12; ++i) {
+    spans.push_back(exporter.MakeRecordable());
+    sdk_trace::Recordable& span = *spans.back();
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    std::memset(trace_id, i + 1, sizeof(trace_id));
+    std::memset(span_id, i + 100, sizeof(span_id));
+    span.SetIdentity(
+        trace_api::SpanContext(
+            trace_api::TraceId(trace_id), trace_api::SpanId(span_id),
+            trace_api::TraceFlags(static_cast<uint8_t>(i % 2)), false,
+            i % 3 == 0 ? trace_api::TraceState::FromHeader("k=v") : trace_api::TraceState::GetDefault()),
+        i % 4 == 0 ? trace_api::SpanId() : trace_api::SpanId(span_id));
+    span.SetTraceFlags(trace_api::TraceFlags(static_cast<uint8_t>(i % 2)));
+    span.SetName(std::string(static_cast<size_t>(i * 20), 'n'));
+    span.SetSpanKind(static_cast<trace_api::SpanKind>(i % 5));
+    span.SetStartTime(opentelemetry::common::SystemTimestamp(
+        std::chrono::system_clock::time_point(std::chrono::nanoseconds(int64_t{1} << (30 + i)))));
+    span.SetDuration(std::chrono::nanoseconds(i * 1000));
+    if (i != 5) span.SetResource(*resources[i % 2]);
+    if (i != 7) span.SetInstrumentationScope(*scopes[(i / 2) % 2]);
+    span.SetAttribute("s", std::string(static_cast<size_t>(i * 30), 'v'));
+    span.SetAttribute("i", int64_t{-1} * i * 100000);
+    span.SetAttribute("u", uint64_t{1} << 63);
+    span.SetAttribute("b", i % 2 == 0);
+    span.SetAttribute("d", i * 0.5);
+    if (i % 3 == 1) {
+      const bool flags[] = {true, false};
+      span.SetAttribute("flags", nostd::span<const bool>(flags));
+      const std::vector<std::pair<std::string, std::string>> attributes = {{"x", "y"}};
+      span.AddEvent("event", opentelemetry::common::SystemTimestamp(std::chrono::system_clock::now()),
+                    opentelemetry::common::KeyValueIterableView<decltype(attributes)>(attributes));
+      span.AddLink(trace_api::SpanContext(trace_api::TraceId(trace_id), trace_api::SpanId(span_id),
+                                          trace_api::TraceFlags(1), true),
+                   opentelemetry::common::KeyValueIterableView<decltype(attributes)>(attributes));
+    }
+    if (i % 3 != 0) {
+      span.SetStatus(i % 3 == 1 ? trace_api::StatusCode::kError : trace_api::StatusCode::kOk,
+                     i % 3 == 1 ? std::string(static_cast<size_t>(i * 15), 'm') : "");
+    }
+  }
+  const nostd::span<std::unique_ptr<sdk_trace::Recordable>> batch(spans.data(), spans.size());
+  google::protobuf::Arena arena;
+  auto* built =
+      google::protobuf::Arena::CreateMessage<otlp::collector::trace::v1::ExportTraceServiceRequest>(
+          &arena);
+  BuildExportRequest(batch, built);
+  ExportRequestWriter writer;
+  for (int round = 0; round < 2; ++round) {  // buffers reused: same bytes
+    otlp::collector::trace::v1::ExportTraceServiceRequest parsed;
+    const std::string_view bytes = writer.Write(batch);
+    ASSERT_TRUE(parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+    std::string differences;
+    google::protobuf::util::MessageDifferencer differencer;
+    differencer.ReportDifferencesToString(&differences);
+    EXPECT_TRUE(differencer.Compare(*built, parsed)) << differences;
+  }
+  EXPECT_EQ(built->resource_spans_size(), 3);  // a, b and none
 }
 
 TEST_F(OtlpExporterTest, SpanWithoutParentStatusOrTraceStateLeavesThemEmpty) {
