@@ -32,8 +32,10 @@ struct Header {
 // An ordered list of header fields, as received or to send.
 class HeaderList {
  public:
-  // Appends a field.
+  // Appends a field. The first one reserves room for a gRPC call's usual
+  // headers at once (one allocation instead of one per doubling).
   void Add(absl::string_view name, absl::string_view value) {
+    if (fields_.capacity() == 0) fields_.reserve(kInitialCapacity);
     fields_.push_back({std::string(name), std::string(value)});
   }
   // The value of the first field named `name`, or nullptr.
@@ -46,6 +48,9 @@ class HeaderList {
   bool empty() const { return fields_.empty(); }
 
  private:
+  // A gRPC request has about 8 fields (pseudo-headers, content-type, te,
+  // user-agent, grpc-timeout, traceparent); a response 2 and trailers 2.
+  static constexpr size_t kInitialCapacity = 10;
   std::vector<Header> fields_;
 };
 
