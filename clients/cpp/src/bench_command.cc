@@ -429,7 +429,7 @@ int RunBenchCommand(const std::vector<std::string>& args) {
       std::ofstream file(options->json_out, std::ios::trunc);
       file << BenchReportJson(*options, *result);
       if (!file.good()) {
-        PrintError("UNAVAILABLE", absl::StrCat("cannot write ", options->json_out));
+        PrintError("INVALID_ARGUMENT", absl::StrCat("cannot write ", options->json_out));
         return kExitBadInput;
       }
     }

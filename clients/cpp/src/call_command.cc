@@ -81,9 +81,13 @@ class CallReactor final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc:
   bool Write(const std::string& bytes) {
     grpc::Slice slice(bytes);
     request_ = grpc::ByteBuffer(&slice, 1);
-    absl::MutexLock lock(&mutex_);
-    write_pending_ = true;
+    {
+      absl::MutexLock lock(&mutex_);
+      write_pending_ = true;
+    }
+    // Outside the lock: the library may run OnWriteDone on this thread.
     StartWrite(&request_);
+    absl::MutexLock lock(&mutex_);
     mutex_.Await(absl::Condition(
         +[](bool* pending) { return !*pending; }, &write_pending_));
     return write_ok_;
