@@ -3,11 +3,14 @@
 // test backend. Counts are asserted, never times: every run is bounded by a
 // number of calls, or by an open-loop schedule whose number of calls is
 // fixed by its rate and duration.
+#include <signal.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "echo_backend.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -21,6 +24,7 @@ namespace {
 using ::google::protobuf::Struct;
 using ::google::protobuf::Value;
 using ::polymesh::cli::testing::ProcessResult;
+using ::polymesh::cli::testing::RunningProcess;
 using ::polymesh::cli::testing::RunProcess;
 using ::polymesh::cli::testing::ServerProcess;
 using ::polymesh::gateway::testing::EchoBackend;
@@ -103,6 +107,31 @@ TEST_F(BenchBinaryTest, OpenLoopSendsTheScheduledCalls) {
   EXPECT_TRUE(report.fields().at("concurrency").has_null_value());
   EXPECT_EQ(Number(report, "calls"), 600);
   EXPECT_EQ(Number(report, "ok"), 600);
+}
+
+TEST_F(BenchBinaryTest, OpenLoopLatencyShowsAStalledServersQueue) {
+  // The server stops for half a second in the middle of an open-loop run.
+  // The schedule goes on (every call is still sent and counted), and each
+  // call meant to go out during the stall is timed from its intended send
+  // time: the 400 calls due in its first 400 ms (13% of the run) wait at
+  // least 100 ms, so p99 shows it; a load generator that waited for the
+  // server before sending (coordinated omission) would not.
+  RunningProcess bench({POLYMESH_BINARY, "bench", "--target",
+                        absl::StrCat("127.0.0.1:", echo_.port()), "--json", "-", "--warmup", "0",
+                        "--rate", "1000", "--duration", "3s", "--connections", "2", kUnary, "{}"});
+  // The first progress line (after a second of load) is the cue.
+  ASSERT_THAT(bench.ReadErrLine(), HasSubstr(" calls "));
+  echo_.Signal(SIGSTOP);
+  absl::SleepFor(absl::Milliseconds(500));  // the stall itself, not a wait for something
+  echo_.Signal(SIGCONT);
+  const ProcessResult r = bench.Wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Struct report = Report(r);
+  EXPECT_EQ(Number(report, "calls"), 3000);
+  EXPECT_EQ(Number(report, "ok"), 3000);
+  const Struct& latency = Object(report, "latency_us");
+  EXPECT_GE(Number(latency, "p99"), 100000);
+  EXPECT_GE(Number(latency, "max"), 400000);
 }
 
 TEST_F(BenchBinaryTest, OpenLoopBoundedByCalls) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -128,6 +129,79 @@ ServerProcess::ServerProcess(const std::vector<std::string>& argv) {
     while (!digits.empty() && digits.front() == ' ') digits.remove_prefix(1);
     (void)absl::SimpleAtoi(digits, &port_);
   }
+}
+
+void ServerProcess::Signal(int signal) {
+  if (pid_ > 0) kill(pid_, signal);
+}
+
+RunningProcess::RunningProcess(const std::vector<std::string>& argv) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return;
+  std::vector<char*> args = Argv(argv);
+  pid_ = fork();
+  if (pid_ == 0) {
+    const int null = open("/dev/null", O_RDONLY);
+    dup2(null, STDIN_FILENO);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  out_fd_ = out[0];
+  err_fd_ = err[0];
+}
+
+RunningProcess::~RunningProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    Wait();
+  }
+}
+
+std::string RunningProcess::ReadErrLine() {
+  std::string line;
+  char c;
+  while (err_fd_ >= 0 && read(err_fd_, &c, 1) == 1) {
+    result_.err.push_back(c);
+    if (c == '\n') break;
+    line.push_back(c);
+  }
+  return line;
+}
+
+ProcessResult RunningProcess::Wait(int timeout_s) {
+  if (pid_ <= 0) return result_;
+  const int64_t give_up = NowMs() + int64_t{timeout_s} * 1000;
+  bool killed = false;
+  while (out_fd_ >= 0 || err_fd_ >= 0) {
+    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+    const int64_t left = give_up - NowMs();
+    if (left <= 0 && !killed) {
+      kill(pid_, SIGKILL);
+      killed = true;
+    }
+    if (poll(fds, 2, left > 0 ? static_cast<int>(left) : 1000) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      int& fd = i == 0 ? out_fd_ : err_fd_;
+      if (fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      char buffer[65536];
+      const ssize_t n = read(fd, buffer, sizeof(buffer));
+      if (n > 0) {
+        (i == 0 ? result_.out : result_.err).append(buffer, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        close(fd);
+        fd = -1;
+      }
+    }
+  }
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  result_.exit_code = ExitCode(status);
+  return result_;
 }
 
 ServerProcess::~ServerProcess() {

@@ -34,6 +34,28 @@ struct ProcessResult {
 ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string& stdin_text,
                          int timeout_s = 120);
 
+// A child process with stdin closed, whose stderr can be read line by line
+// while it runs (to act when it reports progress); Wait() collects the rest.
+class RunningProcess {
+ public:
+  // Starts `argv`.
+  explicit RunningProcess(const std::vector<std::string>& argv);
+  ~RunningProcess();
+  RunningProcess(const RunningProcess&) = delete;
+  RunningProcess& operator=(const RunningProcess&) = delete;
+
+  // The next line of its stderr (kept in the result too); empty at the end.
+  std::string ReadErrLine();
+  // Waits for it to end (killed after `timeout_s` seconds).
+  ProcessResult Wait(int timeout_s = 120);
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  ProcessResult result_;
+};
+
 // A server child process; SIGTERM and wait when destroyed.
 class ServerProcess {
  public:
@@ -46,6 +68,8 @@ class ServerProcess {
 
   // The port it listens on.
   int port() const { return port_; }
+  // Sends it `signal` (SIGSTOP stalls it, SIGCONT resumes it).
+  void Signal(int signal);
 
  private:
   pid_t pid_ = -1;
