@@ -19,14 +19,15 @@ void Add(const std::shared_ptr<TracingCounters>& counters,
 BatchExportProcessor::BatchExportProcessor(
     std::unique_ptr<opentelemetry::sdk::trace::SpanExporter> exporter,
     const opentelemetry::sdk::trace::BatchSpanProcessorOptions& options,
-    std::shared_ptr<TracingCounters> counters)
+    std::shared_ptr<TracingCounters> counters, int max_concurrent_exports)
     : exporter_(std::move(exporter)),
       max_queue_size_(std::max<size_t>(options.max_queue_size, 1)),
       max_export_batch_size_(
           std::clamp<size_t>(options.max_export_batch_size, 1, std::max<size_t>(
                                                                    options.max_queue_size, 1))),
       schedule_delay_(options.schedule_delay_millis),
-      counters_(std::move(counters)) {}
+      counters_(std::move(counters)),
+      max_concurrent_exports_(std::max(max_concurrent_exports, 1)) {}
 
 BatchExportProcessor::~BatchExportProcessor() { Shutdown(std::chrono::microseconds::max()); }
 
@@ -49,10 +50,12 @@ void BatchExportProcessor::OnEnd(
       Add(counters_, &TracingCounters::spans_dropped_queue_full, 1);
       return;  // the caller's pointer frees the span
     }
-    if (!thread_started_) {
-      thread_started_ = true;
+    if (!threads_started_) {
+      threads_started_ = true;
       queue_.reserve(std::min<size_t>(max_queue_size_, max_export_batch_size_ * 2));
-      thread_ = std::thread(&BatchExportProcessor::Run, this);
+      for (int i = 0; i < max_concurrent_exports_; ++i) {
+        threads_.emplace_back(&BatchExportProcessor::Run, this);
+      }
     }
     if (queue_.empty()) oldest_ = absl::Now();
     queue_.push_back(std::move(span));
@@ -66,9 +69,13 @@ bool BatchExportProcessor::ForceFlush(std::chrono::microseconds timeout) noexcep
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + absl::FromChrono(timeout);
   absl::MutexLock lock(&mu_);
-  if (!thread_started_ || stopping_) return queue_.empty();
+  if (!threads_started_ || stopping_) return queue_.empty();
   const uint64_t target = ++flush_requested_;
-  wake_.Signal();
+  if (queue_.empty() && in_flight_ == 0) {
+    flush_done_ = target;
+    return true;
+  }
+  wake_.SignalAll();
   while (flush_done_ < target) {
     if (flushed_.WaitWithDeadline(&mu_, deadline)) return flush_done_ >= target;
   }
@@ -81,57 +88,70 @@ bool BatchExportProcessor::Shutdown(std::chrono::microseconds timeout) noexcept 
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    started = thread_started_;
+    started = threads_started_;
   }
-  wake_.Signal();
-  if (started) thread_.join();  // the thread exports what is queued first
+  wake_.SignalAll();
+  if (started) {
+    for (std::thread& thread : threads_) thread.join();  // they export what is queued first
+  }
   return exporter_->Shutdown(timeout);
+}
+
+bool BatchExportProcessor::HasWork() const {
+  if (queue_.empty()) return false;
+  return stopping_ || flush_requested_ != flush_done_ ||
+         queue_.size() >= max_export_batch_size_ ||
+         absl::Now() >= oldest_ + absl::FromChrono(schedule_delay_);
 }
 
 void BatchExportProcessor::Run() {
   Batch batch;
-  batch.reserve(queue_.capacity());
+  batch.reserve(max_export_batch_size_);
   mu_.Lock();
   while (true) {
-    // A full batch, the delay since the oldest span, a flush or a stop.
-    while (!stopping_ && flush_requested_ == flush_done_ &&
-           queue_.size() < max_export_batch_size_) {
+    while (!HasWork()) {
+      if (stopping_) {
+        mu_.Unlock();
+        return;
+      }
       if (queue_.empty()) {
         wake_.Wait(&mu_);
-        continue;
+      } else {
+        wake_.WaitWithDeadline(&mu_, oldest_ + absl::FromChrono(schedule_delay_));
       }
-      const absl::Time deadline = oldest_ + absl::FromChrono(schedule_delay_);
-      if (absl::Now() >= deadline) break;
-      wake_.WaitWithDeadline(&mu_, deadline);
     }
-    const uint64_t flush_target = flush_requested_;
-    const bool stop = stopping_;
-    batch.swap(queue_);  // queue_ takes the emptied batch's capacity
+    // Take the oldest batch.
+    const size_t count = std::min(max_export_batch_size_, queue_.size());
+    batch.insert(batch.end(), std::make_move_iterator(queue_.begin()),
+                 std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(count)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(count));
+    if (!queue_.empty()) {
+      oldest_ = absl::Now();  // the rest waits at most another delay
+      if (queue_.size() >= max_export_batch_size_) wake_.Signal();  // another full batch
+    }
+    ++in_flight_;
     mu_.Unlock();
-    ExportAll(batch);
+    Export(batch);
     mu_.Lock();
-    if (flush_target > flush_done_) {
-      flush_done_ = flush_target;
+    --in_flight_;
+    // A flush is done once everything queued before it has been exported.
+    if (flush_requested_ != flush_done_ && queue_.empty() && in_flight_ == 0) {
+      flush_done_ = flush_requested_;
       flushed_.SignalAll();
     }
-    if (stop && queue_.empty()) break;
   }
-  mu_.Unlock();
 }
 
-void BatchExportProcessor::ExportAll(Batch& batch) {
-  for (size_t begin = 0; begin < batch.size(); begin += max_export_batch_size_) {
-    const size_t count = std::min(max_export_batch_size_, batch.size() - begin);
-    const opentelemetry::sdk::common::ExportResult result = exporter_->Export(
-        opentelemetry::nostd::span<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>(
-            batch.data() + begin, count));
-    Add(counters_, &TracingCounters::exports, 1);
-    Add(counters_,
-        result == opentelemetry::sdk::common::ExportResult::kSuccess
-            ? &TracingCounters::spans_exported
-            : &TracingCounters::spans_dropped_export_failed,
-        count);
-  }
+void BatchExportProcessor::Export(Batch& batch) {
+  const opentelemetry::sdk::common::ExportResult result = exporter_->Export(
+      opentelemetry::nostd::span<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>(
+          batch.data(), batch.size()));
+  Add(counters_, &TracingCounters::exports, 1);
+  Add(counters_,
+      result == opentelemetry::sdk::common::ExportResult::kSuccess
+          ? &TracingCounters::spans_exported
+          : &TracingCounters::spans_dropped_export_failed,
+      batch.size());
   batch.clear();
 }
 

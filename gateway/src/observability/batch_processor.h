@@ -9,8 +9,14 @@
 // (`max_export_batch_size`) or for `schedule_delay` since the oldest queued
 // span, whichever comes first; a flush or shutdown exports at once.
 //
+// Up to `max_concurrent_exports` batches are exported at once, each from its
+// own thread: a collector that takes a while to answer one request (Jaeger
+// beside a busy gateway takes ~20 ms per 1000 spans) would otherwise cap the
+// spans exported per second at one batch per round trip, and the queue
+// would overflow under load.
+//
 // Ending a span takes a mutex for a push onto a vector whose capacity is
-// kept between batches: no allocation. The export thread starts with the
+// kept between batches: no allocation. The export threads start with the
 // first span, so an idle gateway has none.
 //
 // Usage:
@@ -61,10 +67,13 @@ class BatchExportProcessor final : public opentelemetry::sdk::trace::SpanProcess
   // `options`: max_queue_size spans may wait (more are dropped and counted),
   // exported max_export_batch_size at a time, at the latest
   // schedule_delay_millis after the oldest waiting span ended.
-  // `counters` may be null.
+  // `counters` may be null. With `max_concurrent_exports` above 1 the
+  // exporter's Export() is called from that many threads at once: it must be
+  // thread-safe (OtlpSpanExporter is; the SDK's exporters in general are not).
   BatchExportProcessor(std::unique_ptr<opentelemetry::sdk::trace::SpanExporter> exporter,
                        const opentelemetry::sdk::trace::BatchSpanProcessorOptions& options,
-                       std::shared_ptr<TracingCounters> counters);
+                       std::shared_ptr<TracingCounters> counters,
+                       int max_concurrent_exports = 1);
   ~BatchExportProcessor() override;
 
   // SpanProcessor.
@@ -81,29 +90,36 @@ class BatchExportProcessor final : public opentelemetry::sdk::trace::SpanProcess
  private:
   using Batch = std::vector<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>;
 
+  // One export thread.
   void Run();
-  // Exports `batch` in pieces of at most max_export_batch_size, then clears it.
-  void ExportAll(Batch& batch);
+  // Whether an export thread has work: a full batch, a span older than the
+  // schedule delay, a flush or a stop with spans queued.
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Exports `batch` (at most max_export_batch_size spans), then clears it.
+  void Export(Batch& batch);
 
   const std::unique_ptr<opentelemetry::sdk::trace::SpanExporter> exporter_;
   const size_t max_queue_size_;
   const size_t max_export_batch_size_;
   const std::chrono::milliseconds schedule_delay_;
   const std::shared_ptr<TracingCounters> counters_;
+  const int max_concurrent_exports_;
 
   absl::Mutex mu_;
-  absl::CondVar wake_;     // the export thread waits on it
+  absl::CondVar wake_;     // the export threads wait on it
   absl::CondVar flushed_;  // ForceFlush waits on it
   Batch queue_ ABSL_GUARDED_BY(mu_);
   // When queue_'s first span was queued.
   absl::Time oldest_ ABSL_GUARDED_BY(mu_);
-  bool thread_started_ ABSL_GUARDED_BY(mu_) = false;
+  bool threads_started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Batches being exported.
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   // Flushes asked for, and done, by number.
   uint64_t flush_requested_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t flush_done_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> shut_down_{false};
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace polymesh::observability

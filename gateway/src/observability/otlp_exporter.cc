@@ -177,20 +177,37 @@ ExportResult OtlpSpanExporter::Export(
     const opentelemetry::nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans) noexcept {
   if (shut_down_.load(std::memory_order_relaxed)) return ExportResult::kFailure;
   if (spans.empty()) return ExportResult::kSuccess;
-  if (channel_ == nullptr) {
-    channel_ = OtlpGrpcClient::MakeChannel(options_);
-    if (channel_ == nullptr) return ExportResult::kFailure;
-    export_method_ = std::make_unique<grpc::internal::RpcMethod>(
-        kExportMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
+  std::shared_ptr<grpc::Channel> channel;
+  const grpc::internal::RpcMethod* method = nullptr;
+  std::unique_ptr<ExportRequestWriter> writer;
+  {
+    absl::MutexLock lock(&mu_);
+    if (channel_ == nullptr) {
+      channel_ = OtlpGrpcClient::MakeChannel(options_);
+      if (channel_ == nullptr) return ExportResult::kFailure;
+      export_method_ = std::make_unique<grpc::internal::RpcMethod>(
+          kExportMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
+    }
+    channel = channel_;
+    method = export_method_.get();
+    if (!writers_.empty()) {
+      writer = std::move(writers_.back());
+      writers_.pop_back();
+    }
   }
-  const std::string_view bytes = writer_.Write(spans);
+  if (writer == nullptr) writer = std::make_unique<ExportRequestWriter>();
+  const std::string_view bytes = writer->Write(spans);
   grpc::Slice slice(bytes.data(), bytes.size());
   const grpc::ByteBuffer request(&slice, 1);
+  {
+    absl::MutexLock lock(&mu_);
+    writers_.push_back(std::move(writer));
+  }
   grpc::ByteBuffer response;
   std::unique_ptr<grpc::ClientContext> context = OtlpGrpcClient::MakeClientContext(options_);
   // What the generated stub does, with the request already serialized.
   const grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
-      channel_.get(), *export_method_, context.get(), request, &response);
+      channel.get(), *method, context.get(), request, &response);
   if (!status.ok()) {
     OTEL_INTERNAL_LOG_ERROR("[OTLP gRPC span exporter] exporting "
                             << spans.size() << " span(s) failed: " << status.error_code() << " "

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/impl/rpc_method.h"
 #include "opentelemetry/exporters/otlp/otlp_grpc_exporter_options.h"
@@ -70,9 +72,9 @@ class ExportRequestWriter {
   std::string out_;
 };
 
-// Exports SpanRecords (its own recordables) over OTLP/gRPC. Export() is not
-// reentrant (span processors call it from one thread); Shutdown() may be
-// called from any thread.
+// Exports SpanRecords (its own recordables) over OTLP/gRPC. Thread-safe:
+// Export() may run on several threads at once (each uses a request writer
+// of its own, from a pool).
 class OtlpSpanExporter final : public opentelemetry::sdk::trace::SpanExporter {
  public:
   explicit OtlpSpanExporter(opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options);
@@ -92,9 +94,12 @@ class OtlpSpanExporter final : public opentelemetry::sdk::trace::SpanExporter {
 
  private:
   const opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<grpc::internal::RpcMethod> export_method_;
-  ExportRequestWriter writer_;
+  absl::Mutex mu_;
+  // Made by the first export.
+  std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<grpc::internal::RpcMethod> export_method_ ABSL_GUARDED_BY(mu_);
+  // Writers not in use.
+  std::vector<std::unique_ptr<ExportRequestWriter>> writers_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> shut_down_{false};
 };
 

@@ -487,7 +487,8 @@ absl::StatusOr<std::unique_ptr<Tracer>> Tracer::FromEnvironment(const TracerOpti
       opentelemetry::sdk::common::internal_log::LogLevel::Error);
   auto counters = std::make_shared<TracingCounters>();
   auto processor = std::make_unique<BatchExportProcessor>(
-      std::make_unique<OtlpSpanExporter>(env->exporter), env->batch, counters);
+      std::make_unique<OtlpSpanExporter>(env->exporter), env->batch, counters,
+      kGatewayMaxConcurrentExports);
   return std::make_unique<SdkTracer>(std::make_shared<TracerCore>(
       std::move(processor), std::move(env->sampler), *std::move(env->resource), env->semconv,
       std::move(counters)));

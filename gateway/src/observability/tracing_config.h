@@ -85,6 +85,10 @@ absl::StatusOr<opentelemetry::sdk::resource::Resource> MakeResource(
 inline constexpr uint64_t kGatewayBspScheduleDelayMillis = 1000;
 inline constexpr uint64_t kGatewayBspMaxQueueSize = 8192;
 inline constexpr uint64_t kGatewayBspMaxExportBatchSize = 512;
+// Batches exported at once (each on its own thread, started with the first
+// span): a collector's round trip per batch then limits the spans exported
+// per second half as much.
+inline constexpr int kGatewayMaxConcurrentExports = 2;
 
 // Options of the batch span processor from OTEL_BSP_SCHEDULE_DELAY
 // (milliseconds), OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BSP_MAX_EXPORT_BATCH_SIZE;
