@@ -27,6 +27,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/support/client_callback.h"
 #include "message_codec.h"
+#include "reflection_client.h"
 
 namespace polymesh::cli {
 namespace {
@@ -220,13 +221,44 @@ absl::Status AddMetadata(grpc::ClientContext& context, const std::vector<std::st
 
 const char* Stream(bool streaming) { return streaming ? "stream " : ""; }
 
-int ListCommand(const ParsedArgs& args) {
+// How long --reflect waits for the server's answers.
+constexpr absl::Duration kReflectionTimeout = absl::Seconds(10);
+
+std::shared_ptr<grpc::Channel> MakeChannel(const HostPort& target) {
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  channel_args.SetMaxReceiveMessageSize(-1);
+  channel_args.SetUserAgentPrefix("polymesh-call");
+  return grpc::CreateCustomChannel(target.authority, grpc::InsecureChannelCredentials(),
+                                   channel_args);
+}
+
+// The contracts: asked of the server (--reflect), else from descriptor sets.
+// Reflection errors are the server's: exit 10 + code; others are bad input.
+absl::StatusOr<std::unique_ptr<gateway::ContractRegistry>> Contracts(
+    const ParsedArgs& args, grpc::Channel& channel, const std::vector<std::string>& services) {
+  if (args.Has("reflect")) return RegistryFromReflection(channel, services, kReflectionTimeout);
+  return LoadRegistry(args.Values("descriptor-set"));
+}
+
+int ContractsError(const ParsedArgs& args, const absl::Status& status) {
+  // What the contracts lack is bad input; a server that cannot answer is the
+  // call's failure.
+  if (!args.Has("reflect") || status.code() == absl::StatusCode::kInvalidArgument ||
+      status.code() == absl::StatusCode::kNotFound) {
+    return BadInput(status);
+  }
+  PrintError(absl::StatusCodeToString(status.code()), status.message());
+  return ExitCodeForGrpcStatus(static_cast<int>(status.code()));
+}
+
+int ListCommand(const ParsedArgs& args, const HostPort& target) {
   if (args.positional().size() > 1) {
     return UsageError("call", "--list takes at most one SERVICE prefix");
   }
   absl::StatusOr<std::unique_ptr<gateway::ContractRegistry>> registry =
-      LoadRegistry(args.Values("descriptor-set"));
-  if (!registry.ok()) return BadInput(registry.status());
+      Contracts(args, *MakeChannel(target), {});
+  if (!registry.ok()) return ContractsError(args, registry.status());
   const std::string filter = args.positional().empty() ? "" : args.positional()[0];
   const std::string listing = ListContracts(**registry, filter);
   if (listing.empty()) {
@@ -262,6 +294,9 @@ flags:
                            not given
   --descriptor-set FILE    a FileDescriptorSet with the contracts (repeatable;
                            default $POLYMESH_DESCRIPTOR_SET or the build's)
+  --reflect                ask the server for the contracts instead (gRPC
+                           server reflection, v1 or v1alpha; the gateway
+                           answers it from its contracts)
   --list                   list the services and methods of the contracts
                            (optionally only those starting with SERVICE)
   --pretty                 indent the JSON of responses
@@ -297,6 +332,7 @@ const std::vector<FlagSpec>& CallFlags() {
       {"target", 0, FlagSpec::kValue},         {"header", 'H', FlagSpec::kRepeated},
       {"deadline", 0, FlagSpec::kValue},       {"descriptor-set", 0, FlagSpec::kRepeated},
       {"list", 0, FlagSpec::kSwitch},          {"pretty", 0, FlagSpec::kSwitch},
+      {"reflect", 0, FlagSpec::kSwitch},
       {"emit-defaults", 0, FlagSpec::kSwitch}, {"verbose", 'v', FlagSpec::kSwitch},
       {"help", 'h', FlagSpec::kSwitch},
   };
@@ -381,16 +417,19 @@ int RunCallCommand(const std::vector<std::string>& args) {
     std::fputs(kCallHelp, stdout);
     return kExitOk;
   }
-  if (parsed->Has("list")) return ListCommand(*parsed);
+  absl::StatusOr<HostPort> target =
+      ParseHostPort(parsed->Value("target").value_or("127.0.0.1:8080"));
+  if (!target.ok()) return UsageError("call", absl::StrCat("--target: ", target.status().message()));
+  if (parsed->Has("reflect") && parsed->Has("descriptor-set")) {
+    return UsageError("call", "--reflect and --descriptor-set exclude each other");
+  }
+  if (parsed->Has("list")) return ListCommand(*parsed, *target);
   const std::vector<std::string>& positional = parsed->positional();
   if (positional.empty()) return UsageError("call", "missing METHOD");
   if (positional.size() > 2) {
     return UsageError("call", absl::StrCat("too many arguments (expected METHOD [JSON]): \"",
                                            positional[2], "\""));
   }
-  absl::StatusOr<HostPort> target =
-      ParseHostPort(parsed->Value("target").value_or("127.0.0.1:8080"));
-  if (!target.ok()) return UsageError("call", absl::StrCat("--target: ", target.status().message()));
   std::optional<absl::Duration> deadline;
   if (auto value = parsed->Value("deadline"); value.has_value()) {
     absl::StatusOr<absl::Duration> d = ParseDurationValue("deadline", *value);
@@ -402,9 +441,12 @@ int RunCallCommand(const std::vector<std::string>& args) {
     return UsageError("call", added.message());
   }
 
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(*target);
+  const std::string path = MethodPath(positional[0]);
+  const std::string service = path.substr(1, path.rfind('/') - 1);
   absl::StatusOr<std::unique_ptr<gateway::ContractRegistry>> registry =
-      LoadRegistry(parsed->Values("descriptor-set"));
-  if (!registry.ok()) return BadInput(registry.status());
+      Contracts(*parsed, *channel, {service});
+  if (!registry.ok()) return ContractsError(*parsed, registry.status());
   absl::StatusOr<const MethodDescriptor*> method = FindMethod(**registry, positional[0]);
   if (!method.ok()) return BadInput(method.status());
   std::optional<std::string> argument;
@@ -420,12 +462,6 @@ int RunCallCommand(const std::vector<std::string>& args) {
     requests.push_back(*std::move(bytes));
   }
 
-  grpc::ChannelArguments channel_args;
-  channel_args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  channel_args.SetMaxReceiveMessageSize(-1);
-  channel_args.SetUserAgentPrefix("polymesh-call");
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      target->authority, grpc::InsecureChannelCredentials(), channel_args);
   grpc::GenericStub stub(channel);
   if (deadline.has_value()) {
     context.set_deadline(std::chrono::system_clock::now() +
