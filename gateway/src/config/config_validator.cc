@@ -11,12 +11,17 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 
 namespace polymesh::gateway {
 namespace {
 
 using ::polymesh::gateway::v1::SocketAddress;
+
+constexpr uint32_t kMaxConnectionsPerEndpoint = 64;
+constexpr uint32_t kMaxHealthThreshold = 1000;
+constexpr uint32_t kMaxConsecutiveFailures = 1000;
 
 class Validator {
  public:
@@ -84,7 +89,83 @@ class Validator {
         return Error(path + ".connect_timeout", "at least 1ms");
       }
     }
+    RETURN_IF_ERROR(CheckUpstreamPolicies(cluster, path));
     return absl::OkStatus();
+  }
+
+  // The ranges of a cluster's load balancing, pool, DNS, health check and
+  // outlier detection fields.
+  absl::Status CheckUpstreamPolicies(const v1::Cluster& cluster, const std::string& path) {
+    if (!v1::LoadBalancing_IsValid(cluster.load_balancing())) {
+      return Error(path + ".load_balancing",
+                   "want LOAD_BALANCING_ROUND_ROBIN or LOAD_BALANCING_LEAST_REQUEST");
+    }
+    if (cluster.has_dns_refresh_interval()) {
+      RETURN_IF_ERROR(AtLeast(cluster.dns_refresh_interval(), absl::Milliseconds(100),
+                              path + ".dns_refresh_interval"));
+    }
+    if (cluster.max_connections_per_endpoint() > kMaxConnectionsPerEndpoint) {
+      return Error(path + ".max_connections_per_endpoint",
+                   absl::StrCat("at most ", kMaxConnectionsPerEndpoint, ", got ",
+                                cluster.max_connections_per_endpoint()));
+    }
+    if (cluster.has_health_check()) {
+      const auto& check = cluster.health_check();
+      const std::string where = path + ".health_check";
+      if (check.has_interval()) {
+        RETURN_IF_ERROR(AtLeast(check.interval(), absl::Milliseconds(10), where + ".interval"));
+      }
+      if (check.has_timeout()) {
+        RETURN_IF_ERROR(AtLeast(check.timeout(), absl::Milliseconds(1), where + ".timeout"));
+      }
+      if (check.unhealthy_threshold() > kMaxHealthThreshold) {
+        return Error(where + ".unhealthy_threshold",
+                     absl::StrCat("at most ", kMaxHealthThreshold, ", got ",
+                                  check.unhealthy_threshold()));
+      }
+      if (check.healthy_threshold() > kMaxHealthThreshold) {
+        return Error(where + ".healthy_threshold",
+                     absl::StrCat("at most ", kMaxHealthThreshold, ", got ",
+                                  check.healthy_threshold()));
+      }
+    }
+    if (cluster.has_outlier_detection()) {
+      const auto& outlier = cluster.outlier_detection();
+      const std::string where = path + ".outlier_detection";
+      if (outlier.consecutive_failures() > kMaxConsecutiveFailures) {
+        return Error(where + ".consecutive_failures",
+                     absl::StrCat("at most ", kMaxConsecutiveFailures, ", got ",
+                                  outlier.consecutive_failures()));
+      }
+      absl::Duration base = absl::Seconds(30);
+      absl::Duration max = absl::Seconds(300);
+      if (outlier.has_base_ejection_time()) {
+        RETURN_IF_ERROR(AtLeast(outlier.base_ejection_time(), absl::Milliseconds(1),
+                                where + ".base_ejection_time"));
+        base = ToDuration(outlier.base_ejection_time());
+      }
+      if (outlier.has_max_ejection_time()) {
+        max = ToDuration(outlier.max_ejection_time());
+      }
+      if (max < base) {
+        return Error(where + ".max_ejection_time",
+                     absl::StrCat("at least base_ejection_time (", absl::FormatDuration(base),
+                                  "), got ", absl::FormatDuration(max)));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Duration ToDuration(const google::protobuf::Duration& duration) {
+    return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
+  }
+
+  absl::Status AtLeast(const google::protobuf::Duration& duration, absl::Duration least,
+                       const std::string& path) const {
+    const absl::Duration value = ToDuration(duration);
+    if (value >= least) return absl::OkStatus();
+    return Error(path, absl::StrCat("at least ", absl::FormatDuration(least), ", got ",
+                                    absl::FormatDuration(value)));
   }
 
   absl::Status CheckRoute(int index, const absl::flat_hash_set<std::string>& clusters,
