@@ -9,7 +9,7 @@ namespace polymesh::gateway {
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer,
-    std::shared_ptr<const ContractRegistry> contracts) {
+    std::shared_ptr<const ContractRegistry> contracts, HostResolver resolver) {
   std::unique_ptr<Gateway> gateway(new Gateway());
   gateway->tracer_ = std::move(tracer);
   if (contracts == nullptr && config.has_contracts()) {
@@ -40,17 +40,22 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     local_port = gateway->local_services_->port();
   }
   gateway->routes_ = std::make_unique<RouteTable>(config);
-  // Host names are resolved here, once, before any worker runs.
+  // Host names are resolved here before any worker runs; later on the
+  // upstream control thread.
   absl::StatusOr<std::vector<ClusterSpec>> clusters =
-      ClusterSpecsFromConfig(config, local_port);
+      ClusterSpecsFromConfig(config, local_port, resolver);
   if (!clusters.ok()) return clusters.status();
   gateway->clusters_ = std::move(*clusters);
   std::vector<std::string> route_names, cluster_names;
   for (const Route& route : gateway->routes_->routes()) route_names.push_back(route.name);
   for (const ClusterSpec& cluster : gateway->clusters_) cluster_names.push_back(cluster.name);
-  gateway->stats_ = std::make_shared<StatsStore>(
-      std::move(route_names), std::move(cluster_names),
-      WorkerPool::EffectiveWorkers(config.workers()));
+  const uint32_t workers = WorkerPool::EffectiveWorkers(config.workers());
+  gateway->stats_ = std::make_shared<StatsStore>(std::move(route_names),
+                                                 std::move(cluster_names), workers);
+  gateway->upstreams_ = MakeUpstreamClusters(gateway->clusters_, workers);
+  for (size_t i = 0; i < gateway->upstreams_.size(); ++i) {
+    gateway->upstreams_[i]->set_events(&gateway->stats_->cluster_events(i));
+  }
   if (config.has_access_log()) {
     absl::StatusOr<std::unique_ptr<AccessLog>> access_log =
         AccessLog::Open(config.access_log().path());
@@ -77,14 +82,18 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   shared.stats = gateway->stats_.get();
   shared.access_log = gateway->access_log_.get();
   shared.routes = gateway->routes_.get();
-  shared.clusters = &gateway->clusters_;
+  shared.clusters = &gateway->upstreams_;
   shared.tracer = gateway->tracer_.get();
-  absl::StatusOr<std::unique_ptr<WorkerPool>> workers =
+  absl::StatusOr<std::unique_ptr<WorkerPool>> worker_pool =
       WorkerPool::Start(config.listener().address(),
                         static_cast<uint16_t>(config.listener().port()), config.workers(),
                         shared);
-  if (!workers.ok()) return workers.status();
-  gateway->workers_ = std::move(*workers);
+  if (!worker_pool.ok()) return worker_pool.status();
+  gateway->workers_ = std::move(*worker_pool);
+  absl::StatusOr<std::unique_ptr<UpstreamControl>> control =
+      UpstreamControl::Start(gateway->upstreams_, std::move(resolver));
+  if (!control.ok()) return control.status();
+  gateway->upstream_control_ = std::move(*control);
   if (gateway->local_services_ != nullptr) gateway->local_services_->SetServing(true);
   return gateway;
 }
@@ -95,16 +104,39 @@ std::string Gateway::ClustersJson() const {
   // Names and addresses come from a validated configuration (cluster names,
   // IP addresses, RFC 1123 host names): nothing to escape.
   const std::vector<int64_t> active = stats_->ActivePerCluster();
+  const absl::Time now = absl::Now();
   std::string out = "{\"clusters\":[";
-  for (size_t i = 0; i < clusters_.size(); ++i) {
-    const ClusterSpec& cluster = clusters_[i];
-    absl::StrAppend(&out, i > 0 ? "," : "", "{\"name\":\"", cluster.name,
-                    "\",\"outstanding_requests\":", active[i], ",\"endpoints\":[");
-    for (size_t j = 0; j < cluster.endpoints.size(); ++j) {
-      const UpstreamEndpoint& endpoint = cluster.endpoints[j];
+  for (size_t i = 0; i < upstreams_.size(); ++i) {
+    const UpstreamCluster& cluster = *upstreams_[i];
+    const ClusterSpec& spec = cluster.spec();
+    const std::shared_ptr<const EndpointSet> set = cluster.endpoints();
+    bool panic = true;
+    for (const auto& state : set->endpoints) panic = panic && !state->Usable(now);
+    absl::StrAppend(
+        &out, i > 0 ? "," : "", "{\"name\":\"", spec.name, "\",\"load_balancing\":\"",
+        spec.load_balancing == LoadBalancerPolicy::kLeastRequest ? "LEAST_REQUEST"
+                                                                 : "ROUND_ROBIN",
+        "\",\"health_checked\":", spec.health_check.has_value() ? "true" : "false",
+        ",\"outlier_detection\":", spec.outlier.enabled ? "true" : "false",
+        ",\"panic\":", panic && !set->endpoints.empty() ? "true" : "false",
+        ",\"outstanding_requests\":", active[i], ",\"endpoints\":[");
+    for (size_t j = 0; j < set->endpoints.size(); ++j) {
+      const EndpointState& state = *set->endpoints[j];
+      const UpstreamEndpoint& endpoint = state.endpoint();
+      const bool ejected = state.outlier().ejected(now);
       absl::StrAppend(&out, j > 0 ? "," : "", "{\"host\":\"", endpoint.host,
                       "\",\"address\":\"", endpoint.address, "\",\"port\":", endpoint.port,
-                      "}");
+                      ",\"healthy\":", state.healthy() ? "true" : "false",
+                      ",\"ejected\":", ejected ? "true" : "false", ",\"ejected_until\":",
+                      ejected ? absl::StrCat("\"", absl::FormatTime(absl::RFC3339_full,
+                                                                     state.outlier().ejected_until(),
+                                                                     absl::UTCTimeZone()),
+                                             "\"")
+                              : std::string("null"),
+                      ",\"ejections\":", state.outlier().ejections(),
+                      ",\"consecutive_failures\":", state.outlier().consecutive_failures(),
+                      ",\"outstanding_requests\":", state.TotalOutstanding(),
+                      ",\"connections\":", state.TotalConnections(), "}");
     }
     absl::StrAppend(&out, "]}");
   }
@@ -117,6 +149,7 @@ void Gateway::Stop(absl::Duration grace) {
   stopped_ = true;
   if (local_services_ != nullptr) local_services_->SetServing(false);
   if (workers_ != nullptr) workers_->Stop(grace);
+  if (upstream_control_ != nullptr) upstream_control_->Stop();
   if (local_services_ != nullptr) local_services_->Shutdown();
   if (tracer_ != nullptr) tracer_->Shutdown();
   access_log_.reset();  // writes what the workers queued

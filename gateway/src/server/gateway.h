@@ -25,6 +25,7 @@
 #include "routing/route_table.h"
 #include "stats/stats.h"
 #include "upstream/cluster.h"
+#include "upstream/upstream_control.h"
 #include "worker/worker_pool.h"
 
 namespace polymesh::gateway {
@@ -33,8 +34,9 @@ namespace polymesh::gateway {
 class Gateway {
  public:
   // Starts the local services (if configured), resolves the clusters'
-  // endpoint host names (blocking, on the calling thread), then starts the
-  // workers; reports SERVING once they run. `tracer` may be nullptr (no
+  // endpoint host names with `resolver` (blocking, on the calling thread),
+  // starts the upstream control thread (DNS refresh, health checks), then
+  // the workers; reports SERVING once they run. `tracer` may be nullptr (no
   // spans); the gateway owns it and shuts it down in Stop(). INVALID_ARGUMENT
   // when the configuration cannot be served as written (an endpoint host
   // name that does not resolve, an access log that cannot be opened); other
@@ -44,7 +46,8 @@ class Gateway {
   // Server reflection answers from them.
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
       const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer,
-      std::shared_ptr<const ContractRegistry> contracts = nullptr);
+      std::shared_ptr<const ContractRegistry> contracts = nullptr,
+      HostResolver resolver = SystemResolver());
   // Stops with no grace period if Stop() was not called.
   ~Gateway();
 
@@ -60,12 +63,17 @@ class Gateway {
   const RouteTable& routes() const { return *routes_; }
   // The contracts (nullptr when the configuration names none).
   const std::shared_ptr<const ContractRegistry>& contracts() const { return contracts_; }
-  // The clusters with their resolved endpoints (see ClusterSpecsFromConfig).
+  // The clusters with the endpoints resolved at start (see
+  // ClusterSpecsFromConfig).
   const std::vector<ClusterSpec>& clusters() const { return clusters_; }
+  // The clusters as the workers see them now (endpoint sets, health,
+  // ejections).
+  const UpstreamClusters& upstreams() const { return upstreams_; }
   // The call statistics of every worker (a prometheus::Collectable).
   std::shared_ptr<StatsStore> stats() const { return stats_; }
-  // The clusters, their endpoints and outstanding calls, as JSON (for the
-  // admin listener). Thread-safe.
+  // The clusters and their current endpoints, as JSON (for the admin
+  // listener): per endpoint its address, health, ejection (until when, how
+  // many times), outstanding calls and open connections. Thread-safe.
   std::string ClustersJson() const;
 
   // Graceful stop: health NOT_SERVING, no new connections, calls in
@@ -81,6 +89,8 @@ class Gateway {
   std::unique_ptr<LocalServices> local_services_;
   std::unique_ptr<RouteTable> routes_;
   std::vector<ClusterSpec> clusters_;
+  UpstreamClusters upstreams_;
+  std::unique_ptr<UpstreamControl> upstream_control_;
   std::shared_ptr<StatsStore> stats_;
   std::unique_ptr<AccessLog> access_log_;
   CallLimits limits_;

@@ -160,7 +160,9 @@ void WorkerStats::ConnectionOpened() {
 
 StatsStore::StatsStore(std::vector<std::string> routes, std::vector<std::string> clusters,
                        size_t workers)
-    : routes_(std::move(routes)), clusters_(std::move(clusters)) {
+    : routes_(std::move(routes)),
+      clusters_(std::move(clusters)),
+      cluster_events_(new ClusterEventCounters[clusters_.size()]) {
   for (size_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<WorkerStats>(routes_.size(), clusters_.size()));
   }
@@ -237,11 +239,42 @@ std::vector<MetricFamily> StatsStore::Collect() const {
   MetricFamily workers = Family("polymesh_gateway_workers", "Worker threads.", MetricType::Gauge);
   AddValue(workers, {}, static_cast<double>(workers_.size()));
 
+  MetricFamily upstream_connections =
+      Family("polymesh_gateway_upstream_connections_total",
+             "Upstream connections by cluster and result (opened, failed).",
+             MetricType::Counter);
+  MetricFamily ejections = Family("polymesh_gateway_upstream_ejections_total",
+                                  "Endpoints ejected by outlier detection, by cluster.",
+                                  MetricType::Counter);
+  MetricFamily panics = Family(
+      "polymesh_gateway_upstream_panic_picks_total",
+      "Calls sent to any endpoint because none was healthy and not ejected, by cluster.",
+      MetricType::Counter);
+  MetricFamily health_checks =
+      Family("polymesh_gateway_upstream_health_checks_total",
+             "Active health checks by cluster and result (passed, failed).",
+             MetricType::Counter);
+  for (size_t c = 0; c < clusters_.size(); ++c) {
+    const ClusterEventCounters& events = cluster_events_[c];
+    const std::string& name = clusters_[c];
+    AddValue(upstream_connections, {{"cluster", name}, {"result", "opened"}},
+             static_cast<double>(Load(events.connections_opened)));
+    AddValue(upstream_connections, {{"cluster", name}, {"result", "failed"}},
+             static_cast<double>(Load(events.connections_failed)));
+    AddValue(ejections, {{"cluster", name}}, static_cast<double>(Load(events.ejections)));
+    AddValue(panics, {{"cluster", name}}, static_cast<double>(Load(events.panic_picks)));
+    AddValue(health_checks, {{"cluster", name}, {"result", "passed"}},
+             static_cast<double>(Load(events.health_checks_passed)));
+    AddValue(health_checks, {{"cluster", name}, {"result", "failed"}},
+             static_cast<double>(Load(events.health_checks_failed)));
+  }
+
   std::vector<MetricFamily> out;
   for (MetricFamily* family :
        {&requests, &duration, &request_bytes, &response_bytes, &route_active,
-        &upstream_requests, &upstream_duration, &upstream_active, &streams, &connections,
-        &accepted, &workers}) {
+        &upstream_requests, &upstream_duration, &upstream_active, &upstream_connections,
+        &ejections, &panics, &health_checks, &streams, &connections, &accepted,
+        &workers}) {
     out.push_back(std::move(*family));
   }
   return out;

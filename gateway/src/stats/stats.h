@@ -64,6 +64,27 @@ struct CallCounters {
   std::atomic<int64_t> active{0};
 };
 
+// Upstream events of one cluster. Any thread may count (relaxed atomic
+// adds): these events are rare (connections, ejections, health checks),
+// except panic picks, which happen per call only while a cluster has no
+// usable endpoint.
+struct ClusterEventCounters {
+  // Upstream connections established / that failed to connect.
+  std::atomic<uint64_t> connections_opened{0};
+  std::atomic<uint64_t> connections_failed{0};
+  // Endpoints ejected by outlier detection.
+  std::atomic<uint64_t> ejections{0};
+  // Calls routed to any endpoint because none was healthy and not ejected.
+  std::atomic<uint64_t> panic_picks{0};
+  // Active health checks that passed / failed.
+  std::atomic<uint64_t> health_checks_passed{0};
+  std::atomic<uint64_t> health_checks_failed{0};
+  // Adds one to `counter`.
+  static void Add(std::atomic<uint64_t>& counter) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
 // One worker's statistics. Written by that worker only.
 class WorkerStats {
  public:
@@ -109,6 +130,10 @@ class StatsStore : public prometheus::Collectable {
   WorkerStats& worker(size_t index) { return *workers_[index]; }
   size_t worker_count() const { return workers_.size(); }
 
+  // The upstream event counters of cluster `index` (thread-safe; the
+  // reference is stable).
+  ClusterEventCounters& cluster_events(size_t index) { return cluster_events_[index]; }
+
   // Outstanding calls per cluster, summed over workers, in cluster order.
   std::vector<int64_t> ActivePerCluster() const;
 
@@ -119,6 +144,7 @@ class StatsStore : public prometheus::Collectable {
   std::vector<std::string> routes_;
   std::vector<std::string> clusters_;
   std::vector<std::unique_ptr<WorkerStats>> workers_;
+  std::unique_ptr<ClusterEventCounters[]> cluster_events_;
 };
 
 // The process's own metrics (CPU seconds, resident and virtual memory, open

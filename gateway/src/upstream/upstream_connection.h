@@ -4,7 +4,15 @@
 // The connection opens lazily and without blocking; streams asked for while
 // it connects wait in a queue and start when it is ready, or fail with it.
 // Once the upstream sends GOAWAY or the connection fails, it takes no new
-// streams (usable() is false) and the pool opens another one.
+// streams (usable() is false) and the pool opens another one. After a
+// GOAWAY, streams up to its last_stream_id finish; streams above it (which
+// the upstream never processed) fail with refused=true, as do streams the
+// upstream resets with REFUSED_STREAM, so that their calls may move.
+//
+// The connection tells its listener (the worker's pool of the endpoint)
+// whether it connected, how many streams use it, and each stream's outcome
+// as outlier detection counts it (UNAVAILABLE, a reset or a lost
+// connection is a failure; any other grpc-status a success).
 //
 // Usage (what a call does):
 //
@@ -76,14 +84,54 @@ struct UpstreamEndpoint {
   absl::Duration connect_timeout = absl::Seconds(1);
 };
 
+class UpstreamConnection;
+
+// What a connection reports to its owner. Called on the loop thread, from
+// inside the connection's own callbacks: do not destroy or close the
+// connection from them.
+class UpstreamConnectionListener {
+ public:
+  virtual ~UpstreamConnectionListener() = default;
+  // The TCP connection was established.
+  virtual void OnConnected(UpstreamConnection& connection) = 0;
+  // The connection failed before it was established (refused, timed out,
+  // unreachable); `reason` says why. OnClosed-style cleanup still follows
+  // through the close callback.
+  virtual void OnConnectFailed(UpstreamConnection& connection, absl::string_view reason) = 0;
+  // active_streams() changed by `delta`.
+  virtual void OnStreamsChanged(UpstreamConnection& connection, int64_t delta) = 0;
+  // A stream ended by the upstream's doing: `failure` when outlier
+  // detection counts it as one.
+  virtual void OnStreamOutcome(UpstreamConnection& connection, bool failure) = 0;
+};
+
 // An HTTP/2 client connection to one endpoint.
 class UpstreamConnection : public Http2Connection {
  public:
-  // Starts connecting to `endpoint`. A connect that fails at once leaves a
-  // closed connection that fails every Attach().
-  static std::unique_ptr<UpstreamConnection> Connect(EventLoop& loop,
-                                                     const UpstreamEndpoint& endpoint);
+  // Starts connecting to `endpoint`, reporting to `listener` (may be
+  // nullptr; it must outlive the connection or be cleared with
+  // set_listener(nullptr)). A connect that fails at once leaves a closed
+  // connection that fails every Attach() (the listener hears
+  // OnConnectFailed() before this returns).
+  static std::unique_ptr<UpstreamConnection> Connect(
+      EventLoop& loop, const UpstreamEndpoint& endpoint,
+      UpstreamConnectionListener* listener = nullptr);
+  // A closed connection that fails every Attach() with refused=true and
+  // `reason` (an endpoint that is not being connected to right now).
+  static std::unique_ptr<UpstreamConnection> Failed(EventLoop& loop,
+                                                    const UpstreamEndpoint& endpoint,
+                                                    absl::string_view reason);
   ~UpstreamConnection() override;
+
+  // Replaces the listener (nullptr: none).
+  void set_listener(UpstreamConnectionListener* listener) { listener_ = listener; }
+  // Whether the connection is still being established.
+  bool connecting() const { return connecting_ && !closed(); }
+  // Whether the connection was established at some point.
+  bool was_connected() const { return connected_; }
+  // How many streams the upstream lets this connection have open at once
+  // (its SETTINGS_MAX_CONCURRENT_STREAMS; unlimited until it says).
+  uint32_t max_concurrent_streams() const;
 
   // Whether new streams may use this connection (not closed, not failed,
   // no GOAWAY received).
@@ -120,9 +168,22 @@ class UpstreamConnection : public Http2Connection {
   void Closed(absl::string_view reason) override;
 
  private:
-  UpstreamConnection(EventLoop& loop, ScopedFd fd, const UpstreamEndpoint& endpoint);
+  // A submitted stream: its call, and the grpc-status seen in its headers
+  // or trailers (-1 until one is).
+  struct Stream {
+    UpstreamStreamCallbacks* callbacks;
+    int grpc_status = -1;
+  };
+
+  UpstreamConnection(EventLoop& loop, ScopedFd fd, const UpstreamEndpoint& endpoint,
+                     UpstreamConnectionListener* listener);
   void OnConnected();
   UpstreamStreamCallbacks* StreamCallbacks(int32_t stream_id) const;
+  // Tells the listener how active_streams() changed since the last call.
+  void SyncStreams();
+  // Fails a submitted stream with refused=true (the upstream did not
+  // process it).
+  void RefuseStream(int32_t stream_id, absl::string_view why);
 
   static nghttp2_session_callbacks* Callbacks();
   static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
@@ -132,17 +193,23 @@ class UpstreamConnection : public Http2Connection {
   static int OnDataChunkRecv(nghttp2_session*, uint8_t, int32_t, const uint8_t*,
                              size_t, void*);
   static int OnStreamClose(nghttp2_session*, int32_t, uint32_t, void*);
+  static int OnFrameNotSend(nghttp2_session*, const nghttp2_frame*, int, void*);
   static ssize_t ReadData(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*,
                           nghttp2_data_source*, void*);
 
   const UpstreamEndpoint endpoint_;
   const std::string description_;
+  UpstreamConnectionListener* listener_;
   bool connecting_ = true;
+  bool connected_ = false;
   bool goaway_received_ = false;
+  int32_t goaway_last_stream_id_ = 0;
   std::string failure_;
   Timer connect_timer_;
   std::vector<UpstreamStreamCallbacks*> pending_;
-  absl::flat_hash_map<int32_t, UpstreamStreamCallbacks*> streams_;
+  absl::flat_hash_map<int32_t, Stream> streams_;
+  // active_streams() as last told to the listener.
+  size_t reported_streams_ = 0;
 };
 
 }  // namespace polymesh::gateway

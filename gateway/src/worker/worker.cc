@@ -12,20 +12,20 @@ namespace polymesh::gateway {
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerShared& shared,
                                                        ScopedFd listener,
-                                                       WorkerStats* stats) {
+                                                       WorkerStats* stats, size_t index) {
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
   if (!loop.ok()) return loop.status();
   std::unique_ptr<Worker> worker(
-      new Worker(shared, std::move(*loop), std::move(listener), stats));
+      new Worker(shared, std::move(*loop), std::move(listener), stats, index));
   absl::Status added = worker->loop_->Add(worker->listener_.get(), EPOLLIN, worker.get());
   if (!added.ok()) return added;
   return worker;
 }
 
 Worker::Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop,
-               ScopedFd listener, WorkerStats* stats)
+               ScopedFd listener, WorkerStats* stats, size_t index)
     : loop_(std::move(loop)),
-      clusters_(std::make_unique<ClusterManager>(*loop_, *shared.clusters)),
+      clusters_(std::make_unique<ClusterManager>(*loop_, *shared.clusters, index)),
       split_positions_(shared.routes->routes().size()),
       context_{*loop_,       *shared.routes,    *clusters_,
                shared.tracer, stats,             shared.access_log,

@@ -35,8 +35,9 @@ namespace polymesh::gateway {
 struct WorkerShared {
   // The route table.
   const RouteTable* routes = nullptr;
-  // The clusters, in Route::cluster_index order.
-  const std::vector<ClusterSpec>* clusters = nullptr;
+  // The clusters, in Route::cluster_index order (their endpoint sets change
+  // while workers run; see UpstreamCluster).
+  const UpstreamClusters* clusters = nullptr;
   // The tracer (thread-safe), or nullptr for none.
   observability::Tracer* tracer = nullptr;
   // The statistics of every worker, or nullptr for none; worker i writes
@@ -53,10 +54,12 @@ struct WorkerShared {
 // One worker thread and everything it owns.
 class Worker : public IoHandler {
  public:
-  // Makes a worker that will accept on `listener` (a listening socket).
+  // Makes worker number `index` (its slot in per-worker counts), which
+  // will accept on `listener` (a listening socket).
   static absl::StatusOr<std::unique_ptr<Worker>> Create(const WorkerShared& shared,
                                                         ScopedFd listener,
-                                                        WorkerStats* stats = nullptr);
+                                                        WorkerStats* stats = nullptr,
+                                                        size_t index = 0);
   ~Worker() override;
 
   // Starts the worker's thread.
@@ -73,7 +76,7 @@ class Worker : public IoHandler {
 
  private:
   Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop, ScopedFd listener,
-         WorkerStats* stats);
+         WorkerStats* stats, size_t index);
   void Run();
   void StartDrain(absl::Duration timeout);
   void OnConnectionClosed(Http2Connection* connection);

@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Start(absl::string_view 
       stats = &shared.stats->worker(i);
     }
     absl::StatusOr<std::unique_ptr<Worker>> worker =
-        Worker::Create(shared, std::move(listeners[i]), stats);
+        Worker::Create(shared, std::move(listeners[i]), stats, i);
     if (!worker.ok()) return worker.status();
     pool->workers_.push_back(std::move(*worker));
   }

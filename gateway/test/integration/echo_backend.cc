@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -183,13 +184,24 @@ absl::Duration BackendRecord::last_time_left() {
   return time_left_;
 }
 
-EchoBackend::EchoBackend()
+int BackendRecord::calls() {
+  absl::MutexLock lock(&mutex_);
+  return calls_;
+}
+
+EchoBackend::EchoBackend(const std::string& address, int port)
     : record_(std::make_unique<BackendRecord>()),
       service_(std::make_unique<EchoServiceImpl>(*record_)) {
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(absl::StrCat(address, ":", port), grpc::InsecureServerCredentials(),
+                           &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
+}
+
+void EchoBackend::SetServing(bool serving) {
+  server_->GetHealthCheckService()->SetServingStatus(serving);
 }
 
 EchoBackend::~EchoBackend() {

@@ -32,6 +32,8 @@ class BackendRecord {
   // Called by the backend when a call saw its context cancelled.
   void CallCancelled();
 
+  // How many calls started.
+  int calls();
   // Blocks until `count` calls started (or `timeout`); true if they did.
   bool WaitForCalls(int count, absl::Duration timeout);
   // Blocks until a call was cancelled (or `timeout`); true if one was.
@@ -53,12 +55,15 @@ class BackendRecord {
 // The running backend.
 class EchoBackend {
  public:
-  // Starts on 127.0.0.1, port 0.
-  EchoBackend();
+  // Starts on `address`:`port` (default 127.0.0.1, port 0), with the
+  // standard grpc.health.v1 service answering SERVING.
+  explicit EchoBackend(const std::string& address = "127.0.0.1", int port = 0);
   ~EchoBackend();
 
   // The port it listens on.
   int port() const { return port_; }
+  // Makes the health service answer SERVING or NOT_SERVING.
+  void SetServing(bool serving);
   // What it observed.
   BackendRecord& record() { return *record_; }
 

@@ -1,0 +1,60 @@
+// The upstream control thread: one per gateway, off the workers. It
+// resolves the clusters' host names again every dns_refresh_interval and
+// publishes each changed endpoint set (UpstreamCluster::Publish), and runs
+// the active health checks (HealthChecker). Workers never wait for it: they
+// read what it writes through atomics.
+//
+// Usage:
+//
+//   absl::StatusOr<std::unique_ptr<UpstreamControl>> control =
+//       UpstreamControl::Start(clusters, SystemResolver());
+//   ...
+//   (*control)->Stop();   // cancels checks in flight, joins the thread
+#ifndef POLYMESH_GATEWAY_SRC_UPSTREAM_UPSTREAM_CONTROL_H_
+#define POLYMESH_GATEWAY_SRC_UPSTREAM_UPSTREAM_CONTROL_H_
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "upstream/cluster.h"
+#include "upstream/health_checker.h"
+#include "worker/event_loop.h"
+
+namespace polymesh::gateway {
+
+// The running control thread.
+class UpstreamControl {
+ public:
+  // Starts the thread for `clusters` (which outlive it), resolving host
+  // names with `resolver`.
+  static absl::StatusOr<std::unique_ptr<UpstreamControl>> Start(UpstreamClusters& clusters,
+                                                                 HostResolver resolver);
+  // Stops if Stop() was not called.
+  ~UpstreamControl();
+  UpstreamControl(const UpstreamControl&) = delete;
+  UpstreamControl& operator=(const UpstreamControl&) = delete;
+
+  // Cancels the health checks in flight and ends the thread. Idempotent.
+  void Stop();
+
+ private:
+  struct ClusterControl;
+
+  UpstreamControl(UpstreamClusters& clusters, HostResolver resolver,
+                  std::unique_ptr<EventLoop> loop);
+  void Run();
+  void Refresh(ClusterControl& control);
+
+  UpstreamClusters& clusters_;
+  const HostResolver resolver_;
+  std::unique_ptr<EventLoop> loop_;
+  std::vector<std::unique_ptr<ClusterControl>> controls_;
+  std::thread thread_;
+  bool stopped_ = false;
+};
+
+}  // namespace polymesh::gateway
+
+#endif  // POLYMESH_GATEWAY_SRC_UPSTREAM_UPSTREAM_CONTROL_H_
