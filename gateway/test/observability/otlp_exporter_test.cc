@@ -26,6 +26,7 @@
 #include "observability/tracing.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
+#include "observability/tracing_metrics.h"
 #include "opentelemetry/common/key_value_iterable_view.h"
 #include "opentelemetry/exporters/otlp/otlp_grpc_exporter_options.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
@@ -391,6 +392,20 @@ TEST_F(OtlpExporterTest, FailedExportsAreCountedAsDropped) {
   tracer->Shutdown();
   EXPECT_EQ(counters->spans_exported.load(), 0u);
   EXPECT_EQ(counters->spans_dropped_export_failed.load(), 2u);
+
+  // The same counts, as /metrics shows them.
+  std::vector<prometheus::MetricFamily> families = TracingCollector(counters).Collect();
+  ASSERT_THAT(families, SizeIs(3));
+  EXPECT_EQ(families[0].name, "polymesh_gateway_spans_exported_total");
+  EXPECT_EQ(families[0].metric[0].counter.value, 0);
+  EXPECT_EQ(families[1].name, "polymesh_gateway_spans_dropped_total");
+  ASSERT_THAT(families[1].metric, SizeIs(2));
+  EXPECT_EQ(families[1].metric[0].label[0].value, "queue_full");
+  EXPECT_EQ(families[1].metric[0].counter.value, 0);
+  EXPECT_EQ(families[1].metric[1].label[0].value, "export_failed");
+  EXPECT_EQ(families[1].metric[1].counter.value, 2);
+  EXPECT_EQ(families[2].name, "polymesh_gateway_span_exports_total");
+  EXPECT_EQ(families[2].metric[0].counter.value, 1);
 }
 
 TEST_F(OtlpExporterTest, UnreachableCollectorFailsWithinTheTimeout) {

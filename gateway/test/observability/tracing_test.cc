@@ -258,6 +258,20 @@ TEST_F(TracingTest, AlwaysOffSamplerRecordsNothingButPropagates) {
   EXPECT_THAT(TakeSpans(), SizeIs(0));
 }
 
+TEST_F(TracingTest, UnsampledSpanUnderASampledParentSendsTheFlagCleared) {
+  // The sampled flag upstream is this gateway's decision, not the parent's.
+  std::unique_ptr<Tracer> tracer =
+      MakeTracer(SemconvMode::kDup,
+                 std::make_unique<opentelemetry::sdk::trace::AlwaysOffSampler>());
+  ServerSpan server = tracer->StartServer(kPath, kTraceparent, "");
+  ClientSpan client = server.StartClient("127.0.0.1", 50051);
+  EXPECT_THAT(client.traceparent(),
+              MatchesRegex(std::string("00-") + kTraceId + "-[0-9a-f]{16}-00"));
+  client.End(0);
+  server.End(0);
+  EXPECT_THAT(TakeSpans(), SizeIs(0));
+}
+
 TEST_F(TracingTest, DupModeCarriesOldAndNewAttributes) {
   auto [server, client] = EndBoth(SemconvMode::kDup, 5, "no such model");
   ASSERT_NE(server, nullptr);
