@@ -53,10 +53,20 @@ SpanRecord::SpanRecord() = default;
 SpanRecord::~SpanRecord() = default;
 
 uint32_t SpanRecord::Append(nostd::string_view text) {
-  const size_t offset = text_.size();
-  const size_t size = std::min(text.size(), kMaxText);
-  text_.insert(text_.end(), text.data(), text.data() + size);
-  return static_cast<uint32_t>(offset);
+  const uint32_t offset = text_size_;
+  const size_t size = std::min(text.size(), kMaxText - text_size_);
+  if (text_size_ + size > text_capacity_) {
+    const size_t capacity = std::min(std::max<size_t>(2 * text_capacity_, text_size_ + size),
+                                     kMaxText);
+    auto grown = std::make_unique<char[]>(capacity);
+    std::memcpy(grown.get(), text_, text_size_);
+    heap_text_ = std::move(grown);
+    text_ = heap_text_.get();
+    text_capacity_ = static_cast<uint32_t>(capacity);
+  }
+  std::memcpy(text_ + text_size_, text.data(), size);
+  text_size_ += static_cast<uint32_t>(size);
+  return offset;
 }
 
 SpanRecord::Extras& SpanRecord::extras() {
@@ -98,11 +108,11 @@ void SpanRecord::SetAttribute(nostd::string_view key,
   } else if (const auto* v = nostd::get_if<nostd::string_view>(&value)) {
     attribute.type = Type::kString;
     attribute.string_value.offset = Append(*v);
-    attribute.string_value.size = static_cast<uint32_t>(text_.size() - attribute.string_value.offset);
+    attribute.string_value.size = static_cast<uint32_t>(text_size_ - attribute.string_value.offset);
   } else if (const auto* v = nostd::get_if<const char*>(&value)) {
     attribute.type = Type::kString;
     attribute.string_value.offset = Append(*v != nullptr ? nostd::string_view(*v) : "");
-    attribute.string_value.size = static_cast<uint32_t>(text_.size() - attribute.string_value.offset);
+    attribute.string_value.size = static_cast<uint32_t>(text_size_ - attribute.string_value.offset);
   } else {
     opentelemetry::sdk::common::AttributeConverter converter;
     extras().attributes.emplace_back(std::string(key.data(), key.size()),
@@ -110,7 +120,7 @@ void SpanRecord::SetAttribute(nostd::string_view key,
     return;
   }
   attribute.key_offset = Append(key);
-  attribute.key_size = static_cast<uint32_t>(text_.size() - attribute.key_offset);
+  attribute.key_size = static_cast<uint32_t>(text_size_ - attribute.key_offset);
   attributes_.push_back(attribute);
 }
 
@@ -146,13 +156,13 @@ void SpanRecord::SetStatus(opentelemetry::trace::StatusCode code,
   // OTLP carries a message only with an error.
   if (code == opentelemetry::trace::StatusCode::kError && !description.empty()) {
     status_message_offset_ = Append(description);
-    status_message_size_ = static_cast<uint32_t>(text_.size() - status_message_offset_);
+    status_message_size_ = static_cast<uint32_t>(text_size_ - status_message_offset_);
   }
 }
 
 void SpanRecord::SetName(nostd::string_view name) noexcept {
   name_offset_ = Append(name);
-  name_size_ = static_cast<uint32_t>(text_.size() - name_offset_);
+  name_size_ = static_cast<uint32_t>(text_size_ - name_offset_);
 }
 
 void SpanRecord::SetTraceFlags(opentelemetry::trace::TraceFlags flags) noexcept {

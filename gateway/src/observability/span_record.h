@@ -51,6 +51,8 @@ class SpanRecord final : public opentelemetry::sdk::trace::Recordable {
  public:
   SpanRecord();
   ~SpanRecord() override;
+  SpanRecord(const SpanRecord&) = delete;
+  SpanRecord& operator=(const SpanRecord&) = delete;
 
   // Recordable.
   void SetIdentity(const opentelemetry::trace::SpanContext& span_context,
@@ -113,7 +115,7 @@ class SpanRecord final : public opentelemetry::sdk::trace::Recordable {
   // Appends `text` to `text_`; returns its offset.
   uint32_t Append(opentelemetry::nostd::string_view text);
   std::string_view Text(uint32_t offset, uint32_t size) const {
-    return {text_.data() + offset, size};
+    return {text_ + offset, size};
   }
   Extras& extras();
 
@@ -135,7 +137,14 @@ class SpanRecord final : public opentelemetry::sdk::trace::Recordable {
   const opentelemetry::sdk::resource::Resource* resource_ = nullptr;
   const opentelemetry::sdk::instrumentationscope::InstrumentationScope* scope_ = nullptr;
   absl::InlinedVector<Attribute, 10> attributes_;
-  absl::InlinedVector<char, 384> text_;
+  // The text: inline_text_ until it is full, then a heap buffer (the
+  // record is neither copied nor moved, so text_ may point into itself).
+  static constexpr uint32_t kInlineText = 384;
+  char* text_ = inline_text_;
+  uint32_t text_size_ = 0;
+  uint32_t text_capacity_ = kInlineText;
+  std::unique_ptr<char[]> heap_text_;
+  char inline_text_[kInlineText];
   // Array attributes, events and links; null until one is recorded.
   std::unique_ptr<Extras> extras_;
 };
