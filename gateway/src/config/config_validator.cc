@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 
 namespace polymesh::gateway {
@@ -22,6 +23,7 @@ using ::polymesh::gateway::v1::SocketAddress;
 constexpr uint32_t kMaxConnectionsPerEndpoint = 64;
 constexpr uint32_t kMaxHealthThreshold = 1000;
 constexpr uint32_t kMaxConsecutiveFailures = 1000;
+constexpr int kLastGrpcStatus = static_cast<int>(GrpcStatus::kUnauthenticated);
 
 class Validator {
  public:
@@ -247,6 +249,88 @@ class Validator {
     }
     if (route.timeout().seconds() < 0 || route.timeout().nanos() < 0) {
       return Error(path + ".timeout", "must not be negative");
+    }
+    if (route.has_retry()) RETURN_IF_ERROR(CheckRetryPolicy(path + ".retry", route.retry()));
+    if (route.has_mirror()) {
+      RETURN_IF_ERROR(CheckMirror(path + ".mirror", route.mirror(), clusters));
+    }
+    return absl::OkStatus();
+  }
+
+  // The ranges of a RetryPolicy's fields (config.proto states them).
+  absl::Status CheckRetryPolicy(const std::string& path, const v1::RetryPolicy& retry) {
+    absl::flat_hash_set<std::string> codes;
+    for (int i = 0; i < retry.retry_on_size(); ++i) {
+      const std::string& name = retry.retry_on(i);
+      const std::string where = absl::StrCat(path, ".retry_on[", i, "]");
+      bool known = false;
+      for (int code = 1; code <= kLastGrpcStatus; ++code) known |= GrpcStatusName(code) == name;
+      if (!known) {
+        return Error(where, absl::StrCat("\"", name,
+                                         "\" is not a gRPC status code other than OK, such "
+                                         "as \"UNAVAILABLE\" or \"RESOURCE_EXHAUSTED\""));
+      }
+      if (!codes.insert(name).second) {
+        return Error(where, absl::StrCat("\"", name, "\" is listed twice"));
+      }
+    }
+    if (retry.max_attempts() != 0 &&
+        (retry.max_attempts() < 2 || retry.max_attempts() > kMaxRetryAttempts)) {
+      return Error(path + ".max_attempts",
+                   absl::StrCat("want 2 to ", kMaxRetryAttempts,
+                                " (the first attempt included), got ", retry.max_attempts()));
+    }
+    RETURN_IF_ERROR(CheckOptionalDuration(path + ".per_try_timeout", retry.per_try_timeout()));
+    RETURN_IF_ERROR(CheckOptionalDuration(path + ".base_backoff", retry.base_backoff()));
+    RETURN_IF_ERROR(CheckOptionalDuration(path + ".max_backoff", retry.max_backoff()));
+    if (retry.has_max_backoff() && retry.has_base_backoff()) {
+      const auto& base = retry.base_backoff();
+      const auto& max = retry.max_backoff();
+      if (max.seconds() < base.seconds() ||
+          (max.seconds() == base.seconds() && max.nanos() < base.nanos())) {
+        return Error(path + ".max_backoff", "must not be below base_backoff");
+      }
+    }
+    if (retry.buffer_bytes() > kMaxRetryBufferBytes) {
+      return Error(path + ".buffer_bytes",
+                   absl::StrCat("at most ", kMaxRetryBufferBytes, " (64 MiB), got ",
+                                retry.buffer_bytes()));
+    }
+    if (retry.budget_percent() > 100) {
+      return Error(path + ".budget_percent",
+                   absl::StrCat("a percentage: at most 100, got ", retry.budget_percent()));
+    }
+    return absl::OkStatus();
+  }
+
+  // A duration that is either unset (the default) or at least 1ms.
+  absl::Status CheckOptionalDuration(const std::string& path,
+                                     const google::protobuf::Duration& duration) {
+    if (duration.seconds() < 0 || duration.nanos() < 0) {
+      return Error(path, "must not be negative");
+    }
+    if (duration.seconds() == 0 && duration.nanos() > 0 && duration.nanos() < 1000000) {
+      return Error(path, "at least 1ms (or unset for the default)");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckMirror(const std::string& path, const v1::Mirror& mirror,
+                           const absl::flat_hash_set<std::string>& clusters) {
+    if (mirror.cluster().empty()) return Error(path + ".cluster", "required");
+    if (mirror.cluster() == kLocalClusterName) {
+      return Error(path + ".cluster", "the gateway's own services cannot be a mirror");
+    }
+    if (!clusters.contains(mirror.cluster())) {
+      std::vector<std::string> known(clusters.begin(), clusters.end());
+      std::sort(known.begin(), known.end());
+      return Error(path + ".cluster",
+                   absl::StrCat("unknown cluster \"", mirror.cluster(),
+                                "\" (clusters: ", absl::StrJoin(known, ", "), ")"));
+    }
+    if (mirror.percent() > 100) {
+      return Error(path + ".percent",
+                   absl::StrCat("want 1 to 100, got ", mirror.percent()));
     }
     return absl::OkStatus();
   }

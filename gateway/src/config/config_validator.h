@@ -6,7 +6,9 @@
 // are resolved when the gateway starts); ports in range; workers at most 256;
 // cluster names unique, not "local", each cluster with endpoints; route names
 // unique; every route with a well-formed match rule and a cluster that exists
-// (or "local", which needs local_services); durations not negative.
+// (or "local", which needs local_services); durations not negative; the
+// ranges of retry policies (status names, attempts, backoffs, buffer and
+// budget) and mirrors (an existing cluster other than "local", percent).
 //
 // Usage:
 //
@@ -26,6 +28,12 @@ inline constexpr absl::string_view kLocalClusterName = "local";
 
 // The most worker threads a config may ask for.
 inline constexpr uint32_t kMaxWorkers = 256;
+
+// The most attempts a retry policy may ask for (the first one included).
+inline constexpr uint32_t kMaxRetryAttempts = 10;
+
+// The largest request a retry policy may keep for replay.
+inline constexpr uint32_t kMaxRetryBufferBytes = 64u << 20;
 
 // Returns OK, or INVALID_ARGUMENT naming the first bad field and where it
 // was written.

@@ -3,8 +3,43 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "common/grpc_status.h"
 
 namespace polymesh::gateway {
+namespace {
+
+absl::Duration FromProto(const google::protobuf::Duration& duration) {
+  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
+}
+
+bool IsSet(const google::protobuf::Duration& duration) {
+  return duration.seconds() > 0 || duration.nanos() > 0;
+}
+
+}  // namespace
+
+RetrySpec RetrySpecFromConfig(const v1::RetryPolicy& policy) {
+  RetrySpec spec;
+  if (policy.retry_on_size() > 0) {
+    spec.retry_on = 0;
+    for (const std::string& name : policy.retry_on()) {
+      for (int code = 0; code <= static_cast<int>(GrpcStatus::kUnauthenticated); ++code) {
+        if (GrpcStatusName(code) == name) spec.retry_on |= 1u << code;
+      }
+    }
+  }
+  if (policy.max_attempts() > 0) spec.max_attempts = policy.max_attempts();
+  if (IsSet(policy.per_try_timeout())) spec.per_try_timeout = FromProto(policy.per_try_timeout());
+  if (IsSet(policy.base_backoff())) spec.base_backoff = FromProto(policy.base_backoff());
+  spec.max_backoff =
+      IsSet(policy.max_backoff()) ? FromProto(policy.max_backoff()) : 10 * spec.base_backoff;
+  if (policy.buffer_bytes() > 0) spec.buffer_bytes = policy.buffer_bytes();
+  if (policy.budget_percent() > 0) spec.budget_percent = policy.budget_percent();
+  if (policy.min_retry_concurrency() > 0) {
+    spec.min_retry_concurrency = policy.min_retry_concurrency();
+  }
+  return spec;
+}
 
 bool SplitGrpcPath(absl::string_view path, absl::string_view& service,
                    absl::string_view& method) {
@@ -48,9 +83,14 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
       entry.cluster = entry.split.front().cluster;
       entry.cluster_index = entry.split.front().cluster_index;
     }
-    const auto& timeout = route.timeout();
-    if (timeout.seconds() > 0 || timeout.nanos() > 0) {
-      entry.timeout = absl::Seconds(timeout.seconds()) + absl::Nanoseconds(timeout.nanos());
+    if (IsSet(route.timeout())) entry.timeout = FromProto(route.timeout());
+    if (route.has_retry()) entry.retry = RetrySpecFromConfig(route.retry());
+    if (route.has_mirror()) {
+      MirrorSpec& mirror = entry.mirror.emplace();
+      mirror.cluster = route.mirror().cluster();
+      auto found = clusters.find(mirror.cluster);
+      mirror.cluster_index = found == clusters.end() ? config.clusters_size() : found->second;
+      if (route.mirror().percent() > 0) mirror.percent = route.mirror().percent();
     }
     for (const auto& header : route.match().headers()) {
       Route::HeaderCondition& condition = entry.headers.emplace_back();

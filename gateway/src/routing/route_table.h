@@ -18,6 +18,8 @@
 #define POLYMESH_GATEWAY_SRC_ROUTING_ROUTE_TABLE_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,45 @@
 #include "polymesh/gateway/v1/config.pb.h"
 
 namespace polymesh::gateway {
+
+// A route's retry policy (v1::RetryPolicy with its defaults filled in).
+struct RetrySpec {
+  // The retried gRPC status codes, one bit per code (bit 14: UNAVAILABLE).
+  uint32_t retry_on = 1u << 14;
+  // Attempts in all, the first one included.
+  uint32_t max_attempts = 3;
+  // The longest one attempt may take; absl::InfiniteDuration() for no cap.
+  absl::Duration per_try_timeout = absl::InfiniteDuration();
+  // The first backoff's ceiling; each further one doubles, up to max_backoff.
+  absl::Duration base_backoff = absl::Milliseconds(25);
+  // The largest backoff.
+  absl::Duration max_backoff = absl::Milliseconds(250);
+  // Request bytes kept for replay; a call sending more is not retried.
+  uint32_t buffer_bytes = 65536;
+  // Retries in progress may be this percentage of the cluster's calls.
+  uint32_t budget_percent = 20;
+  // Retries in progress always allowed.
+  uint32_t min_retry_concurrency = 3;
+
+  // Whether a failed attempt with gRPC status `code` is retried.
+  bool RetriesOn(int code) const {
+    return code >= 0 && code < 32 && (retry_on & (1u << code)) != 0;
+  }
+};
+
+// A route's mirror (v1::Mirror with its defaults filled in).
+struct MirrorSpec {
+  // The shadow cluster's name and its index in the config's clusters.
+  std::string cluster;
+  size_t cluster_index = 0;
+  // The percentage of calls copied, 1 to 100.
+  uint32_t percent = 100;
+};
+
+// The retry policy of `policy` with defaults filled in; codes named in
+// retry_on that are not gRPC status names are skipped (the validator
+// refuses them).
+RetrySpec RetrySpecFromConfig(const v1::RetryPolicy& policy);
 
 // One route of the table.
 struct Route {
@@ -64,6 +105,12 @@ struct Route {
   };
   // Every one must hold for the route to match.
   std::vector<HeaderCondition> headers;
+
+  // Retries of failed calls; nullopt: none (only transparent retries of
+  // refused streams).
+  std::optional<RetrySpec> retry;
+  // Copies of calls to a shadow cluster; nullopt: none.
+  std::optional<MirrorSpec> mirror;
 };
 
 // Looks up a request metadata value by its lowercase key; nullptr if absent.

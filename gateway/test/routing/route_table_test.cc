@@ -230,5 +230,63 @@ TEST(RouteTableTest, ASplitIsValidated) {
   }
 }
 
+TEST(RouteTableTest, RoutesCarryTheirRetryPolicyAndMirrorWithDefaults) {
+  // Parsed only: these routes are checked against contracts elsewhere.
+  absl::StatusOr<ParsedConfig> parsed = ParseConfigYaml(R"yaml(
+listener: { address: 127.0.0.1, port: 0 }
+clusters:
+  - { name: a, endpoints: [{ address: 127.0.0.1, port: 1 }] }
+  - { name: shadow, endpoints: [{ address: 127.0.0.1, port: 2 }] }
+routes:
+  - { name: defaults, match: { service: a.A }, cluster: a, retry: {}, mirror: { cluster: shadow } }
+  - name: tuned
+    match: { service: a.B }
+    cluster: a
+    retry:
+      retry_on: [RESOURCE_EXHAUSTED, ABORTED]
+      max_attempts: 5
+      per_try_timeout: 300ms
+      base_backoff: 10ms
+      buffer_bytes: 1000
+      budget_percent: 50
+      min_retry_concurrency: 7
+    mirror: { cluster: shadow, percent: 25 }
+  - { name: plain, match: { service: a.C }, cluster: a }
+)yaml", "test.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const RouteTable table(parsed->config);
+  const Route& defaults = table.routes()[0];
+  ASSERT_TRUE(defaults.retry.has_value());
+  EXPECT_TRUE(defaults.retry->RetriesOn(14));  // UNAVAILABLE
+  EXPECT_FALSE(defaults.retry->RetriesOn(8));
+  EXPECT_EQ(defaults.retry->max_attempts, 3u);
+  EXPECT_EQ(defaults.retry->per_try_timeout, absl::InfiniteDuration());
+  EXPECT_EQ(defaults.retry->base_backoff, absl::Milliseconds(25));
+  EXPECT_EQ(defaults.retry->max_backoff, absl::Milliseconds(250));
+  EXPECT_EQ(defaults.retry->buffer_bytes, 65536u);
+  EXPECT_EQ(defaults.retry->budget_percent, 20u);
+  EXPECT_EQ(defaults.retry->min_retry_concurrency, 3u);
+  ASSERT_TRUE(defaults.mirror.has_value());
+  EXPECT_EQ(defaults.mirror->cluster, "shadow");
+  EXPECT_EQ(defaults.mirror->cluster_index, 1u);
+  EXPECT_EQ(defaults.mirror->percent, 100u);
+
+  const Route& tuned = table.routes()[1];
+  ASSERT_TRUE(tuned.retry.has_value());
+  EXPECT_FALSE(tuned.retry->RetriesOn(14));
+  EXPECT_TRUE(tuned.retry->RetriesOn(8));
+  EXPECT_TRUE(tuned.retry->RetriesOn(10));
+  EXPECT_EQ(tuned.retry->max_attempts, 5u);
+  EXPECT_EQ(tuned.retry->per_try_timeout, absl::Milliseconds(300));
+  EXPECT_EQ(tuned.retry->max_backoff, absl::Milliseconds(100));  // 10 x base
+  EXPECT_EQ(tuned.retry->buffer_bytes, 1000u);
+  EXPECT_EQ(tuned.retry->budget_percent, 50u);
+  EXPECT_EQ(tuned.retry->min_retry_concurrency, 7u);
+  EXPECT_EQ(tuned.mirror->percent, 25u);
+
+  EXPECT_FALSE(table.routes()[2].retry.has_value());
+  EXPECT_FALSE(table.routes()[2].mirror.has_value());
+}
+
 }  // namespace
 }  // namespace polymesh::gateway
