@@ -57,7 +57,8 @@ std::string FormatAccessRecord(const AccessRecord& r) {
   absl::StrAppendFormat(&out, ",\"duration_ms\":%.3f",
                         absl::ToDoubleMilliseconds(r.duration));
   absl::StrAppend(&out, ",\"request_bytes\":", r.request_bytes,
-                  ",\"response_bytes\":", r.response_bytes, ",\"trace_id\":");
+                  ",\"response_bytes\":", r.response_bytes, ",\"attempts\":", r.attempts,
+                  ",\"trace_id\":");
   AppendJsonString(out, r.trace_id);
   out += "}\n";
   return out;

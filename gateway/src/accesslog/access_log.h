@@ -9,7 +9,7 @@
 //   {"time":"2026-11-23T07:00:00.123456Z","method":"polymesh.ai.v1.AIService/Predict",
 //    "route":"ai","cluster":"aiapi","endpoint":"127.0.0.1:50051","status":"OK",
 //    "grpc_status":0,"duration_ms":1.234,"request_bytes":52,"response_bytes":120,
-//    "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}
+//    "attempts":1,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}
 //
 // Usage:
 //
@@ -47,6 +47,9 @@ struct AccessRecord {
   absl::Duration duration;
   uint64_t request_bytes = 0;
   uint64_t response_bytes = 0;
+  // Upstream attempts made: 1 for a call tried once, more after retries
+  // (transparent ones included), 0 when the call never went upstream.
+  uint32_t attempts = 0;
   // 32 hex digits; empty when the call carried no trace context.
   std::string trace_id;
 };

@@ -327,6 +327,18 @@ const std::string& ClientSpan::tracestate() const {
   return impl_ == nullptr ? EmptyString() : impl_->tracestate;
 }
 
+void ClientSpan::SetAttempt(uint32_t attempt, bool transparent) {
+  if (impl_ == nullptr || impl_->record == nullptr || impl_->ended) return;
+  impl_->record->SetAttribute("polymesh.attempt", static_cast<int64_t>(attempt));
+  if (transparent) impl_->record->SetAttribute("polymesh.transparent_retry", true);
+}
+
+void ClientSpan::SetMirror(std::string_view cluster) {
+  if (impl_ == nullptr || impl_->record == nullptr || impl_->ended) return;
+  impl_->record->SetAttribute("polymesh.mirror", true);
+  impl_->record->SetAttribute("polymesh.cluster", ToNostd(cluster));
+}
+
 void ClientSpan::End(int grpc_status, std::string_view message) {
   if (impl_ != nullptr) impl_->End(grpc_status, message);
 }
@@ -381,6 +393,11 @@ void ServerSpan::SetRoute(std::string_view route, std::string_view cluster) {
   if (impl_ == nullptr || impl_->record == nullptr || impl_->ended) return;
   impl_->record->SetAttribute("polymesh.route", ToNostd(route));
   impl_->record->SetAttribute("polymesh.cluster", ToNostd(cluster));
+}
+
+void ServerSpan::SetAttempts(uint32_t attempts) {
+  if (impl_ == nullptr || impl_->record == nullptr || impl_->ended) return;
+  impl_->record->SetAttribute("polymesh.attempts", static_cast<int64_t>(attempts));
 }
 
 ClientSpan ServerSpan::StartClient(std::string_view address, uint16_t port) {

@@ -16,6 +16,7 @@
 //       "/polymesh.ai.v1.AIService/Predict", traceparent, tracestate);
 //   server.SetRoute("ai");
 //   ClientSpan client = server.StartClient("127.0.0.1", 50051);
+//   client.SetAttempt(1, /*transparent=*/false);  // on routes that retry
 //   // send client.traceparent() / client.tracestate() upstream
 //   client.End(grpc_status);
 //   server.End(grpc_status);
@@ -59,6 +60,13 @@ class ClientSpan {
   const std::string& traceparent() const;
   // The `tracestate` value to send upstream (empty if none).
   const std::string& tracestate() const;
+  // Numbers the attempt: `attempt` is 1 for a call's first try
+  // (polymesh.attempt); `transparent` marks the retry of a stream the
+  // upstream refused (polymesh.transparent_retry).
+  void SetAttempt(uint32_t attempt, bool transparent);
+  // Marks the span as a shadow call's, a copy sent to `cluster` whose answer
+  // is discarded (polymesh.mirror = true, polymesh.cluster).
+  void SetMirror(std::string_view cluster);
   // Ends the span with a gRPC status code (0..16) and optional message.
   void End(int grpc_status, std::string_view message = {});
 
@@ -80,6 +88,8 @@ class ServerSpan {
 
   // Records the route and cluster the call was matched to.
   void SetRoute(std::string_view route, std::string_view cluster);
+  // Records how many upstream attempts the call made (polymesh.attempts).
+  void SetAttempts(uint32_t attempts);
   // Starts the CLIENT span of one upstream attempt, a child of this span,
   // towards `address`:`port` (server.address / server.port).
   ClientSpan StartClient(std::string_view address, uint16_t port);

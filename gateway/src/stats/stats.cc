@@ -24,6 +24,31 @@ using prometheus::MetricType;
 
 constexpr size_t kBuckets = kLatencyBucketBounds.size() + 1;
 
+// The metric name and help of each PolicyCounter, in enum order.
+struct PolicyCounterInfo {
+  const char* name;
+  const char* help;
+};
+constexpr std::array<PolicyCounterInfo, kPolicyCounterCount> kPolicyCounters = {{
+    {"polymesh_gateway_retries_total",
+     "Failed attempts tried again under the route's retry policy, by route."},
+    {"polymesh_gateway_retries_over_budget_total",
+     "Retries not made because the cluster's retry budget was spent, by route."},
+    {"polymesh_gateway_retries_exhausted_total",
+     "Calls that failed with a retryable status on their last allowed attempt, by route."},
+    {"polymesh_gateway_retry_buffer_overflows_total",
+     "Calls not retryable because their request exceeded the retry buffer, by route."},
+    {"polymesh_gateway_transparent_retries_total",
+     "Refused streams moved to another connection, by route."},
+    {"polymesh_gateway_mirror_requests_total",
+     "Copies of calls sent to the route's mirror cluster, by route."},
+    {"polymesh_gateway_mirror_failures_total",
+     "Shadow calls that failed (a status other than OK, a reset, no connection), by route."},
+    {"polymesh_gateway_mirror_cancelled_total",
+     "Shadow calls cancelled because they fell behind or their request was cut short, "
+     "by route."},
+}};
+
 uint64_t Load(const std::atomic<uint64_t>& value) {
   return value.load(std::memory_order_relaxed);
 }
@@ -125,7 +150,9 @@ void LatencyHistogram::AddTo(std::array<uint64_t, kBuckets>& buckets, uint64_t& 
 }
 
 WorkerStats::WorkerStats(size_t routes, size_t clusters)
-    : routes_(new CallCounters[routes + 1]), clusters_(new CallCounters[clusters]) {}
+    : routes_(new CallCounters[routes + 1]),
+      clusters_(new CallCounters[clusters]),
+      route_policies_(new std::array<std::atomic<uint64_t>, kPolicyCounterCount>[routes]()) {}
 
 void WorkerStats::CallRouted(size_t route, size_t cluster) {
   Bump(routes_[route].active, int64_t{1});
@@ -276,6 +303,16 @@ std::vector<MetricFamily> StatsStore::Collect() const {
         &ejections, &panics, &health_checks, &streams, &connections, &accepted,
         &workers}) {
     out.push_back(std::move(*family));
+  }
+  for (size_t p = 0; p < kPolicyCounterCount; ++p) {
+    MetricFamily family =
+        Family(kPolicyCounters[p].name, kPolicyCounters[p].help, MetricType::Counter);
+    for (size_t r = 0; r < routes_.size(); ++r) {
+      uint64_t total = 0;
+      for (const auto& worker : workers_) total += Load(worker->route_policies_[r][p]);
+      AddValue(family, {{"route", routes_[r]}}, static_cast<double>(total));
+    }
+    out.push_back(std::move(family));
   }
   return out;
 }

@@ -41,6 +41,31 @@ inline constexpr std::array<double, 16> kLatencyBucketBounds = {
 // The gRPC status codes 0..16; anything else is counted as UNKNOWN (2).
 inline constexpr int kGrpcStatusCount = 17;
 
+// The outcomes of a route's per-call policies (retries and mirroring), one
+// counter each, exported as polymesh_gateway_<name>_total{route}.
+enum class PolicyCounter {
+  // A failed attempt was tried again under the route's retry policy.
+  kRetry,
+  // A retry was not made because the cluster's retry budget was spent.
+  kRetryOverBudget,
+  // A call failed with a retryable status on its last allowed attempt.
+  kRetryExhausted,
+  // A call sent more than buffer_bytes: its request was not kept for replay.
+  kRetryBufferOverflow,
+  // A refused stream was moved to another connection (any route).
+  kTransparentRetry,
+  // A copy of a call went to the mirror cluster.
+  kMirrored,
+  // A shadow call failed (a status other than OK, a reset, no connection).
+  kMirrorFailed,
+  // A shadow call was cancelled: it fell behind by more than its buffer, or
+  // its call ended before the request was complete.
+  kMirrorCancelled,
+};
+
+// How many PolicyCounter values there are.
+inline constexpr size_t kPolicyCounterCount = 8;
+
 // A latency histogram written by one thread and read by others.
 class LatencyHistogram {
  public:
@@ -99,6 +124,10 @@ class WorkerStats {
   // (counted under route "none").
   void CallEnded(size_t route, size_t cluster, bool routed, int grpc_status,
                  absl::Duration duration, uint64_t request_bytes, uint64_t response_bytes);
+  // One more of `counter` on route `route`.
+  void CountPolicy(size_t route, PolicyCounter counter) {
+    Bump(route_policies_[route][static_cast<size_t>(counter)], uint64_t{1});
+  }
   // A downstream connection opened or closed.
   void ConnectionOpened();
   void ConnectionClosed() { Bump(active_connections_, -1); }
@@ -113,6 +142,8 @@ class WorkerStats {
   // Routes, then one extra entry for calls that matched no route.
   std::unique_ptr<CallCounters[]> routes_;
   std::unique_ptr<CallCounters[]> clusters_;
+  // Per route: the PolicyCounter counts.
+  std::unique_ptr<std::array<std::atomic<uint64_t>, kPolicyCounterCount>[]> route_policies_;
   std::atomic<int64_t> active_calls_{0};
   std::atomic<int64_t> active_connections_{0};
   std::atomic<uint64_t> connections_total_{0};

@@ -27,6 +27,7 @@ AccessRecord Record(int i) {
   r.duration = absl::Microseconds(1234);
   r.request_bytes = 52;
   r.response_bytes = 120;
+  r.attempts = 2;
   r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
   return r;
 }
@@ -43,7 +44,7 @@ TEST(AccessLogTest, FormatsOneJsonLine) {
             R"({"time":"2023-11-14T22:13:20.123456Z","method":"polymesh.ai.v1.AIService/Predict",)"
             R"("route":"ai","cluster":"aiapi","endpoint":"127.0.0.1:50051","status":"NOT_FOUND",)"
             R"("grpc_status":5,"duration_ms":1.234,"request_bytes":52,"response_bytes":120,)"
-            R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"})"
+            R"("attempts":2,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"})"
             "\n");
 }
 
