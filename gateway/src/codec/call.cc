@@ -11,7 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "codec/call_policies.h"
 #include "codec/downstream_connection.h"
+#include "codec/mirror.h"
+#include "codec/upstream_request.h"
 #include "common/grpc_timeout.h"
 
 namespace polymesh::gateway {
@@ -48,6 +51,34 @@ std::vector<nghttp2_nv> ForwardableNv(const HeaderList& headers) {
 }
 
 }  // namespace
+
+// The retry state of a call: made for routes with a retry policy, or at a
+// call's first transparent retry.
+struct Call::RetryState {
+  RetryState(Call& call, const RetrySpec* retry_spec)
+      : spec(retry_spec), retain(retry_spec != nullptr), timer(call.context_.loop, [&call] {
+          call.OnRetryTimer();
+        }) {}
+
+  // The route's policy; nullptr: transparent retries only.
+  const RetrySpec* spec;
+  // The request is kept for replay (within buffer_bytes).
+  bool retain;
+  // Backoff, then the attempt's per-try timeout.
+  Timer timer;
+  bool backing_off = false;
+  // Attempts counted against max_attempts (transparent ones are not).
+  uint32_t policy_attempts = 0;
+  // The next attempt retries a refused stream.
+  bool next_transparent = false;
+  // This call holds a slot of its cluster's retry budget.
+  bool holds_budget = false;
+  // The endpoint of the last failed attempt, avoided by the next one.
+  UpstreamEndpoint avoid;
+  bool has_avoid = false;
+  // When the current attempt's per-try timeout runs out.
+  absl::Time attempt_deadline = absl::InfiniteFuture();
+};
 
 Call::Call(CallContext& context, DownstreamConnection& downstream, int32_t stream_id)
     : context_(context),
@@ -163,20 +194,52 @@ void Call::Start() {
     deadline_timer_.EnableAt(deadline_);
   }
 
-  upstream_ = context_.clusters.Pick(cluster_index_);
+  if (context_.policies != nullptr) {
+    context_.policies->CallStarted(cluster_index_);
+    in_cluster_load_ = true;
+    if (route_->retry.has_value()) retry_ = std::make_unique<RetryState>(*this, &*route_->retry);
+    if (route_->mirror.has_value() &&
+        context_.policies->MirrorNext(RouteIndex(), route_->mirror->percent)) {
+      StartShadow();
+    }
+  }
+  StartAttempt();
+}
+
+void Call::StartAttempt() {
+  ++attempts_;
+  const UpstreamEndpoint* avoid =
+      retry_ != nullptr && retry_->has_avoid ? &retry_->avoid : nullptr;
+  upstream_ = context_.clusters.Pick(cluster_index_, avoid);
+  const UpstreamEndpoint& endpoint = upstream_->endpoint();
   if (context_.access_log != nullptr) {
-    endpoint_ = absl::StrCat(upstream_->endpoint().host, ":", upstream_->endpoint().port);
+    endpoint_ = absl::StrCat(endpoint.host, ":", endpoint.port);
+  }
+  bool transparent = false;
+  if (retry_ != nullptr) {
+    transparent = retry_->next_transparent;
+    retry_->next_transparent = false;
+    if (!transparent) ++retry_->policy_attempts;
+    if (retry_->spec != nullptr && retry_->spec->per_try_timeout != absl::InfiniteDuration()) {
+      retry_->attempt_deadline = context_.loop.now() + retry_->spec->per_try_timeout;
+      retry_->timer.EnableAt(retry_->attempt_deadline);
+    }
   }
   if (traced_) {
-    client_span_ = server_span_.StartClient(upstream_->endpoint().host,
-                                            upstream_->endpoint().port);
+    client_span_ = server_span_.StartClient(endpoint.host, endpoint.port);
     client_span_open_ = true;
+    if (retry_ != nullptr) client_span_.SetAttempt(attempts_, transparent);
   }
-  upstream_->Attach(this);
+  upstream_->Attach(this);  // may fail, and retry, at once: nothing after this
+}
+
+void Call::StartShadow() {
+  ShadowCall::Start(context_, RouteIndex(), *route_->mirror, request_headers_, deadline_,
+                    traced_ ? &server_span_ : nullptr, &shadow_);
 }
 
 void Call::OnRequestData(const uint8_t* data, size_t length) {
-  if (upstream_ == nullptr || response_complete_) {
+  if (route_ == nullptr || response_complete_) {
     // Nowhere to send the bytes: drop them and give the window back.
     downstream_.Consume(stream_id_, length);
     return;
@@ -191,11 +254,27 @@ void Call::OnRequestData(const uint8_t* data, size_t length) {
     return;
   }
   request_buffer_.append(reinterpret_cast<const char*>(data), length);
-  if (upstream_stream_id_ != 0) upstream_->ResumeData(upstream_stream_id_);
+  if (shadow_ != nullptr) shadow_->OnRequestData(data, length);
+  if (retry_ != nullptr && retry_->retain && request_bytes_ > retry_->spec->buffer_bytes) {
+    DropReplayBuffer();
+  }
+  if (upstream_ != nullptr && upstream_stream_id_ != 0) upstream_->ResumeData(upstream_stream_id_);
+}
+
+void Call::DropReplayBuffer() {
+  retry_->retain = false;
+  Count(PolicyCounter::kRetryBufferOverflow);
+  if (request_offset_ == 0) return;
+  // Bytes the current attempt has sent are not needed any more.
+  request_buffer_.erase(0, request_offset_);
+  request_consumed_ -= request_offset_;
+  request_offset_ = 0;
+  request_trimmed_ = true;
 }
 
 void Call::OnRequestEnd() {
   request_ended_ = true;
+  if (shadow_ != nullptr) shadow_->OnRequestEnd();
   if (upstream_ != nullptr && upstream_stream_id_ != 0) {
     upstream_->ResumeData(upstream_stream_id_);
   }
@@ -207,15 +286,20 @@ void Call::OnDownstreamClose(uint32_t /*error_code*/) {
     context_.active_streams->fetch_sub(1, std::memory_order_relaxed);
     holds_active_stream_ = false;
   }
-  if (upstream_ != nullptr) {
-    // The client went away (or reset the stream) before the upstream half
-    // finished: cancel it.
-    ReleaseUpstream(NGHTTP2_CANCEL, GrpcStatus::kCancelled, "cancelled by the client");
+  // The client went away (or reset the stream) before the upstream half
+  // finished: cancel it (and a pending retry).
+  ReleaseUpstream(NGHTTP2_CANCEL, GrpcStatus::kCancelled, "cancelled by the client");
+  ReleaseRetrySlot();
+  if (in_cluster_load_) {
+    context_.policies->CallEnded(cluster_index_);
+    in_cluster_load_ = false;
   }
+  if (shadow_ != nullptr) shadow_->OnCallEnded(request_ended_);
   // Request bytes never forwarded still count against the connection window.
-  downstream_.Consume(stream_id_, request_buffer_.size() - request_offset_);
+  downstream_.Consume(stream_id_, request_buffer_.size() - request_consumed_);
   request_buffer_.clear();
   request_offset_ = 0;
+  request_consumed_ = 0;
   if (context_.access_log != nullptr && request_headers_ended_) LogAccess();
   if (counted_) {
     const int status =
@@ -226,6 +310,7 @@ void Call::OnDownstreamClose(uint32_t /*error_code*/) {
     counted_ = false;
   }
   if (traced_) {
+    if (retry_ != nullptr) server_span_.SetAttempts(attempts_);
     if (response_complete_) {
       server_span_.End(final_status_, final_message_);
     } else {
@@ -256,44 +341,12 @@ ssize_t Call::ReadResponseData(uint8_t* buffer, size_t length, uint32_t* flags) 
 // --- Upstream side -------------------------------------------------------------
 
 void Call::OnUpstreamReady() {
-  const std::string* path = request_headers_.Find(":path");
-  const std::string* authority = request_headers_.Find(":authority");
-  if (authority == nullptr) authority = request_headers_.Find("host");
-  const std::string* scheme = request_headers_.Find(":scheme");
-
-  std::string timeout_value;
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(request_headers_.fields().size() + 4);
-  nva.push_back(MakeNv(":method", "POST"));
-  nva.push_back(MakeNv(":scheme", scheme != nullptr ? absl::string_view(*scheme)
-                                                   : absl::string_view("http")));
-  nva.push_back(MakeNv(":path", *path));
-  if (authority != nullptr) nva.push_back(MakeNv(":authority", *authority));
-  for (const Header& header : request_headers_.fields()) {
-    const std::string& name = header.name;
-    if (name.empty() || name[0] == ':' || IsHopByHopHeader(name) ||
-        name == "grpc-timeout") {
-      continue;
-    }
-    if (name == "te" && header.value != "trailers") continue;
-    if (client_span_open_ && (name == "traceparent" || name == "tracestate")) continue;
-    nva.push_back(MakeNv(name, header.value));
-  }
-  if (deadline_ != absl::InfiniteFuture()) {
-    // Forward what is left of the deadline, not the original timeout.
-    timeout_value = FormatGrpcTimeout(deadline_ - absl::Now());
-    nva.push_back(MakeNv("grpc-timeout", timeout_value));
-  }
-  if (client_span_open_) {
-    if (!client_span_.traceparent().empty()) {
-      nva.push_back(MakeNv("traceparent", client_span_.traceparent()));
-    }
-    if (!client_span_.tracestate().empty()) {
-      nva.push_back(MakeNv("tracestate", client_span_.tracestate()));
-    }
-  }
+  absl::Time deadline = deadline_;
+  if (retry_ != nullptr) deadline = std::min(deadline, retry_->attempt_deadline);
+  const UpstreamRequest request(request_headers_, deadline,
+                                client_span_open_ ? &client_span_ : nullptr, "");
   const bool has_body = !request_ended_ || request_offset_ < request_buffer_.size();
-  absl::StatusOr<int32_t> stream_id = upstream_->Submit(nva, has_body, this);
+  absl::StatusOr<int32_t> stream_id = upstream_->Submit(request.nva(), has_body, this);
   if (!stream_id.ok()) {
     OnUpstreamFailure(stream_id.status().message(), /*refused=*/true);
     return;
@@ -301,10 +354,15 @@ void Call::OnUpstreamReady() {
   upstream_stream_id_ = *stream_id;
 }
 
-void Call::OnUpstreamFailure(absl::string_view message, bool /*refused*/) {
-  // The connection has already forgotten this stream.
-  upstream_ = nullptr;
+void Call::OnUpstreamFailure(absl::string_view message, bool refused) {
+  // The connection has already forgotten this stream (it stays alive while
+  // this runs: MaybeRetry() reads its endpoint).
   upstream_stream_id_ = 0;
+  if (MaybeRetry(refused ? AttemptFailure::kRefused : AttemptFailure::kReset,
+                 GrpcStatus::kUnavailable, message)) {
+    return;
+  }
+  upstream_ = nullptr;
   if (client_span_open_) {
     client_span_.End(static_cast<int>(GrpcStatus::kUnavailable), Std(message));
     client_span_open_ = false;
@@ -325,25 +383,47 @@ void Call::OnUpstreamHeadersEnd(bool trailers, bool end_stream) {
       return;
     }
     response_headers_received_ = true;
-    std::vector<nghttp2_nv> nva = ForwardableNv(response_headers_);
     if (end_stream) {
       // Trailers-only response.
       NoteStatus(response_headers_);
+      if (final_status_ != 0 &&
+          MaybeRetry(AttemptFailure::kStatus, static_cast<GrpcStatus>(final_status_),
+                     final_message_)) {
+        return;
+      }
       response_complete_ = true;
       deadline_timer_.Disable();
+      StopRetryTimer();
+      std::vector<nghttp2_nv> nva = ForwardableNv(response_headers_);
       downstream_.SubmitResponse(stream_id_, nva, /*with_body=*/false);
-    } else {
-      response_headers_sent_ = true;
-      downstream_.SubmitResponse(stream_id_, nva, /*with_body=*/true);
+    } else if (retry_ == nullptr || retry_->spec == nullptr) {
+      SendHeldHeaders();
     }
+    // Else held until the first message or the trailers: a retry is still
+    // possible until then.
     return;
   }
   // Trailers.
   NoteStatus(trailers_);
+  if (!response_headers_sent_) {
+    if (final_status_ != 0 &&
+        MaybeRetry(AttemptFailure::kStatus, static_cast<GrpcStatus>(final_status_),
+                   final_message_)) {
+      return;
+    }
+    SendHeldHeaders();
+  }
   trailers_pending_ = true;
   response_complete_ = true;
   deadline_timer_.Disable();
+  StopRetryTimer();
   downstream_.ResumeData(stream_id_);
+}
+
+void Call::SendHeldHeaders() {
+  response_headers_sent_ = true;
+  std::vector<nghttp2_nv> nva = ForwardableNv(response_headers_);
+  downstream_.SubmitResponse(stream_id_, nva, /*with_body=*/true);
 }
 
 void Call::OnUpstreamData(const uint8_t* data, size_t length) {
@@ -351,6 +431,8 @@ void Call::OnUpstreamData(const uint8_t* data, size_t length) {
     upstream_->Consume(upstream_stream_id_, length);
     return;
   }
+  // The first response message commits the call to this attempt.
+  if (!response_headers_sent_ && response_headers_received_) SendHeldHeaders();
   response_bytes_ += length;
   const uint32_t limit = context_.limits.max_response_message_bytes;
   if (const uint32_t size = response_messages_.Feed(data, length, limit); size > 0) {
@@ -369,9 +451,10 @@ void Call::OnUpstreamClose(uint32_t error_code) {
   // the connection window back now, while the connection surely exists.
   UpstreamConnection* upstream = upstream_;
   upstream->Consume(upstream_stream_id_, response_buffer_.size() - response_offset_);
-  upstream_ = nullptr;
   upstream_stream_id_ = 0;
   if (response_complete_) {
+    upstream_ = nullptr;
+    ReleaseRetrySlot();
     if (client_span_open_) {
       client_span_.End(final_status_, final_message_);
       client_span_open_ = false;
@@ -385,6 +468,12 @@ void Call::OnUpstreamClose(uint32_t error_code) {
                          " closed the stream without a status")
           : absl::StrCat("upstream ", upstream->description(),
                          " reset the stream: ", nghttp2_http2_strerror(error_code));
+  if (MaybeRetry(error_code == NGHTTP2_REFUSED_STREAM ? AttemptFailure::kRefused
+                                                      : AttemptFailure::kReset,
+                 status, message)) {
+    return;
+  }
+  upstream_ = nullptr;
   if (client_span_open_) {
     client_span_.End(static_cast<int>(status), message);
     client_span_open_ = false;
@@ -393,9 +482,23 @@ void Call::OnUpstreamClose(uint32_t error_code) {
 }
 
 ssize_t Call::ReadUpstreamData(uint8_t* buffer, size_t length, uint32_t* flags) {
-  const size_t count = Drain(request_buffer_, request_offset_, buffer, length);
-  // Handed to the upstream session: the client may send more.
-  if (count > 0) downstream_.Consume(stream_id_, count);
+  const size_t count = std::min(length, request_buffer_.size() - request_offset_);
+  std::memcpy(buffer, request_buffer_.data() + request_offset_, count);
+  request_offset_ += count;
+  if (request_offset_ > request_consumed_) {
+    // Handed to the upstream session for the first time: the client may
+    // send more.
+    downstream_.Consume(stream_id_, request_offset_ - request_consumed_);
+    request_consumed_ = request_offset_;
+  }
+  if (request_offset_ == request_buffer_.size() && request_offset_ > 0 &&
+      (retry_ == nullptr || !retry_->retain)) {
+    // Not kept for replay: drop what was sent.
+    request_buffer_.clear();
+    request_offset_ = 0;
+    request_consumed_ = 0;
+    request_trimmed_ = true;
+  }
   if (request_ended_ && request_offset_ == request_buffer_.size()) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<ssize_t>(count);
@@ -404,21 +507,118 @@ ssize_t Call::ReadUpstreamData(uint8_t* buffer, size_t length, uint32_t* flags) 
   return static_cast<ssize_t>(count);
 }
 
+// --- Retries -------------------------------------------------------------------
+
+bool Call::MaybeRetry(AttemptFailure failure, GrpcStatus status, absl::string_view message) {
+  // The attempt that failed gives back its budget slot, whatever comes next.
+  ReleaseRetrySlot();
+  if (response_headers_sent_ || response_complete_) return false;  // committed
+  if (deadline_ <= context_.loop.now()) return false;
+  const bool transparent = failure == AttemptFailure::kRefused && !request_trimmed_ &&
+                           transparent_retries_ < kMaxTransparentRetries;
+  if (transparent) {
+    ++transparent_retries_;
+    Count(PolicyCounter::kTransparentRetry);
+    if (retry_ == nullptr) retry_ = std::make_unique<RetryState>(*this, nullptr);
+  } else {
+    if (retry_ == nullptr || retry_->spec == nullptr || !retry_->retain) return false;
+    const RetrySpec& spec = *retry_->spec;
+    // An upstream that was sent the per-try deadline (not the call's) and
+    // answers DEADLINE_EXCEEDED ran out of it, often a moment before the
+    // gateway's own timer: that is the per-try timeout too.
+    const bool per_try_expired = failure == AttemptFailure::kPerTryTimeout ||
+                                 (status == GrpcStatus::kDeadlineExceeded &&
+                                  retry_->attempt_deadline < deadline_);
+    if (failure == AttemptFailure::kStatus && !per_try_expired &&
+        !spec.RetriesOn(static_cast<int>(status))) {
+      return false;
+    }
+    if (retry_->policy_attempts >= spec.max_attempts) {
+      Count(PolicyCounter::kRetryExhausted);
+      return false;
+    }
+    if (context_.policies == nullptr || !context_.policies->TakeRetry(cluster_index_, spec)) {
+      Count(PolicyCounter::kRetryOverBudget);
+      return false;
+    }
+    retry_->holds_budget = true;
+    Count(PolicyCounter::kRetry);
+  }
+
+  // Abandon the failed attempt; the next one avoids its endpoint.
+  if (upstream_ != nullptr) {
+    retry_->avoid = upstream_->endpoint();
+    retry_->has_avoid = true;
+  }
+  ReleaseUpstream(NGHTTP2_CANCEL, status, message);
+  response_headers_.Clear();
+  response_headers_received_ = false;
+  trailers_.Clear();
+  response_messages_ = GrpcMessageScanner();
+  final_status_ = static_cast<int>(GrpcStatus::kUnknown);
+  final_message_.clear();
+  request_offset_ = 0;  // replay from the first byte
+  retry_->attempt_deadline = absl::InfiniteFuture();
+
+  if (transparent) {
+    // At once: the upstream never saw the stream.
+    retry_->next_transparent = true;
+    StartAttempt();
+  } else {
+    retry_->backing_off = true;
+    retry_->timer.Enable(context_.policies->Backoff(*retry_->spec, retry_->policy_attempts));
+  }
+  return true;
+}
+
+void Call::OnRetryTimer() {
+  if (retry_->backing_off) {
+    retry_->backing_off = false;
+    StartAttempt();
+    return;
+  }
+  const std::string message =
+      absl::StrCat("per-try timeout (", absl::FormatDuration(retry_->spec->per_try_timeout),
+                   ") of route \"", route_->name, "\"");
+  if (MaybeRetry(AttemptFailure::kPerTryTimeout, GrpcStatus::kDeadlineExceeded, message)) {
+    return;
+  }
+  Fail(GrpcStatus::kDeadlineExceeded, message);
+}
+
+void Call::ReleaseRetrySlot() {
+  if (retry_ == nullptr || !retry_->holds_budget) return;
+  retry_->holds_budget = false;
+  context_.policies->ReleaseRetry(cluster_index_);
+}
+
+void Call::StopRetryTimer() {
+  if (retry_ == nullptr) return;
+  retry_->timer.Disable();
+  retry_->backing_off = false;
+}
+
+void Call::Count(PolicyCounter counter) {
+  if (context_.stats != nullptr) context_.stats->CountPolicy(RouteIndex(), counter);
+}
+
 // --- Ending the call -----------------------------------------------------------
 
 void Call::ReleaseUpstream(uint32_t error_code, GrpcStatus span_status,
                            absl::string_view span_message) {
-  if (upstream_ == nullptr) return;
-  if (upstream_stream_id_ != 0) {
-    upstream_->Cancel(upstream_stream_id_, error_code);
-    upstream_->Consume(upstream_stream_id_, response_buffer_.size() - response_offset_);
-  } else {
-    upstream_->Detach(this);
+  StopRetryTimer();
+  if (upstream_ != nullptr) {
+    if (upstream_stream_id_ != 0) {
+      upstream_->Cancel(upstream_stream_id_, error_code);
+      upstream_->Consume(upstream_stream_id_, response_buffer_.size() - response_offset_);
+    } else {
+      upstream_->Detach(this);
+    }
+    upstream_ = nullptr;
+    upstream_stream_id_ = 0;
+    response_buffer_.clear();
+    response_offset_ = 0;
   }
-  upstream_ = nullptr;
-  upstream_stream_id_ = 0;
-  response_buffer_.clear();
-  response_offset_ = 0;
   if (client_span_open_) {
     client_span_.End(static_cast<int>(span_status), Std(span_message));
     client_span_open_ = false;
@@ -429,6 +629,7 @@ void Call::Fail(GrpcStatus status, absl::string_view message) {
   if (response_complete_) return;
   deadline_timer_.Disable();
   ReleaseUpstream(NGHTTP2_CANCEL, status, message);
+  ReleaseRetrySlot();
   if (!response_headers_sent_) {
     RespondTrailersOnly(200, status, message);
     return;
@@ -489,6 +690,7 @@ void Call::LogAccess() {
   record.duration = context_.loop.now() - start_;
   record.request_bytes = request_bytes_;
   record.response_bytes = response_bytes_;
+  record.attempts = attempts_;
   std::string traceparent = client_span_.traceparent();
   if (traceparent.empty()) {
     if (const std::string* header = request_headers_.Find("traceparent")) traceparent = *header;

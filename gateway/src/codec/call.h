@@ -1,5 +1,5 @@
 // One gRPC call through the gateway: a downstream HTTP/2 stream bridged to
-// one upstream stream.
+// an upstream stream, or to several one after the other when it is retried.
 //
 // The call routes on :path, enforces the deadline (the client's grpc-timeout
 // capped by the route's timeout), forwards request metadata and DATA bytes
@@ -13,6 +13,23 @@
 // deadline, upstream reset) reach the client as a gRPC status: trailers-only
 // when no response headers were sent yet, else as trailers.
 //
+// Retries (Envoy's and gRPC's semantics): a stream the upstream refused
+// (the connection failed before the stream was submitted, GOAWAY,
+// REFUSED_STREAM) moves at once to another connection, on any route, while
+// its request bytes are still held (a transparent retry, at most
+// kMaxTransparentRetries). On a route with a retry policy, an attempt that
+// ends with a status in retry_on, a reset or lost connection, or its
+// per-try timeout is tried again after a backoff with full jitter, on
+// another endpoint when the cluster has one, while: attempts are left, the
+// request is within buffer_bytes (it is kept for replay until then), no
+// response message reached the client (the response headers are held
+// until the first message or the trailers), the deadline has not passed and
+// the cluster's retry budget allows it. Such a route costs a request copy;
+// a route without one keeps the plain bridge: no extra allocation or copy.
+//
+// Mirroring: on a route with a mirror, a share of the calls gets a
+// ShadowCall (codec/mirror.h) that is fed a copy of the request bytes.
+//
 // A Call is made and owned by its DownstreamConnection, which feeds it the
 // downstream events; the UpstreamConnection feeds it the upstream ones.
 #ifndef POLYMESH_GATEWAY_SRC_CODEC_CALL_H_
@@ -20,6 +37,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,7 +56,9 @@
 
 namespace polymesh::gateway {
 
+class CallPolicies;
 class DownstreamConnection;
+class ShadowCall;
 
 // The effective limits (the configuration's, defaults filled in).
 struct CallLimits {
@@ -71,6 +91,10 @@ struct CallContext {
   // Streams open in the whole gateway, shared by every worker; nullptr: not
   // limited.
   std::atomic<int64_t>* active_streams = nullptr;
+  // The worker's retry budget, backoff jitter, mirror positions and shadow
+  // calls; nullptr: no policy retries and no mirroring (transparent retries
+  // still happen).
+  CallPolicies* policies = nullptr;
 };
 
 // The bridge of one downstream stream to one upstream stream.
@@ -113,15 +137,48 @@ class Call : public UpstreamStreamCallbacks {
   ssize_t ReadUpstreamData(uint8_t* buffer, size_t length, uint32_t* flags) override;
 
  private:
-  // Validates the request, routes it and starts the upstream attempt.
+  // Why an upstream attempt failed.
+  enum class AttemptFailure {
+    kStatus,         // a grpc-status in the trailers (or trailers-only)
+    kReset,          // the stream was reset or the connection lost
+    kRefused,        // the upstream surely did not process the stream
+    kPerTryTimeout,  // the retry policy's per_try_timeout ran out
+  };
+  struct RetryState;
+
+  // Validates the request, routes it and starts the first upstream attempt.
   void Start();
+  // Picks a connection (avoiding the last failed endpoint) and asks it for
+  // a stream.
+  void StartAttempt();
+  // Tries the call again after an attempt failed with `status`, when the
+  // failure and the route allow it: abandons the attempt and starts the
+  // next one (transparent retries) or its backoff. False when the failure
+  // stands (nothing changed then, apart from counters).
+  bool MaybeRetry(AttemptFailure failure, GrpcStatus status, absl::string_view message);
+  // The retry timer: the backoff ended, or the attempt's per-try timeout.
+  void OnRetryTimer();
+  // The client sent more than buffer_bytes: the request is no longer kept
+  // for replay.
+  void DropReplayBuffer();
+  // Gives back the retry budget slot this call holds, if any.
+  void ReleaseRetrySlot();
+  // Submits the response headers held while a retry was still possible.
+  void SendHeldHeaders();
+  // Stops the retry timer.
+  void StopRetryTimer();
+  // Counts a policy outcome for the call's route.
+  void Count(PolicyCounter counter);
+  // Starts the shadow call of a mirrored route.
+  void StartShadow();
   // Ends the call with a status the gateway raises itself; cancels the
   // upstream stream if one is open.
   void Fail(GrpcStatus status, absl::string_view message);
   // Answers with a trailers-only response (HTTP `http_status`).
   void RespondTrailersOnly(int http_status, GrpcStatus status, absl::string_view message);
-  // Stops the upstream half: resets its stream with `error_code` (if open),
-  // returns buffered bytes to its window, ends the CLIENT span.
+  // Stops the upstream attempt: resets its stream with `error_code` (if
+  // open), returns buffered bytes to its window, ends the CLIENT span, stops
+  // the retry timer.
   void ReleaseUpstream(uint32_t error_code, GrpcStatus span_status,
                        absl::string_view span_message);
   // Records the final status seen in a header block (for spans).
@@ -140,8 +197,14 @@ class Call : public UpstreamStreamCallbacks {
   HeaderList request_headers_;
   bool request_headers_ended_ = false;
   bool request_ended_ = false;
+  // Request bytes not yet sent upstream, or (kept for replay) every byte.
   std::string request_buffer_;
+  // Where the current attempt is in request_buffer_.
   size_t request_offset_ = 0;
+  // How much of request_buffer_ was returned to the downstream window.
+  size_t request_consumed_ = 0;
+  // Bytes were dropped once sent: the request cannot be replayed.
+  bool request_trimmed_ = false;
   const Route* route_ = nullptr;
   // The cluster the call goes to: the route's, or its split's pick.
   size_t cluster_index_ = 0;
@@ -152,6 +215,16 @@ class Call : public UpstreamStreamCallbacks {
   // Upstream attempt.
   UpstreamConnection* upstream_ = nullptr;
   int32_t upstream_stream_id_ = 0;  // 0 until submitted
+  // Attempts made (transparent retries included).
+  uint32_t attempts_ = 0;
+  uint32_t transparent_retries_ = 0;
+  // Made for routes with a retry policy, or at a call's first transparent
+  // retry.
+  std::unique_ptr<RetryState> retry_;
+  // The call counts in its cluster's retry budget (CallPolicies).
+  bool in_cluster_load_ = false;
+  // The running shadow call, if mirrored (set to nullptr when it ends).
+  ShadowCall* shadow_ = nullptr;
 
   // Response side.
   HeaderList response_headers_;

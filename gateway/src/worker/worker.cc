@@ -27,11 +27,13 @@ Worker::Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop,
     : loop_(std::move(loop)),
       clusters_(std::make_unique<ClusterManager>(*loop_, *shared.clusters, index)),
       split_positions_(shared.routes->routes().size()),
+      policies_(std::make_unique<CallPolicies>(*loop_, shared.routes->routes().size(),
+                                               shared.clusters->size())),
       context_{*loop_,       *shared.routes,    *clusters_,
                shared.tracer, stats,             shared.access_log,
                &split_positions_,
                shared.limits != nullptr ? *shared.limits : CallLimits{},
-               shared.active_streams},
+               shared.active_streams, policies_.get()},
       listener_(std::move(listener)),
       drain_timer_(*loop_, [this] { loop_->Exit(); }) {}
 
@@ -47,10 +49,13 @@ void Worker::Start() {
 void Worker::Run() {
   loop_->Run();
   // Teardown on the worker's own thread: connections first (their calls
-  // cancel upstream streams), then the upstream connections.
+  // cancel upstream streams), then shadow calls still running, then the
+  // upstream connections.
   drain_timer_.Disable();
   for (auto& [raw, connection] : connections_) connection->set_close_callback(nullptr);
   connections_.clear();
+  loop_->RunPendingWork();
+  policies_->CancelShadows();
   loop_->RunPendingWork();
   clusters_.reset();
   loop_->RunPendingWork();

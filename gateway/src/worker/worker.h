@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "codec/call.h"
+#include "codec/call_policies.h"
 #include "codec/downstream_connection.h"
 #include "observability/tracing.h"
 #include "routing/route_table.h"
@@ -84,6 +85,7 @@ class Worker : public IoHandler {
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<ClusterManager> clusters_;
   std::vector<uint64_t> split_positions_;
+  std::unique_ptr<CallPolicies> policies_;
   CallContext context_;
   ScopedFd listener_;
   bool draining_ = false;

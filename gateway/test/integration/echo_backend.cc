@@ -1,5 +1,6 @@
 #include "echo_backend.h"
 
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -30,7 +31,8 @@ class EchoServiceImpl final : public EchoService::Service {
 
   grpc::Status Unary(grpc::ServerContext* context, const UnaryRequest* request,
                      UnaryResponse* response) override {
-    Begin(*context);
+    Finished finished(record_);
+    if (std::optional<grpc::Status> injected = Begin(*context)) return *injected;
     if (!Delay(*context, request->instruction())) return Cancelled();
     response->set_text(request->text());
     response->set_payload(Payload(request->instruction(), request->payload()));
@@ -40,7 +42,8 @@ class EchoServiceImpl final : public EchoService::Service {
   grpc::Status ClientStream(grpc::ServerContext* context,
                             grpc::ServerReader<ClientStreamRequest>* reader,
                             ClientStreamResponse* response) override {
-    Begin(*context);
+    Finished finished(record_);
+    if (std::optional<grpc::Status> injected = Begin(*context)) return *injected;
     ClientStreamRequest request;
     Instruction instruction;
     std::vector<std::string> texts;
@@ -59,7 +62,8 @@ class EchoServiceImpl final : public EchoService::Service {
 
   grpc::Status ServerStream(grpc::ServerContext* context, const ServerStreamRequest* request,
                             grpc::ServerWriter<ServerStreamResponse>* writer) override {
-    Begin(*context);
+    Finished finished(record_);
+    if (std::optional<grpc::Status> injected = Begin(*context)) return *injected;
     if (!Delay(*context, request->instruction())) return Cancelled();
     const int count = std::max(1, request->instruction().response_count());
     for (int i = 0; i < count; ++i) {
@@ -75,7 +79,8 @@ class EchoServiceImpl final : public EchoService::Service {
   grpc::Status BidiStream(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<BidiStreamResponse, BidiStreamRequest>* stream) override {
-    Begin(*context);
+    Finished finished(record_);
+    if (std::optional<grpc::Status> injected = Begin(*context)) return *injected;
     BidiStreamRequest request;
     int index = 0;
     Instruction last;
@@ -93,7 +98,19 @@ class EchoServiceImpl final : public EchoService::Service {
   }
 
  private:
-  void Begin(grpc::ServerContext& context) {
+  // Counts the call as finished when its handler returns.
+  class Finished {
+   public:
+    explicit Finished(BackendRecord& record) : record_(record) {}
+    ~Finished() { record_.CallFinished(); }
+
+   private:
+    BackendRecord& record_;
+  };
+
+  // Records the call and echoes its "x-*" metadata; returns the status to
+  // end it with at once when a fault was injected.
+  std::optional<grpc::Status> Begin(grpc::ServerContext& context) {
     for (const auto& [key, value] : context.client_metadata()) {
       const std::string name(key.data(), key.size());
       if (absl::StartsWith(name, "x-")) {
@@ -102,6 +119,16 @@ class EchoServiceImpl final : public EchoService::Service {
       }
     }
     record_.CallStarted(context);
+    absl::Duration delay;
+    grpc::StatusCode code;
+    record_.TakeFaults(delay, code);
+    if (delay > absl::ZeroDuration()) {
+      Instruction wait;
+      wait.set_delay_ms(static_cast<int32_t>(absl::ToInt64Milliseconds(delay)));
+      if (!Delay(context, wait)) return Cancelled();
+    }
+    if (code != grpc::StatusCode::OK) return grpc::Status(code, "injected failure");
+    return std::nullopt;
   }
 
   // Waits the instruction's delay; false if the call was cancelled meanwhile.
@@ -147,6 +174,8 @@ void BackendRecord::CallStarted(const grpc::ServerContext& context) {
     metadata_.emplace(std::string(key.data(), key.size()),
                       std::string(value.data(), value.size()));
   }
+  const grpc::string_ref authority = context.ExperimentalGetAuthority();
+  authority_ = std::string(authority.data(), authority.size());
   const auto deadline = context.deadline();
   time_left_ = deadline == std::chrono::system_clock::time_point::max()
                    ? absl::InfiniteDuration()
@@ -156,6 +185,65 @@ void BackendRecord::CallStarted(const grpc::ServerContext& context) {
 void BackendRecord::CallCancelled() {
   absl::MutexLock lock(&mutex_);
   ++cancellations_;
+}
+
+void BackendRecord::CallFinished() {
+  absl::MutexLock lock(&mutex_);
+  ++finished_;
+}
+
+void BackendRecord::FailNext(int count, grpc::StatusCode code) {
+  absl::MutexLock lock(&mutex_);
+  failures_left_ = count;
+  failure_code_ = code;
+}
+
+void BackendRecord::DelayNext(int count, absl::Duration delay) {
+  absl::MutexLock lock(&mutex_);
+  delays_left_ = count;
+  delay_ = delay;
+}
+
+void BackendRecord::TakeFaults(absl::Duration& delay, grpc::StatusCode& code) {
+  absl::MutexLock lock(&mutex_);
+  delay = absl::ZeroDuration();
+  code = grpc::StatusCode::OK;
+  if (delays_left_ > 0) {
+    --delays_left_;
+    delay = delay_;
+  }
+  if (failures_left_ > 0) {
+    --failures_left_;
+    code = failure_code_;
+  }
+}
+
+std::string BackendRecord::last_authority() {
+  absl::MutexLock lock(&mutex_);
+  return authority_;
+}
+
+int BackendRecord::calls() {
+  absl::MutexLock lock(&mutex_);
+  return calls_;
+}
+
+int BackendRecord::cancellations() {
+  absl::MutexLock lock(&mutex_);
+  return cancellations_;
+}
+
+int BackendRecord::finished() {
+  absl::MutexLock lock(&mutex_);
+  return finished_;
+}
+
+bool BackendRecord::WaitForFinished(int count, absl::Duration timeout) {
+  absl::MutexLock lock(&mutex_);
+  auto enough = [this, count]() ABSL_SHARED_LOCKS_REQUIRED(mutex_) {
+    return finished_ >= count;
+  };
+  return mutex_.AwaitWithTimeout(absl::Condition(&enough), timeout);
 }
 
 bool BackendRecord::WaitForCalls(int count, absl::Duration timeout) {
@@ -182,11 +270,6 @@ std::multimap<std::string, std::string> BackendRecord::last_metadata() {
 absl::Duration BackendRecord::last_time_left() {
   absl::MutexLock lock(&mutex_);
   return time_left_;
-}
-
-int BackendRecord::calls() {
-  absl::MutexLock lock(&mutex_);
-  return calls_;
 }
 
 EchoBackend::EchoBackend(const std::string& address, int port)
