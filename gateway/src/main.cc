@@ -7,10 +7,14 @@
 // lines on stderr. SIGTERM or SIGINT stops gracefully: health NOT_SERVING,
 // no new connections, calls in progress get a few seconds, spans are
 // flushed, exit 0. A bad configuration exits 2, as does a cluster endpoint
-// host name that does not resolve at start. The admin listener (HTTP,
-// default 127.0.0.1:9901) serves /ready, /live, /metrics, /config_dump and
-// /clusters; /ready turns 503 as soon as a stop begins.
+// host name that does not resolve at start. SIGHUP, or a change of the
+// configuration file, reloads it without dropping calls; a bad new
+// configuration is rejected (logged and counted) and the running one keeps
+// serving. The admin listener (HTTP, default 127.0.0.1:9901) serves /ready,
+// /live, /metrics, /config_dump and /clusters; /ready turns 503 as soon as
+// a stop begins.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -25,15 +29,14 @@
 #include "common/log.h"
 #include "admin/admin_server.h"
 #include "config/config_loader.h"
-#include "google/protobuf/util/json_util.h"
 #include "observability/tracing.h"
 #include "observability/tracing_metrics.h"
-#include "server/gateway.h"
+#include "server/config_watcher.h"
+#include "server/reloading_gateway.h"
 
 namespace polymesh::gateway {
 namespace {
 
-constexpr absl::Duration kDrainGrace = absl::Seconds(5);
 constexpr int kExitConfigError = 2;
 constexpr int kExitStartError = 1;
 
@@ -42,14 +45,15 @@ constexpr char kUsage[] =
     "  --config FILE  the YAML configuration (default: $POLYMESH_GATEWAY_CONFIG)\n";
 
 int Main(int argc, char** argv) {
-  // Block the stop signals before any thread starts (the tracer starts
-  // some), so that every thread
-  // inherits the mask and only sigwait() below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop and reload signals before any thread starts (the tracer
+  // starts some), so that every thread inherits the mask and only sigwait()
+  // below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   std::string config_path;
@@ -94,8 +98,8 @@ int Main(int argc, char** argv) {
   const std::shared_ptr<const observability::TracingCounters> tracing_counters =
       (*tracer)->counters();
 
-  absl::StatusOr<std::unique_ptr<Gateway>> gateway =
-      Gateway::Start(*config, std::move(*tracer), loaded->contracts);
+  absl::StatusOr<std::unique_ptr<ReloadingGateway>> gateway = ReloadingGateway::Start(
+      config_path, *loaded, std::shared_ptr<observability::Tracer>(std::move(*tracer)));
   if (!gateway.ok()) {
     if (absl::IsInvalidArgument(gateway.status())) {
       // Such as a cluster endpoint's host name that does not resolve.
@@ -113,19 +117,13 @@ int Main(int argc, char** argv) {
       options.address = config->admin().address().address();
       options.port = static_cast<uint16_t>(config->admin().address().port());
     }
-    options.collectables = {(*gateway)->stats(), std::make_shared<ProcessCollector>()};
+    options.collectables = {(*gateway)->metrics(), std::make_shared<ProcessCollector>()};
     if (tracing_counters != nullptr) {
       options.collectables.push_back(
           std::make_shared<observability::TracingCollector>(tracing_counters));
     }
-    google::protobuf::util::JsonPrintOptions json;
-    json.add_whitespace = true;
-    json.preserve_proto_field_names = true;
-    options.config_json.clear();
-    if (!google::protobuf::util::MessageToJsonString(*config, &options.config_json, json).ok()) {
-      options.config_json = "{}";
-    }
-    Gateway* running = gateway->get();
+    ReloadingGateway* running = gateway->get();
+    options.config_json = [running] { return running->ConfigJson(); };
     options.clusters_json = [running] { return running->ClustersJson(); };
     absl::StatusOr<std::unique_ptr<AdminServer>> started = AdminServer::Start(std::move(options));
     if (!started.ok()) {
@@ -141,21 +139,22 @@ int Main(int argc, char** argv) {
                          ":", admin->port())
           : std::string("none");
 
+  const Gateway& first = (*gateway)->current();
   std::vector<std::string> routes;
-  for (const Route& route : (*gateway)->routes().routes()) {
+  for (const Route& route : first.routes().routes()) {
     routes.push_back(absl::StrCat(route.name, "->", route.cluster));
   }
   const std::string listener =
-      absl::StrCat(config->listener().address(), ":", (*gateway)->port());
+      absl::StrCat(config->listener().address(), ":", first.port());
   const std::string local =
       config->has_local_services()
           ? absl::StrCat(config->local_services().address(), ":",
-                         (*gateway)->local_services_port())
+                         first.local_services_port())
           : std::string("none");
   // Each cluster as "name=host:port[address] ...": every endpoint as
   // configured, with the address its host name resolved to at start.
   std::vector<std::string> clusters;
-  for (const ClusterSpec& cluster : (*gateway)->clusters()) {
+  for (const ClusterSpec& cluster : first.clusters()) {
     std::vector<std::string> endpoints;
     for (const UpstreamEndpoint& endpoint : cluster.endpoints) {
       std::string entry = absl::StrCat(endpoint.host, ":", endpoint.port);
@@ -165,7 +164,7 @@ int Main(int argc, char** argv) {
     clusters.push_back(absl::StrCat(cluster.name, "=", absl::StrJoin(endpoints, " ")));
   }
   const std::string cluster_list = absl::StrJoin(clusters, ",");
-  const std::string workers = absl::StrCat((*gateway)->worker_count());
+  const std::string workers = absl::StrCat(first.worker_count());
   const std::string route_list = absl::StrJoin(routes, ",");
   Log(LogLevel::kInfo, "gateway started",
       {{"listener", listener},
@@ -177,13 +176,30 @@ int Main(int argc, char** argv) {
        {"config", config_path},
        {"tracing", config->tracing().disabled() ? "disabled" : "enabled"}});
 
+  // A change of the configuration file reloads it like SIGHUP does.
+  absl::StatusOr<std::unique_ptr<ConfigWatcher>> watcher =
+      ConfigWatcher::Start({config_path}, [] { kill(getpid(), SIGHUP); });
+  if (!watcher.ok()) {
+    Log(LogLevel::kWarning, "configuration file not watched: reload with SIGHUP",
+        {{"config", config_path}, {"error", watcher.status().message()}});
+  }
+
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  for (;;) {
+    sigwait(&signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    absl::Status reloaded = (*gateway)->Reload();
+    if (!reloaded.ok()) {
+      Log(LogLevel::kError, "configuration rejected; the running one keeps serving",
+          {{"config", config_path}, {"error", reloaded.message()}});
+    }
+  }
+  if (watcher.ok()) watcher->reset();
+  const absl::Duration grace = DrainTimeout((*gateway)->config());
   Log(LogLevel::kInfo, "gateway stopping",
-      {{"signal", strsignal(signal_number)},
-       {"grace", absl::FormatDuration(kDrainGrace)}});
+      {{"signal", strsignal(signal_number)}, {"grace", absl::FormatDuration(grace)}});
   if (admin != nullptr) admin->SetReady(false);
-  (*gateway)->Stop(kDrainGrace);
+  (*gateway)->Stop(grace);
   gateway->reset();
   admin.reset();
   Log(LogLevel::kInfo, "gateway stopped");

@@ -109,7 +109,7 @@ int AdminServer::Serve(mg_connection* connection) {
     return 200;
   }
   if (uri == "/config_dump") {
-    Reply(connection, 200, "application/json", options_.config_json);
+    Reply(connection, 200, "application/json", options_.config_json());
     return 200;
   }
   if (uri == "/clusters") {

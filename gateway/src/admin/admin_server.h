@@ -5,7 +5,7 @@
 //                     graceful stop began (for load balancers)
 //   GET /live         200 "live" while the process runs (for restarts)
 //   GET /metrics      Prometheus text exposition of every collectable
-//   GET /config_dump  the running configuration as JSON
+//   GET /config_dump  the running configuration as JSON (after reloads too)
 //   GET /clusters     the clusters: endpoints and outstanding calls, JSON
 //
 // It runs its own threads (civetweb), reads what the workers publish
@@ -16,7 +16,7 @@
 //   AdminServer::Options options;
 //   options.address = "127.0.0.1"; options.port = 9901;
 //   options.collectables = {stats, process};
-//   options.config_json = json; options.clusters_json = [&] { ... };
+//   options.config_json = [&] { ... }; options.clusters_json = [&] { ... };
 //   absl::StatusOr<std::unique_ptr<AdminServer>> admin = AdminServer::Start(options);
 //   (*admin)->SetReady(false);  // on SIGTERM
 #ifndef POLYMESH_GATEWAY_SRC_ADMIN_ADMIN_SERVER_H_
@@ -46,8 +46,9 @@ class AdminServer {
     uint16_t port = 9901;
     // What /metrics serves, in order.
     std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
-    // What /config_dump serves.
-    std::string config_json = "{}";
+    // What /config_dump serves (the running configuration, which a reload
+    // changes), made at each request.
+    std::function<std::string()> config_json = [] { return std::string("{}"); };
     // What /clusters serves, made at each request.
     std::function<std::string()> clusters_json = [] { return std::string("{}"); };
   };

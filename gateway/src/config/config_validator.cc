@@ -49,6 +49,9 @@ class Validator {
       return Error("access_log.path",
                    "required: the file to append to, or /dev/stdout or /dev/stderr");
     }
+    if (config_.drain_timeout().seconds() < 0 || config_.drain_timeout().nanos() < 0) {
+      return Error("drain_timeout", "must not be negative");
+    }
     if (config_.has_local_services()) {
       RETURN_IF_ERROR(CheckAddress(config_.local_services(), "local_services",
                                    /*port_zero_ok=*/true, /*host_name_ok=*/false));

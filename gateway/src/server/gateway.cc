@@ -10,8 +10,22 @@ namespace polymesh::gateway {
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer,
     std::shared_ptr<const ContractRegistry> contracts, HostResolver resolver) {
+  GatewayOptions options;
+  options.contracts = std::move(contracts);
+  options.resolver = std::move(resolver);
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Start(
+      config, std::shared_ptr<observability::Tracer>(std::move(tracer)), std::move(options));
+  if (gateway.ok()) (*gateway)->owns_tracer_ = true;
+  return gateway;
+}
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
+    const v1::GatewayConfig& config, std::shared_ptr<observability::Tracer> tracer,
+    GatewayOptions options) {
   std::unique_ptr<Gateway> gateway(new Gateway());
   gateway->tracer_ = std::move(tracer);
+  gateway->owns_tracer_ = false;
+  std::shared_ptr<const ContractRegistry> contracts = std::move(options.contracts);
   if (contracts == nullptr && config.has_contracts()) {
     const auto& paths = config.contracts().descriptor_sets();
     absl::StatusOr<std::unique_ptr<ContractRegistry>> loaded =
@@ -34,7 +48,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     }
     absl::StatusOr<std::unique_ptr<LocalServices>> local = LocalServices::Start(
         config.local_services().address(),
-        static_cast<uint16_t>(config.local_services().port()), std::move(local_options));
+        options.local_services_port != 0
+            ? options.local_services_port
+            : static_cast<uint16_t>(config.local_services().port()),
+        std::move(local_options));
     if (!local.ok()) return local.status();
     gateway->local_services_ = std::move(*local);
     local_port = gateway->local_services_->port();
@@ -43,7 +60,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   // Host names are resolved here before any worker runs; later on the
   // upstream control thread.
   absl::StatusOr<std::vector<ClusterSpec>> clusters =
-      ClusterSpecsFromConfig(config, local_port, resolver);
+      ClusterSpecsFromConfig(config, local_port, options.resolver);
   if (!clusters.ok()) return clusters.status();
   gateway->clusters_ = std::move(*clusters);
   std::vector<std::string> route_names, cluster_names;
@@ -56,7 +73,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   for (size_t i = 0; i < gateway->upstreams_.size(); ++i) {
     gateway->upstreams_[i]->set_events(&gateway->stats_->cluster_events(i));
   }
-  if (config.has_access_log()) {
+  if (options.access_log != nullptr) {
+    gateway->access_log_ = options.access_log;
+  } else if (config.has_access_log()) {
     absl::StatusOr<std::unique_ptr<AccessLog>> access_log =
         AccessLog::Open(config.access_log().path());
     if (!access_log.ok()) return access_log.status();
@@ -86,12 +105,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   shared.tracer = gateway->tracer_.get();
   absl::StatusOr<std::unique_ptr<WorkerPool>> worker_pool =
       WorkerPool::Start(config.listener().address(),
-                        static_cast<uint16_t>(config.listener().port()), config.workers(),
-                        shared);
+                        options.listener_port != 0
+                            ? options.listener_port
+                            : static_cast<uint16_t>(config.listener().port()),
+                        config.workers(), shared);
   if (!worker_pool.ok()) return worker_pool.status();
   gateway->workers_ = std::move(*worker_pool);
   absl::StatusOr<std::unique_ptr<UpstreamControl>> control =
-      UpstreamControl::Start(gateway->upstreams_, std::move(resolver));
+      UpstreamControl::Start(gateway->upstreams_, std::move(options.resolver));
   if (!control.ok()) return control.status();
   gateway->upstream_control_ = std::move(*control);
   if (gateway->local_services_ != nullptr) gateway->local_services_->SetServing(true);
@@ -144,15 +165,23 @@ std::string Gateway::ClustersJson() const {
   return out;
 }
 
-void Gateway::Stop(absl::Duration grace) {
+void Gateway::Stop(absl::Duration grace) { Shutdown(grace, /*retiring=*/false); }
+
+void Gateway::Retire(absl::Duration grace) { Shutdown(grace, /*retiring=*/true); }
+
+void Gateway::BeginRetire(absl::Duration grace) {
+  if (workers_ != nullptr && !stopped_) workers_->BeginStop(grace);
+}
+
+void Gateway::Shutdown(absl::Duration grace, bool retiring) {
   if (stopped_) return;
   stopped_ = true;
-  if (local_services_ != nullptr) local_services_->SetServing(false);
+  if (local_services_ != nullptr && !retiring) local_services_->SetServing(false);
   if (workers_ != nullptr) workers_->Stop(grace);
   if (upstream_control_ != nullptr) upstream_control_->Stop();
   if (local_services_ != nullptr) local_services_->Shutdown();
-  if (tracer_ != nullptr) tracer_->Shutdown();
-  access_log_.reset();  // writes what the workers queued
+  if (tracer_ != nullptr && owns_tracer_ && !retiring) tracer_->Shutdown();
+  access_log_.reset();  // the last owner writes what the workers queued
 }
 
 }  // namespace polymesh::gateway

@@ -30,6 +30,27 @@
 
 namespace polymesh::gateway {
 
+// How a gateway starts next to the one it replaces (configuration reload;
+// see server/reloading_gateway.h). The defaults start a gateway on its own.
+struct GatewayOptions {
+  // When nonzero, the listener binds this port instead of the configured
+  // one: the port the replaced gateway bound, which both then share
+  // (SO_REUSEPORT) until the old one has drained.
+  uint16_t listener_port = 0;
+  // The same for the local services' port.
+  uint16_t local_services_port = 0;
+  // The access log to write to instead of opening the configured path (the
+  // replaced gateway's, when the path did not change), so that lines of the
+  // two never interleave.
+  std::shared_ptr<AccessLog> access_log;
+  // The contracts the configuration names, as LoadConfigFileWithContracts
+  // loaded them; when nullptr and the configuration names some, Start()
+  // loads them itself. Server reflection answers from them.
+  std::shared_ptr<const ContractRegistry> contracts;
+  // Resolves endpoint host names (a test seam).
+  HostResolver resolver = SystemResolver();
+};
+
 // A running gateway.
 class Gateway {
  public:
@@ -48,6 +69,11 @@ class Gateway {
       const v1::GatewayConfig& config, std::unique_ptr<observability::Tracer> tracer,
       std::shared_ptr<const ContractRegistry> contracts = nullptr,
       HostResolver resolver = SystemResolver());
+  // The same with `options`, and a tracer shared with other gateways: it is
+  // not shut down by Stop() or Retire() (its owner does that).
+  static absl::StatusOr<std::unique_ptr<Gateway>> Start(
+      const v1::GatewayConfig& config, std::shared_ptr<observability::Tracer> tracer,
+      GatewayOptions options);
   // Stops with no grace period if Stop() was not called.
   ~Gateway();
 
@@ -80,11 +106,23 @@ class Gateway {
   // progress get up to `grace` to finish; then the local services stop and
   // the tracer exports what it holds. Idempotent.
   void Stop(absl::Duration grace);
+  // Stop for a gateway that a newer one replaced: the same, except that
+  // health stays SERVING (the newer gateway answers from now on) and the
+  // tracer is left running. Idempotent.
+  void Retire(absl::Duration grace);
+  // The first half of Retire(): returns once no worker accepts connections
+  // or new calls (GOAWAY sent), so new calls go to the newer gateway.
+  void BeginRetire(absl::Duration grace);
+
+  // The access log, shared (nullptr when none).
+  std::shared_ptr<AccessLog> access_log() const { return access_log_; }
 
  private:
   Gateway() = default;
+  void Shutdown(absl::Duration grace, bool retiring);
 
-  std::unique_ptr<observability::Tracer> tracer_;
+  std::shared_ptr<observability::Tracer> tracer_;
+  bool owns_tracer_ = true;
   std::shared_ptr<const ContractRegistry> contracts_;
   std::unique_ptr<LocalServices> local_services_;
   std::unique_ptr<RouteTable> routes_;
@@ -92,7 +130,7 @@ class Gateway {
   UpstreamClusters upstreams_;
   std::unique_ptr<UpstreamControl> upstream_control_;
   std::shared_ptr<StatsStore> stats_;
-  std::unique_ptr<AccessLog> access_log_;
+  std::shared_ptr<AccessLog> access_log_;
   CallLimits limits_;
   std::atomic<int64_t> active_streams_{0};
   std::unique_ptr<WorkerPool> workers_;

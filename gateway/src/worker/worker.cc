@@ -61,8 +61,11 @@ void Worker::Run() {
   loop_->RunPendingWork();
 }
 
-void Worker::Drain(absl::Duration timeout) {
-  loop_->Post([this, timeout] { StartDrain(timeout); });
+void Worker::Drain(absl::Duration timeout, absl::Notification* started) {
+  loop_->Post([this, timeout, started] {
+    StartDrain(timeout);
+    if (started != nullptr) started->Notify();
+  });
 }
 
 void Worker::Join() {

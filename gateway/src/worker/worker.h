@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "codec/call.h"
 #include "codec/call_policies.h"
@@ -67,8 +68,9 @@ class Worker : public IoHandler {
   void Start();
   // Stops accepting, sends GOAWAY on every connection and lets calls finish;
   // the thread ends when none is left or `timeout` has passed (remaining
-  // calls are then cancelled). Thread-safe.
-  void Drain(absl::Duration timeout);
+  // calls are then cancelled). Thread-safe. `started`, if given, is
+  // notified once the worker stopped accepting and sent GOAWAY.
+  void Drain(absl::Duration timeout, absl::Notification* started = nullptr);
   // Waits for the thread to end.
   void Join();
 

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <thread>
 #include <utility>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
 
 namespace polymesh::gateway {
 
@@ -43,10 +46,21 @@ uint32_t WorkerPool::EffectiveWorkers(uint32_t configured) {
 
 WorkerPool::~WorkerPool() { Stop(absl::ZeroDuration()); }
 
+void WorkerPool::BeginStop(absl::Duration grace) {
+  if (draining_) return;
+  draining_ = true;
+  std::vector<absl::Notification> started(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->Drain(grace, &started[i]);
+  for (absl::Notification& notification : started) notification.WaitForNotification();
+}
+
 void WorkerPool::Stop(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& worker : workers_) worker->Drain(grace);
+  if (!draining_) {
+    draining_ = true;
+    for (auto& worker : workers_) worker->Drain(grace);
+  }
   for (auto& worker : workers_) worker->Join();
 }
 

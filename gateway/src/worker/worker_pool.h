@@ -47,11 +47,16 @@ class WorkerPool {
   // Stops accepting, lets calls in progress finish for up to `grace`, then
   // cancels the rest and joins every thread.
   void Stop(absl::Duration grace);
+  // The first half of Stop(): returns once every worker has stopped
+  // accepting and sent GOAWAY on its connections, so that from then on
+  // clients open their new calls elsewhere. Stop() then waits for the rest.
+  void BeginStop(absl::Duration grace);
 
  private:
   WorkerPool() = default;
 
   uint16_t port_ = 0;
+  bool draining_ = false;
   bool stopped_ = false;
   std::vector<std::unique_ptr<Worker>> workers_;
 };

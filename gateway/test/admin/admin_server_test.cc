@@ -22,7 +22,7 @@ std::unique_ptr<AdminServer> StartAdmin(std::shared_ptr<StatsStore> stats) {
   AdminServer::Options options;
   options.port = 0;
   options.collectables = {std::move(stats), std::make_shared<ProcessCollector>()};
-  options.config_json = "{\"listener\":{}}\n";
+  options.config_json = [] { return std::string("{\"listener\":{}}\n"); };
   options.clusters_json = [] { return std::string("{\"clusters\":[]}\n"); };
   absl::StatusOr<std::unique_ptr<AdminServer>> admin = AdminServer::Start(std::move(options));
   EXPECT_TRUE(admin.ok()) << admin.status().message();

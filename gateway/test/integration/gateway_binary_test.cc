@@ -22,6 +22,7 @@ namespace {
 
 using ::polymesh::gateway::testing::HttpGet;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A child process running the gateway binary, its stderr on a pipe.
 class GatewayProcess {
@@ -129,6 +130,56 @@ routes:
                                   R"("healthy":true,"ejected":false,)"));
   gateway.Signal(SIGTERM);
   EXPECT_THAT(gateway.ReadLineWith("gateway stopped"), HasSubstr(R"("msg":"gateway stopped")"));
+  EXPECT_EQ(gateway.Wait(), 0);
+}
+
+// The admin port named in the "gateway started" line (0 if none).
+uint16_t AdminPort(const std::string& started) {
+  const std::string marker = R"("admin":"127.0.0.1:)";
+  const size_t at = started.find(marker);
+  if (at == std::string::npos) return 0;
+  const size_t from = at + marker.size();
+  int port = 0;
+  if (!absl::SimpleAtoi(started.substr(from, started.find('"', from) - from), &port)) return 0;
+  return static_cast<uint16_t>(port);
+}
+
+TEST(GatewayBinaryTest, ReloadsOnSighupAndOnFileChangeAndRejectsABadConfig) {
+  const std::string config = R"yaml(
+listener: { address: "127.0.0.1", port: 0 }
+admin: { address: { address: "127.0.0.1", port: 0 } }
+clusters:
+  - name: aiapi
+    endpoints: [{ address: "127.0.0.1", port: 50051 }]
+routes:
+  - name: ai
+    match: { service: polymesh.ai.v1.AIService }
+    cluster: aiapi
+)yaml";
+  const std::string path = WriteConfig("reload.yaml", config);
+  GatewayProcess gateway(path);
+  const uint16_t admin = AdminPort(gateway.ReadLineWith("gateway started"));
+  ASSERT_NE(admin, 0);
+
+  // A bad configuration is rejected; the running one stays.
+  WriteConfig("reload.yaml", config + "  - name: broken\n");
+  EXPECT_THAT(gateway.ReadLineWith("configuration rejected"),
+              HasSubstr("reload.yaml:"));
+  EXPECT_THAT(HttpGet(admin, "/config_dump").body, Not(HasSubstr("broken")));
+
+  // A good one is applied (the file watcher saw the write).
+  WriteConfig("reload.yaml", config + "  - name: ai-v2\n    match: { package: polymesh.ai }\n"
+                                      "    cluster: aiapi\n");
+  EXPECT_THAT(gateway.ReadLineWith("configuration reloaded"), HasSubstr(R"("generation":"2")"));
+  EXPECT_THAT(HttpGet(admin, "/config_dump").body, HasSubstr(R"("name": "ai-v2")"));
+
+  // SIGHUP reloads too, even without a change.
+  gateway.Signal(SIGHUP);
+  EXPECT_THAT(gateway.ReadLineWith("configuration reloaded"), HasSubstr(R"("generation":"3")"));
+  EXPECT_THAT(HttpGet(admin, "/metrics").body,
+              HasSubstr(R"(polymesh_gateway_config_reloads_total{result="rejected"} 1)"));
+  EXPECT_EQ(HttpGet(admin, "/ready").body, "ready\n");
+  gateway.Signal(SIGTERM);
   EXPECT_EQ(gateway.Wait(), 0);
 }
 
