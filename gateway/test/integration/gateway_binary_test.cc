@@ -73,8 +73,10 @@ class GatewayProcess {
   FILE* stderr_ = nullptr;
 };
 
+// Writes `text` to a file named `name`, prefixed with the process id (ctest
+// runs tests in parallel, each in a process of its own).
 std::string WriteConfig(const std::string& name, const std::string& text) {
-  const std::string path = absl::StrCat(::testing::TempDir(), "/", name);
+  const std::string path = absl::StrCat(::testing::TempDir(), "/", getpid(), "-", name);
   std::ofstream(path) << text;
   return path;
 }

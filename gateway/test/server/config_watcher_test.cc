@@ -1,5 +1,7 @@
 #include "server/config_watcher.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -38,7 +40,10 @@ class ConfigWatcherTest : public ::testing::Test {
     return changes_;
   }
 
-  const std::string folder_ = absl::StrCat(::testing::TempDir(), "/watched");
+  // One folder per test and process: ctest runs the tests in parallel.
+  const std::string folder_ = absl::StrCat(
+      ::testing::TempDir(), "/watched-",
+      ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-", getpid());
   const std::string path_ = folder_ + "/gateway.yaml";
   absl::Mutex mutex_;
   int changes_ ABSL_GUARDED_BY(mutex_) = 0;

@@ -4,6 +4,8 @@
 // serving; metrics keep counting across generations.
 #include "server/reloading_gateway.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <memory>
 #include <string>
@@ -92,7 +94,10 @@ routes:
 
   EchoBackend a_;
   EchoBackend b_;
-  const std::string path_ = absl::StrCat(::testing::TempDir(), "/reload.yaml");
+  // One file per test and process: ctest runs the tests in parallel.
+  const std::string path_ = absl::StrCat(
+      ::testing::TempDir(), "/reload-",
+      ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-", getpid(), ".yaml");
   std::unique_ptr<ReloadingGateway> gateway_;
   uint16_t port_ = 0;
   std::unique_ptr<EchoService::Stub> stub_;
@@ -132,7 +137,7 @@ TEST_F(ReloadingGatewayTest, AnInvalidConfigurationIsRejectedAndTheOldOneKeepsSe
   Write(Config("a") + "  - name: broken\n    match: { service: x.Y }\n    cluster: nowhere\n");
   absl::Status reloaded = gateway_->Reload();
   EXPECT_TRUE(absl::IsInvalidArgument(reloaded)) << reloaded;
-  EXPECT_THAT(reloaded.message(), HasSubstr("reload.yaml:"));
+  EXPECT_THAT(reloaded.message(), HasSubstr(".yaml:"));
   EXPECT_THAT(reloaded.message(), HasSubstr("nowhere"));
   EXPECT_EQ(gateway_->generation(), 1u);
   EXPECT_TRUE(Call().ok());
