@@ -27,7 +27,7 @@ constexpr absl::string_view kHealthServicePrefix = "/grpc.health.v1.Health/";
 
 // Copies up to `length` bytes from `buffer` at `offset` into `out`; returns
 // how many, and resets the buffer once it is drained.
-size_t Drain(std::string& buffer, size_t& offset, uint8_t* out, size_t length) {
+size_t Drain(PoolString& buffer, size_t& offset, uint8_t* out, size_t length) {
   const size_t count = std::min(length, buffer.size() - offset);
   std::memcpy(out, buffer.data() + offset, count);
   offset += count;
@@ -39,8 +39,8 @@ size_t Drain(std::string& buffer, size_t& offset, uint8_t* out, size_t length) {
 }
 
 // Headers forwarded downstream: everything but hop-by-hop fields.
-std::vector<nghttp2_nv> ForwardableNv(const HeaderList& headers) {
-  std::vector<nghttp2_nv> nva;
+NvArray ForwardableNv(const HeaderList& headers) {
+  NvArray nva;
   nva.reserve(headers.fields().size());
   for (const Header& header : headers.fields()) {
     if (IsHopByHopHeader(header.name)) continue;
@@ -106,8 +106,8 @@ void Call::OnRequestHeadersEnd(bool end_stream) {
 }
 
 void Call::Start() {
-  const std::string* method = request_headers_.Find(":method");
-  const std::string* path = request_headers_.Find(":path");
+  const HeaderString* method = request_headers_.Find(":method");
+  const HeaderString* path = request_headers_.Find(":path");
   if (context_.stats != nullptr) {
     context_.stats->CallStarted();
     counted_ = true;
@@ -117,8 +117,8 @@ void Call::Start() {
   const absl::string_view path_view = path != nullptr ? *path : absl::string_view();
 
   if (context_.tracer != nullptr && !absl::StartsWith(path_view, kHealthServicePrefix)) {
-    const std::string* traceparent = request_headers_.Find("traceparent");
-    const std::string* tracestate = request_headers_.Find("tracestate");
+    const HeaderString* traceparent = request_headers_.Find("traceparent");
+    const HeaderString* tracestate = request_headers_.Find("tracestate");
     server_span_ = context_.tracer->StartServer(
         Std(path_view), traceparent != nullptr ? *traceparent : std::string_view(),
         tracestate != nullptr ? *tracestate : std::string_view());
@@ -131,7 +131,7 @@ void Call::Start() {
                                      " not allowed: gRPC calls are POST requests"));
     return;
   }
-  const std::string* content_type = request_headers_.Find("content-type");
+  const HeaderString* content_type = request_headers_.Find("content-type");
   if (content_type == nullptr || !absl::StartsWith(*content_type, "application/grpc")) {
     RespondTrailersOnly(415, GrpcStatus::kInternal,
                         absl::StrCat("unsupported content-type \"",
@@ -157,9 +157,12 @@ void Call::Start() {
       return;
     }
   }
-  route_ = context_.routes.Find(path_view, [this](absl::string_view name) {
-    return request_headers_.Find(name);
-  });
+  route_ = context_.routes.Find(
+      path_view, [this](absl::string_view name) -> std::optional<absl::string_view> {
+        const HeaderString* value = request_headers_.Find(name);
+        if (value == nullptr) return std::nullopt;
+        return absl::string_view(*value);
+      });
   if (route_ == nullptr) {
     RespondTrailersOnly(200, GrpcStatus::kUnimplemented,
                         absl::StrCat("no route for method \"", path_view, "\""));
@@ -181,7 +184,7 @@ void Call::Start() {
   }
 
   absl::Duration timeout = route_->timeout;
-  if (const std::string* header = request_headers_.Find("grpc-timeout")) {
+  if (const HeaderString* header = request_headers_.Find("grpc-timeout")) {
     absl::StatusOr<absl::Duration> client_timeout = ParseGrpcTimeout(*header);
     if (!client_timeout.ok()) {
       RespondTrailersOnly(200, GrpcStatus::kInternal, client_timeout.status().message());
@@ -329,7 +332,7 @@ ssize_t Call::ReadResponseData(uint8_t* buffer, size_t length, uint32_t* flags) 
   }
   if (response_offset_ == response_buffer_.size() && trailers_pending_) {
     trailers_pending_ = false;
-    std::vector<nghttp2_nv> nva = ForwardableNv(trailers_);
+    NvArray nva = ForwardableNv(trailers_);
     downstream_.SubmitTrailers(stream_id_, nva);
     *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
     return static_cast<ssize_t>(count);
@@ -377,7 +380,7 @@ void Call::OnUpstreamHeader(absl::string_view name, absl::string_view value) {
 void Call::OnUpstreamHeadersEnd(bool trailers, bool end_stream) {
   if (response_complete_) return;
   if (!trailers && !response_headers_received_) {
-    const std::string* status = response_headers_.Find(":status");
+    const HeaderString* status = response_headers_.Find(":status");
     if (status != nullptr && !status->empty() && (*status)[0] == '1') {
       response_headers_.Clear();  // informational: wait for the real headers
       return;
@@ -394,7 +397,7 @@ void Call::OnUpstreamHeadersEnd(bool trailers, bool end_stream) {
       response_complete_ = true;
       deadline_timer_.Disable();
       StopRetryTimer();
-      std::vector<nghttp2_nv> nva = ForwardableNv(response_headers_);
+      NvArray nva = ForwardableNv(response_headers_);
       downstream_.SubmitResponse(stream_id_, nva, /*with_body=*/false);
     } else if (retry_ == nullptr || retry_->spec == nullptr) {
       SendHeldHeaders();
@@ -422,7 +425,7 @@ void Call::OnUpstreamHeadersEnd(bool trailers, bool end_stream) {
 
 void Call::SendHeldHeaders() {
   response_headers_sent_ = true;
-  std::vector<nghttp2_nv> nva = ForwardableNv(response_headers_);
+  NvArray nva = ForwardableNv(response_headers_);
   downstream_.SubmitResponse(stream_id_, nva, /*with_body=*/true);
 }
 
@@ -655,7 +658,7 @@ void Call::RespondTrailersOnly(int http_status, GrpcStatus status,
   const std::string status_text = absl::StrCat(http_status);
   const std::string code_text = absl::StrCat(static_cast<int>(status));
   const std::string encoded = PercentEncodeGrpcMessage(message);
-  const std::vector<nghttp2_nv> nva = {
+  const NvArray nva = {
       MakeNv(":status", status_text),
       MakeNv("content-type", "application/grpc"),
       MakeNv("grpc-status", code_text),
@@ -666,18 +669,18 @@ void Call::RespondTrailersOnly(int http_status, GrpcStatus status,
 
 void Call::NoteStatus(const HeaderList& headers) {
   final_status_ = static_cast<int>(GrpcStatus::kUnknown);
-  if (const std::string* status = headers.Find("grpc-status")) {
+  if (const HeaderString* status = headers.Find("grpc-status")) {
     int code;
     if (absl::SimpleAtoi(*status, &code)) final_status_ = code;
   }
-  const std::string* message = headers.Find("grpc-message");
-  final_message_ = message != nullptr ? *message : std::string();
+  const HeaderString* message = headers.Find("grpc-message");
+  final_message_ = message != nullptr ? std::string(*message) : std::string();
 }
 
 void Call::LogAccess() {
   AccessRecord record;
   record.start = start_wall_;
-  if (const std::string* path = request_headers_.Find(":path")) {
+  if (const HeaderString* path = request_headers_.Find(":path")) {
     record.method = absl::StartsWith(*path, "/") ? path->substr(1) : *path;
   }
   if (route_ != nullptr) {
@@ -693,7 +696,7 @@ void Call::LogAccess() {
   record.attempts = attempts_;
   std::string traceparent = client_span_.traceparent();
   if (traceparent.empty()) {
-    if (const std::string* header = request_headers_.Find("traceparent")) traceparent = *header;
+    if (const HeaderString* header = request_headers_.Find("traceparent")) traceparent = *header;
   }
   record.trace_id = TraceIdOf(traceparent);
   context_.access_log->Append(std::move(record));

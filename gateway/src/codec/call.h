@@ -45,6 +45,7 @@
 #include "absl/time/time.h"
 #include "accesslog/access_log.h"
 #include "codec/grpc_frames.h"
+#include "common/block_pool.h"
 #include "codec/headers.h"
 #include "common/grpc_status.h"
 #include "observability/tracing.h"
@@ -105,6 +106,9 @@ class Call : public UpstreamStreamCallbacks {
   ~Call() override;
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
+  // Calls live in the worker's block pool: no malloc per call once warm.
+  static void* operator new(size_t size) { return PoolAllocate(size); }
+  static void operator delete(void* block) { PoolFree(block); }
 
   // --- Downstream events (from DownstreamConnection) ---
 
@@ -198,7 +202,7 @@ class Call : public UpstreamStreamCallbacks {
   bool request_headers_ended_ = false;
   bool request_ended_ = false;
   // Request bytes not yet sent upstream, or (kept for replay) every byte.
-  std::string request_buffer_;
+  PoolString request_buffer_;
   // Where the current attempt is in request_buffer_.
   size_t request_offset_ = 0;
   // How much of request_buffer_ was returned to the downstream window.
@@ -233,7 +237,7 @@ class Call : public UpstreamStreamCallbacks {
   HeaderList trailers_;
   bool trailers_pending_ = false;
   bool response_complete_ = false;  // final status submitted downstream
-  std::string response_buffer_;
+  PoolString response_buffer_;
   size_t response_offset_ = 0;
 
   // Limits.

@@ -18,8 +18,9 @@ absl::StatusOr<std::unique_ptr<DownstreamConnection>> DownstreamConnection::Crea
   nghttp2_option* option;
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);
-  nghttp2_session_server_new2(&connection->session_, Callbacks(), connection.get(),
-                              option);
+  // Stream and frame objects come from the worker's block pool.
+  nghttp2_session_server_new3(&connection->session_, Callbacks(), connection.get(), option,
+                              PoolNghttp2Mem());
   nghttp2_option_del(option);
   const nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, context.limits.max_concurrent_streams_per_connection},
@@ -44,7 +45,7 @@ DownstreamConnection::~DownstreamConnection() {
 }
 
 void DownstreamConnection::SubmitResponse(int32_t stream_id,
-                                          const std::vector<nghttp2_nv>& headers,
+                                          const NvArray& headers,
                                           bool with_body) {
   if (closed()) return;
   nghttp2_data_provider provider{};
@@ -55,7 +56,7 @@ void DownstreamConnection::SubmitResponse(int32_t stream_id,
 }
 
 void DownstreamConnection::SubmitTrailers(int32_t stream_id,
-                                          const std::vector<nghttp2_nv>& trailers) {
+                                          const NvArray& trailers) {
   if (closed()) return;
   nghttp2_submit_trailer(session_, stream_id, trailers.data(), trailers.size());
 }

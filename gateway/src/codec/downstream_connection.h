@@ -34,10 +34,10 @@ class DownstreamConnection : public Http2Connection {
   // Submits response headers; the body and trailers are then read through
   // Call::ReadResponseData() when `with_body`, else the headers end the
   // stream (a trailers-only response).
-  void SubmitResponse(int32_t stream_id, const std::vector<nghttp2_nv>& headers,
+  void SubmitResponse(int32_t stream_id, const NvArray& headers,
                       bool with_body);
   // Submits trailers; only from inside Call::ReadResponseData().
-  void SubmitTrailers(int32_t stream_id, const std::vector<nghttp2_nv>& trailers);
+  void SubmitTrailers(int32_t stream_id, const NvArray& trailers);
   // Asks nghttp2 to read response DATA again after it was deferred.
   void ResumeData(int32_t stream_id);
   // Returns `length` request bytes of the stream to the flow-control window.

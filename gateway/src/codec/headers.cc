@@ -2,7 +2,7 @@
 
 namespace polymesh::gateway {
 
-const std::string* HeaderList::Find(absl::string_view name) const {
+const HeaderString* HeaderList::Find(absl::string_view name) const {
   for (const Header& header : fields_) {
     if (header.name == name) return &header.value;
   }
@@ -15,8 +15,8 @@ bool IsHopByHopHeader(absl::string_view name) {
          name == "upgrade" || name == "http2-settings" || name == "host";
 }
 
-std::vector<nghttp2_nv> ToNghttp2(const HeaderList& headers) {
-  std::vector<nghttp2_nv> nva;
+NvArray ToNghttp2(const HeaderList& headers) {
+  NvArray nva;
   nva.reserve(headers.fields().size());
   for (const Header& header : headers.fields()) {
     nva.push_back(MakeNv(header.name, header.value));

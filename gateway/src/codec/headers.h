@@ -18,16 +18,25 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/block_pool.h"
 
 namespace polymesh::gateway {
+
+// A header name or value. Its memory comes from the worker's block pool
+// (common/block_pool.h), like the list's, so that a call's headers cost no
+// malloc once the pool is warm.
+using HeaderString = PoolString;
 
 // One header field.
 struct Header {
   // The lower-case name (pseudo-headers start with ':').
-  std::string name;
+  HeaderString name;
   // The value; binary ("-bin") headers carry base64 text as sent.
-  std::string value;
+  HeaderString value;
 };
+
+// nghttp2 name/value entries, on the block pool.
+using NvArray = std::vector<nghttp2_nv, PoolAllocator<nghttp2_nv>>;
 
 // An ordered list of header fields, as received or to send.
 class HeaderList {
@@ -36,12 +45,12 @@ class HeaderList {
   // headers at once (one allocation instead of one per doubling).
   void Add(absl::string_view name, absl::string_view value) {
     if (fields_.capacity() == 0) fields_.reserve(kInitialCapacity);
-    fields_.push_back({std::string(name), std::string(value)});
+    fields_.push_back({HeaderString(name), HeaderString(value)});
   }
   // The value of the first field named `name`, or nullptr.
-  const std::string* Find(absl::string_view name) const;
+  const HeaderString* Find(absl::string_view name) const;
   // The fields, in order.
-  const std::vector<Header>& fields() const { return fields_; }
+  const std::vector<Header, PoolAllocator<Header>>& fields() const { return fields_; }
   // Removes every field.
   void Clear() { fields_.clear(); }
   // Whether there is no field.
@@ -51,7 +60,7 @@ class HeaderList {
   // A gRPC request has about 8 fields (pseudo-headers, content-type, te,
   // user-agent, grpc-timeout, traceparent); a response 2 and trailers 2.
   static constexpr size_t kInitialCapacity = 10;
-  std::vector<Header> fields_;
+  std::vector<Header, PoolAllocator<Header>> fields_;
 };
 
 // Whether `name` is a connection-specific (hop-by-hop) header that HTTP/2
@@ -62,7 +71,7 @@ bool IsHopByHopHeader(absl::string_view name);
 
 // nghttp2 name/value entries that point into `headers` (which must outlive
 // them, until the submit call that copies them returns).
-std::vector<nghttp2_nv> ToNghttp2(const HeaderList& headers);
+NvArray ToNghttp2(const HeaderList& headers);
 
 // An nghttp2 entry viewing `name` and `value`.
 inline nghttp2_nv MakeNv(absl::string_view name, absl::string_view value) {

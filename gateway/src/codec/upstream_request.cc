@@ -9,10 +9,10 @@ namespace polymesh::gateway {
 UpstreamRequest::UpstreamRequest(const HeaderList& headers, absl::Time deadline,
                                  const observability::ClientSpan* span,
                                  absl::string_view authority_suffix) {
-  const std::string* path = headers.Find(":path");
-  const std::string* authority = headers.Find(":authority");
+  const HeaderString* path = headers.Find(":path");
+  const HeaderString* authority = headers.Find(":authority");
   if (authority == nullptr) authority = headers.Find("host");
-  const std::string* scheme = headers.Find(":scheme");
+  const HeaderString* scheme = headers.Find(":scheme");
 
   nva_.reserve(headers.fields().size() + 4);
   nva_.push_back(MakeNv(":method", "POST"));
@@ -29,7 +29,7 @@ UpstreamRequest::UpstreamRequest(const HeaderList& headers, absl::Time deadline,
     }
   }
   for (const Header& header : headers.fields()) {
-    const std::string& name = header.name;
+    const HeaderString& name = header.name;
     if (name.empty() || name[0] == ':' || IsHopByHopHeader(name) || name == "grpc-timeout") {
       continue;
     }

@@ -40,12 +40,12 @@ class UpstreamRequest {
   UpstreamRequest& operator=(const UpstreamRequest&) = delete;
 
   // The name/value entries for nghttp2_submit_request().
-  const std::vector<nghttp2_nv>& nva() const { return nva_; }
+  const NvArray& nva() const { return nva_; }
 
  private:
   std::string authority_;
   std::string timeout_;
-  std::vector<nghttp2_nv> nva_;
+  NvArray nva_;
 };
 
 }  // namespace polymesh::gateway

@@ -137,19 +137,19 @@ namespace {
 
 bool HeadersMatch(const Route& route, HeaderLookup headers) {
   for (const Route::HeaderCondition& condition : route.headers) {
-    const std::string* value = headers(condition.name);
+    const std::optional<absl::string_view> value = headers(condition.name);
     switch (condition.kind) {
       case Route::HeaderCondition::Kind::kExact:
-        if (value == nullptr || *value != condition.value) return false;
+        if (!value.has_value() || *value != condition.value) return false;
         break;
       case Route::HeaderCondition::Kind::kPrefix:
-        if (value == nullptr || !absl::StartsWith(*value, condition.value)) return false;
+        if (!value.has_value() || !absl::StartsWith(*value, condition.value)) return false;
         break;
       case Route::HeaderCondition::Kind::kPresent:
-        if (value == nullptr) return false;
+        if (!value.has_value()) return false;
         break;
       case Route::HeaderCondition::Kind::kAbsent:
-        if (value != nullptr) return false;
+        if (value.has_value()) return false;
         break;
     }
   }
@@ -173,7 +173,7 @@ const Route::Share& Route::ShareAt(uint64_t position) const {
 }
 
 const Route* RouteTable::Find(absl::string_view path) const {
-  return Find(path, [](absl::string_view) -> const std::string* { return nullptr; });
+  return Find(path, [](absl::string_view) -> std::optional<absl::string_view> { return std::nullopt; });
 }
 
 const Route* RouteTable::Find(absl::string_view path, HeaderLookup headers) const {

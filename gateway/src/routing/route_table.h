@@ -18,6 +18,7 @@
 #define POLYMESH_GATEWAY_SRC_ROUTING_ROUTE_TABLE_H_
 
 #include <cstddef>
+#include <optional>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -113,8 +114,8 @@ struct Route {
   std::optional<MirrorSpec> mirror;
 };
 
-// Looks up a request metadata value by its lowercase key; nullptr if absent.
-using HeaderLookup = absl::FunctionRef<const std::string*(absl::string_view)>;
+// Looks up a request metadata value by its lowercase key; nullopt if absent.
+using HeaderLookup = absl::FunctionRef<std::optional<absl::string_view>(absl::string_view)>;
 
 // Splits a gRPC path "/pkg.Service/Method" into service and method; false
 // when `path` is not of that shape.

@@ -103,7 +103,8 @@ void UpstreamConnection::OnConnected() {
   nghttp2_option* option;
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);
-  nghttp2_session_client_new2(&session_, Callbacks(), this, option);
+  // Stream and frame objects come from the worker's block pool.
+  nghttp2_session_client_new3(&session_, Callbacks(), this, option, PoolNghttp2Mem());
   nghttp2_option_del(option);
   const nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
@@ -140,7 +141,7 @@ void UpstreamConnection::Detach(UpstreamStreamCallbacks* callbacks) {
 }
 
 absl::StatusOr<int32_t> UpstreamConnection::Submit(
-    const std::vector<nghttp2_nv>& headers, bool has_body,
+    const NvArray& headers, bool has_body,
     UpstreamStreamCallbacks* callbacks) {
   if (!usable() || connecting_) {
     return absl::UnavailableError(absl::StrCat(description_, ": connection not usable"));

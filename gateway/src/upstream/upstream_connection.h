@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "codec/headers.h"
 #include "codec/http2_connection.h"
 
 namespace polymesh::gateway {
@@ -152,7 +153,7 @@ class UpstreamConnection : public Http2Connection {
   // Submits a request on a ready connection; returns the stream id. The
   // request body is read through callbacks->ReadUpstreamData() when
   // `has_body`.
-  absl::StatusOr<int32_t> Submit(const std::vector<nghttp2_nv>& headers,
+  absl::StatusOr<int32_t> Submit(const NvArray& headers,
                                  bool has_body, UpstreamStreamCallbacks* callbacks);
   // Asks nghttp2 to read request DATA again after ReadUpstreamData() deferred.
   void ResumeData(int32_t stream_id);

@@ -136,12 +136,13 @@ TEST(RouteTableTest, HeaderConditionsPackagesAndTheCatchAll) {
   RouteTable table(Config(kRulesConfig));
   auto find = [&table](absl::string_view path,
                        std::vector<std::pair<std::string, std::string>> metadata) {
-    const Route* route = table.Find(path, [&metadata](absl::string_view name) {
-      for (const auto& [key, value] : metadata) {
-        if (key == name) return &value;
-      }
-      return static_cast<const std::string*>(nullptr);
-    });
+    const Route* route = table.Find(
+        path, [&metadata](absl::string_view name) -> std::optional<absl::string_view> {
+          for (const auto& [key, value] : metadata) {
+            if (key == name) return value;
+          }
+          return std::nullopt;
+        });
     return route == nullptr ? std::string("(none)") : route->name;
   };
   const std::string get = "/polymesh.users.v1.UserService/GetUser";

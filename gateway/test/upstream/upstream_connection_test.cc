@@ -33,7 +33,7 @@ class Stream : public UpstreamStreamCallbacks {
         {(uint8_t*)"content-type", (uint8_t*)"application/grpc", 12, 16, NGHTTP2_NV_FLAG_NONE},
     };
     absl::StatusOr<int32_t> id = connection_.Submit(
-        std::vector<nghttp2_nv>(std::begin(kRequest), std::end(kRequest)), false, this);
+        NvArray(std::begin(kRequest), std::end(kRequest)), false, this);
     ASSERT_TRUE(id.ok()) << id.status();
     id_ = *id;
   }
