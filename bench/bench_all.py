@@ -10,8 +10,8 @@
    the gateway (which picks the Python one by the metadata
    `x-users-impl: python`), at several concurrencies; and the AI API (Go) in
    front of the Python inference tier against ModelInfer called directly,
-   on the same model. `polymesh bench` (clients/cpp) sends the calls,
-   bench/cmd/grpcload those whose request must change per call (CreateUser).
+   on the same model. `polymesh bench` (clients/cpp) sends the calls, with
+   a new email per CreateUser (its --unique marker).
 4. Resources of every process: RSS idle and at peak (sampled from /proc),
    CPU seconds per 1,000 calls (utime + stime from /proc/<pid>/stat).
 
@@ -186,57 +186,20 @@ class H2Load:
         )
 
 
-class GrpcLoad:
-    """bench/cmd/grpcload (Go, grpc-go): for requests that must differ per call."""
-
-    name = "grpcload"
-
-    def __init__(self, binary: Path) -> None:
-        self.binary = binary
-        # The next counter value of -unique: no two runs send the same message.
-        self.unique_next = 1
-
-    def can_send(self, call: Call) -> bool:
-        return True
-
-    def run(self, call: Call, concurrency: int, seconds: float, work: Path) -> LoadResult:
-        body = work / "grpcload-body.bin"
-        body.write_bytes(call.message)
-        argv = [str(self.binary), "-target", call.target, "-method", call.method]
-        argv += ["-body", str(body), "-concurrency", str(concurrency)]
-        argv += ["-duration", f"{seconds:g}", "-warmup", "0"]
-        if call.unique:
-            argv += ["-unique", call.unique, "-first", str(self.unique_next)]
-        for key, value in call.metadata:
-            argv += ["-metadata", f"{key}={value}"]
-        out = subprocess.run(argv, capture_output=True, text=True, check=False)
-        try:
-            report = json.loads(out.stdout)
-        except json.JSONDecodeError:
-            raise BenchError(f"grpcload failed:\n{out.stderr[-2000:]}") from None
-        self.unique_next = max(self.unique_next, int(report.get("unique_next", 0)))
-        return LoadResult(
-            calls=int(report["calls"]),
-            errors_by_code={k: int(v) for k, v in report["errors_by_code"].items()},
-            duration_s=float(report["duration_s"]),
-            calls_per_s=float(report["calls_per_s"]),
-            latency_us={k: float(v) for k, v in report["latency_us"].items()},
-            generator=self.name,
-        )
-
-
 class PolymeshBench:
     """The project's C++ load generator, `polymesh bench`, closed loop: one
     call in flight per connection, as h2load here; it reads gRPC's status of
-    every call. It sends the same request every time, like h2load."""
+    every call, and sends a different request per call when asked (--unique)."""
 
     name = "polymesh bench"
 
     def __init__(self, binary: Path) -> None:
         self.binary = binary
+        # The next counter value of --unique: no two runs send the same message.
+        self.unique_next = 1
 
     def can_send(self, call: Call) -> bool:
-        return call.unique is None
+        return True
 
     def run(self, call: Call, concurrency: int, seconds: float, work: Path) -> LoadResult:
         body = work / "polymesh-bench-body.bin"
@@ -245,6 +208,8 @@ class PolymeshBench:
         argv += ["--concurrency", str(concurrency), "--connections", str(concurrency)]
         argv += ["--threads", "1", "--warmup", "0", "--duration", f"{seconds:g}"]
         argv += ["--data-file", str(body), "--json", "-"]
+        if call.unique:
+            argv += ["--unique", call.unique, "--unique-first", str(self.unique_next)]
         for key, value in call.metadata:
             argv += ["-H", f"{key}: {value}"]
         argv.append(call.method)
@@ -253,6 +218,8 @@ class PolymeshBench:
             report = json.loads(out.stdout)
         except json.JSONDecodeError:
             raise BenchError(f"polymesh bench failed:\n{out.stderr[-2000:]}") from None
+        if call.unique:
+            self.unique_next = max(self.unique_next, int(report["unique_next"]))
         return LoadResult(
             calls=int(report["calls"]),
             errors_by_code={k: int(v) for k, v in report["errors_by_code"].items()},
@@ -261,21 +228,6 @@ class PolymeshBench:
             latency_us={k: float(report["latency_us"][k]) for k in LATENCY_KEYS},
             generator=self.name,
         )
-
-
-def build_grpcload() -> Path:
-    """Builds bench/cmd/grpcload into build/bin (Go's cache makes it quick)."""
-    out = BUILD / "bin" / "grpcload"
-    done = subprocess.run(
-        ["go", "build", "-o", str(out), "./bench/cmd/grpcload"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"go build ./bench/cmd/grpcload failed:\n{done.stderr}")
-    return out
 
 
 def pick_generator(generators: list[LoadGenerator], call: Call) -> LoadGenerator:
@@ -900,13 +852,12 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
     nice = os.getpriority(os.PRIO_PROCESS, 0)
     # The first that can send a scenario's calls sends them.
-    generators: list[LoadGenerator] = [H2Load(), GrpcLoad(build_grpcload())]
+    if not args.polymesh_cli.exists():
+        raise BenchError(f"{args.polymesh_cli} is not built: run ./dev build")
+    generators: list[LoadGenerator] = [PolymeshBench(args.polymesh_cli)]
     if args.h2load:
         say("h2load sends the calls with a fixed request (--h2load)")
-    elif args.polymesh_cli.exists():
-        generators.insert(0, PolymeshBench(args.polymesh_cli))
-    else:
-        say(f"{args.polymesh_cli} is not built: h2load sends the calls with a fixed request")
+        generators.insert(0, H2Load())
     logs = work / "logs"
     logs.mkdir()
     services = Services(logs)
@@ -1274,7 +1225,7 @@ def section(results: dict[str, Any], json_link: str) -> str:
         for name, what in (("gateway", "Gateway"), ("inference", "Inference tier vs MLServer"))
         if name in sub
     ]
-    if "polymesh bench" in {p["generator"] for p in results["points"]}:
+    if "h2load" not in {p["generator"] for p in results["points"]}:
         fixed = (
             "`polymesh bench` (the project's C++ load generator, `--connections C --concurrency"
             " C`, the request from the generated Python protobuf classes) sends the calls with a"
@@ -1283,9 +1234,9 @@ def section(results: dict[str, Any], json_link: str) -> str:
     else:
         fixed = (
             "h2load (`-c<C> -m1`, a gRPC-framed request built with the generated Python"
-            " protobuf classes) sends the calls with a fixed request; it sees HTTP statuses"
-            " only, so a gRPC error would pass as a success: the check calls above stand for"
-            " those."
+            " protobuf classes, `--h2load`) sends the calls with a fixed request; it sees HTTP"
+            " statuses only, so a gRPC error would pass as a success: the check calls above"
+            " stand for those."
         )
     otel = ", ".join(f"`{k}={x}`" for k, x in st["environment"].items() if k.startswith("OTEL_"))
     lines = [
@@ -1336,9 +1287,8 @@ def section(results: dict[str, Any], json_link: str) -> str:
         f" {', '.join(map(str, st['concurrency']))} (users) and"
         f" {', '.join(map(str, st['ai_concurrency']))} (AI); each point {st['warmup_s']:g} s"
         f" of warm-up, then {st['duration_s']:g} s measured. {fixed}"
-        " CreateUser needs a new email each time, which neither h2load nor `polymesh bench`"
-        " sends: `bench/cmd/grpcload` (Go, grpc-go) sends it, replacing a marker in the message"
-        " by a call counter, and counts errors by gRPC status code.",
+        " CreateUser needs a new email each time: `polymesh bench --unique` replaces a marker in"
+        " the message by a call counter of the same length.",
         "- **Latency**: p50/p90/p99 over the calls of the measured window.",
         "- **CPU**: utime + stime of each process (and of its worker processes) from"
         " `/proc/<pid>/stat` over the measured window, in CPU seconds per 1,000 calls; the load"
@@ -1562,13 +1512,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--polymesh-cli",
         type=Path,
         default=BUILD / "cmake/clients/cpp/polymesh",
-        help="the polymesh command-line client, whose `polymesh bench` sends the calls with a"
-        " fixed request (default: the build's; h2load when it is not built)",
+        help="the polymesh command-line client, whose `polymesh bench` sends the calls"
+        " (default: the build's)",
     )
     p.add_argument(
         "--h2load",
         action="store_true",
-        help="h2load sends the calls with a fixed request, not `polymesh bench`",
+        help="h2load sends the calls that have a fixed request, not `polymesh bench`",
     )
     p.add_argument(
         "--nice",

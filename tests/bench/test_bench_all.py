@@ -73,9 +73,7 @@ def test_every_scenario_made_calls_at_every_concurrency(
             assert set(p["latency_us"]) == {"p50", "p90", "p99", "p999", "max"}
             # Every process on the call's path has its CPU per 1,000 calls.
             assert set(s["path"]) <= set(p["cpu_s_per_1k"]), p
-        generators = {p["generator"] for p in points}
-        fixed = "polymesh bench" if POLYMESH_CLI.exists() else "h2load"
-        assert generators == ({"grpcload"} if s["method"] == "CreateUser" else {fixed})
+        assert {p["generator"] for p in points} == {"polymesh bench"}
 
 
 def test_every_process_was_measured(tiny_run: tuple[dict[str, Any], str, Path]) -> None:
@@ -130,27 +128,24 @@ def test_write_docs_keeps_the_other_sections(tmp_path: Path) -> None:
     )
 
 
-def test_grpcload_counts_errors_by_status_code(tmp_path: Path) -> None:
+def test_polymesh_bench_counts_errors_by_status_code(tmp_path: Path) -> None:
     # Nothing listens on this port: every call fails with UNAVAILABLE.
-    binary = suite.build_grpcload()
-    body = tmp_path / "body"
-    body.write_bytes(b"")
-    argv = [str(binary), "-target", f"127.0.0.1:{suite.free_port()}"]
-    argv += ["-method", "/polymesh.users.v1.UserService/GetUser", "-body", str(body)]
-    argv += ["-duration", "0.2", "-warmup", "0", "-timeout", "100ms"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    report = json.loads(out.stdout)
-    assert report["calls"] > 0
-    assert set(report["errors_by_code"]) == {"UNAVAILABLE"}
-    assert sum(report["errors_by_code"].values()) == report["calls"]
+    generator = suite.PolymeshBench(POLYMESH_CLI)
+    call = suite.Call(
+        target=f"127.0.0.1:{suite.free_port()}",
+        method="/polymesh.users.v1.UserService/CreateUser",
+        message=b"\x0a\x0au0000@x.y",
+        unique="0000",
+    )
+    with pytest.raises(suite.BenchError, match="connect"):
+        generator.run(call, concurrency=1, seconds=0.2, work=tmp_path)
 
 
-def test_grpcload_refuses_a_marker_that_is_not_in_the_message(tmp_path: Path) -> None:
+def test_polymesh_bench_refuses_a_marker_that_is_not_in_the_message(tmp_path: Path) -> None:
     body = tmp_path / "body"
     body.write_bytes(b"\x0a\x03abc")
-    argv = [str(suite.build_grpcload()), "-target", "127.0.0.1:1", "-method", "/a.B/C"]
-    argv += ["-body", str(body), "-unique", "0000"]
+    argv = [str(POLYMESH_CLI), "bench", "--target", "127.0.0.1:1", "--data-file", str(body)]
+    argv += ["--unique", "0000", "--calls", "1", "/a.B/C"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    assert out.returncode == 2
-    assert "marker" in out.stderr
+    assert out.returncode == 2, out.stderr
+    assert "does not occur in the request" in out.stderr

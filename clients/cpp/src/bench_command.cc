@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -184,6 +185,11 @@ flags:
   --stream-messages N      requests per client or bidi stream call (default 1)
   -H, --header 'K: V'      request metadata (repeatable; -bin keys take base64)
   --data-file FILE         the request as one serialized message (no JSON)
+  --unique MARKER          replace MARKER in the request, per call, by a
+                           zero-padded counter of the same length, so each
+                           call differs (e.g. a new email per CreateUser)
+  --unique-first N         the counter's first value (default 0); the report's
+                           unique_next is where the next run should start
   --descriptor-set FILE    a FileDescriptorSet with the contracts (repeatable;
                            default $POLYMESH_DESCRIPTOR_SET or the build's)
   --json FILE              write the report as JSON to FILE ('-': stdout, and
@@ -217,6 +223,7 @@ const std::vector<FlagSpec>& BenchFlags() {
       {"header", 'H', FlagSpec::kRepeated},  {"data-file", 0, FlagSpec::kValue},
       {"descriptor-set", 0, FlagSpec::kRepeated}, {"json", 0, FlagSpec::kValue},
       {"quiet", 0, FlagSpec::kSwitch},       {"help", 'h', FlagSpec::kSwitch},
+      {"unique", 0, FlagSpec::kValue},       {"unique-first", 0, FlagSpec::kValue},
   };
   return *flags;
 }
@@ -264,6 +271,16 @@ absl::StatusOr<BenchOptions> ParseBenchOptions(const ParsedArgs& args) {
   absl::StatusOr<int64_t> threads = int_flag("threads", std::min(cores, spec.connections), 1, 1024);
   if (!threads.ok()) return threads.status();
   spec.threads = static_cast<int>(*threads);
+  if (auto value = args.Value("unique"); value.has_value()) {
+    if (value->empty() || value->size() > 19) {
+      return absl::InvalidArgumentError("--unique: the marker must have 1 to 19 characters");
+    }
+    spec.unique_marker = *value;
+  }
+  absl::StatusOr<int64_t> unique_first =
+      int_flag("unique-first", 0, 0, std::numeric_limits<int64_t>::max());
+  if (!unique_first.ok()) return unique_first.status();
+  spec.unique_first = static_cast<uint64_t>(*unique_first);
 
   if (args.Has("rate") && args.Has("concurrency")) {
     return absl::InvalidArgumentError(
@@ -349,7 +366,10 @@ std::string BenchReportJson(const BenchOptions& options, const LoadResult& resul
       ", \"messages_per_s\": ", JsonNumber(PerSecond(result.messages_received, result.duration_s)),
       ", \"message_latency_us\": ",
       spec.kind == CallKind::kBidiStreaming ? LatencyJson(result.message_latency_ns) : "null",
-      ", \"connections_lost\": ", result.connections_lost, "}\n");
+      ", \"connections_lost\": ", result.connections_lost,
+      ", \"unique_next\": ",
+      spec.unique_marker.empty() ? std::string("null") : absl::StrCat(result.unique_next),
+      "}\n");
 }
 
 std::string BenchSummary(const BenchOptions& options, const LoadResult& result) {

@@ -145,6 +145,7 @@ struct LoadCall {
   int messages_sent = 0;
   int messages_received = 0;
   size_t out_offset = 0;        // into the framed request
+  std::string request;          // this call's framed request (--unique only)
   bool deferred = false;        // the data provider waits for a response
   // Response framing: bytes of the current prefix seen, and body bytes left.
   int prefix_seen = 0;
@@ -208,6 +209,9 @@ class LoadConnection final : public Http2Connection {
 struct SharedRun {
   const LoadSpec* spec = nullptr;
   std::string framed_request;
+  // Where the unique marker is in framed_request (empty: no marker).
+  std::vector<size_t> unique_offsets;
+  std::atomic<uint64_t> unique_next{0};
   std::vector<std::string> header_storage;  // names and values the nv array points to
   std::vector<nghttp2_nv> headers;
   bool open_loop = false;
@@ -237,6 +241,10 @@ class LoadWorker {
   EventLoop& loop() { return *loop_; }
   WorkerStats& stats() { return stats_; }
   const SharedRun& run() const { return run_; }
+  // The next value of the unique-marker counter (shared by every thread).
+  uint64_t NextUniqueCounter() {
+    return run_.unique_next.fetch_add(1, std::memory_order_relaxed);
+  }
 
   // Connects `count` connections (on the loop thread); reports to `report`
   // when each is made or failed.
@@ -531,6 +539,11 @@ bool LoadConnection::StartCall(const QueuedCall& queued, int64_t now_ns) {
   call->messages_total = kind == CallKind::kClientStreaming || kind == CallKind::kBidiStreaming
                              ? run.spec->stream_messages
                              : 1;
+  if (!run.unique_offsets.empty()) {
+    call->request = run.framed_request;
+    WriteUniqueCounter(call->request, run.unique_offsets, run.spec->unique_marker.size(),
+                       worker_.NextUniqueCounter());
+  }
   nghttp2_data_provider provider{};
   provider.source.ptr = call.get();
   provider.read_callback = ReadBody;
@@ -588,7 +601,8 @@ ssize_t LoadConnection::ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t
                                  void* user) {
   auto* self = static_cast<LoadConnection*>(user);
   auto* call = static_cast<LoadCall*>(source->ptr);
-  const std::string& request = self->worker_.run().framed_request;
+  const std::string& request =
+      call->request.empty() ? self->worker_.run().framed_request : call->request;
   const bool bidi = self->worker_.run().spec->kind == CallKind::kBidiStreaming;
   // Bidi streams send a request only once the previous one was answered.
   const int may_send = bidi ? std::min(call->messages_total, call->messages_received + 1)
@@ -739,6 +753,35 @@ int GrpcStatusFromHttpStatus(int http_status) {
   }
 }
 
+absl::StatusOr<std::vector<size_t>> FindUniqueMarker(absl::string_view message,
+                                                     absl::string_view marker) {
+  constexpr size_t kMaxDigits = 19;  // what a uint64_t always holds
+  if (marker.empty() || marker.size() > kMaxDigits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--unique: the marker must have 1 to ", kMaxDigits, " characters"));
+  }
+  std::vector<size_t> offsets;
+  for (size_t at = message.find(marker); at != absl::string_view::npos;
+       at = message.find(marker, at + marker.size())) {
+    offsets.push_back(at);
+  }
+  if (offsets.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--unique: \"", marker, "\" does not occur in the request"));
+  }
+  return offsets;
+}
+
+void WriteUniqueCounter(std::string& message, const std::vector<size_t>& offsets, size_t width,
+                        uint64_t counter) {
+  char digits[20];
+  for (size_t i = width; i > 0; --i) {
+    digits[i - 1] = static_cast<char>('0' + counter % 10);
+    counter /= 10;
+  }
+  for (size_t offset : offsets) message.replace(offset, width, digits, width);
+}
+
 absl::StatusOr<LoadResult> RunLoad(const LoadSpec& spec,
                                    const std::function<void(const LoadProgress&)>& progress) {
   if (spec.duration <= absl::ZeroDuration() && spec.calls == 0) {
@@ -752,6 +795,15 @@ absl::StatusOr<LoadResult> RunLoad(const LoadSpec& spec,
   SharedRun run;
   run.spec = &spec;
   run.framed_request = FrameMessage(spec.request);
+  if (!spec.unique_marker.empty()) {
+    absl::StatusOr<std::vector<size_t>> offsets =
+        FindUniqueMarker(spec.request, spec.unique_marker);
+    if (!offsets.ok()) return offsets.status();
+    const size_t prefix = run.framed_request.size() - spec.request.size();
+    for (size_t& offset : *offsets) offset += prefix;
+    run.unique_offsets = *std::move(offsets);
+    run.unique_next = spec.unique_first;
+  }
   run.open_loop = spec.rate > 0;
   BuildHeaders(spec, run);
   run.calls_left = static_cast<int64_t>(spec.calls);
@@ -866,6 +918,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadSpec& spec,
     last_end_ns = std::max(last_end_ns, worker->stats().last_end_ns);
   }
   total.duration_s = static_cast<double>(last_end_ns - run.measure_start_ns) / 1e9;
+  if (!run.unique_offsets.empty()) total.unique_next = run.unique_next.load();
   // Connections and their loops go before the shared run they point to.
   for (auto& worker : workers) worker->loop().RunPendingWork();
   workers.clear();

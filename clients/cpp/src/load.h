@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "args.h"
 #include "histogram.h"
@@ -59,6 +60,14 @@ struct LoadSpec {
   std::vector<MetadataEntry> metadata;
   // One request message, serialized (the gRPC framing is added here).
   std::string request;
+  // When not empty: every occurrence of this text in `request` is replaced,
+  // per call, by a zero-padded call counter of the same length, so that
+  // each call sends a different request (a new email per CreateUser) and
+  // the message stays valid (no field changes length). The counter starts
+  // at `unique_first` and is shared by every thread; it wraps at 10^length.
+  std::string unique_marker;
+  // The first counter value.
+  uint64_t unique_first = 0;
   // The method's kind.
   CallKind kind = CallKind::kUnary;
   // Requests per call for client and bidi streams (>= 1).
@@ -90,6 +99,9 @@ struct LoadResult {
   uint64_t calls = 0;
   // Calls that ended with OK.
   uint64_t ok = 0;
+  // The next unused counter value of `unique_marker` (where the next run
+  // against the same data should start); 0 without a marker.
+  uint64_t unique_next = 0;
   // Failed calls by gRPC status code (never 0).
   std::map<int, uint64_t> errors_by_code;
   // The first status message seen for each failed status code.
@@ -128,6 +140,15 @@ struct LoadProgress {
 // about once a second. Returns the result, or UNAVAILABLE when a connection
 // cannot be made at the start (nothing is sent then), or INVALID_ARGUMENT
 // for a spec that does not bound the run.
+// Where `marker` occurs in `message` (non-overlapping, in order).
+// INVALID_ARGUMENT when it does not occur or is longer than 19 characters.
+absl::StatusOr<std::vector<size_t>> FindUniqueMarker(absl::string_view message,
+                                                     absl::string_view marker);
+// Writes `counter` (modulo 10^width), zero-padded to `width` digits, at
+// each of `offsets` in `message`.
+void WriteUniqueCounter(std::string& message, const std::vector<size_t>& offsets, size_t width,
+                        uint64_t counter);
+
 absl::StatusOr<LoadResult> RunLoad(const LoadSpec& spec,
                                    const std::function<void(const LoadProgress&)>& progress);
 

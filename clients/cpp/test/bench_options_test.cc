@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "bench_command.h"
+#include "load.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -77,6 +78,32 @@ TEST(BenchOptionsTest, Rejections) {
   EXPECT_THAT(Parse({"--target", "nope", "M"}).status().message(), HasSubstr("--target"));
   EXPECT_THAT(Parse({"-H", "grpc-x: 1", "M"}).status().message(), HasSubstr("reserved"));
   EXPECT_THAT(Parse({"M", "{}", "extra"}).status().message(), HasSubstr("too many arguments"));
+}
+
+TEST(BenchOptionsTest, UniqueMarkerAndItsFirstValue) {
+  absl::StatusOr<BenchOptions> options =
+      Parse({"--unique", "000000", "--unique-first", "42", "M"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->spec.unique_marker, "000000");
+  EXPECT_EQ(options->spec.unique_first, 42u);
+  EXPECT_THAT(Parse({"--unique", "01234567890123456789", "M"}).status().message(),
+              HasSubstr("1 to 19 characters"));
+  EXPECT_THAT(Parse({"--unique-first", "-1", "M"}).status().message(),
+              HasSubstr("--unique-first"));
+}
+
+TEST(UniqueMarkerTest, EveryOccurrenceGetsTheZeroPaddedCounter) {
+  std::string message = "a@xxxx.b/xxxx|xxx";
+  absl::StatusOr<std::vector<size_t>> offsets = FindUniqueMarker(message, "xxxx");
+  ASSERT_TRUE(offsets.ok()) << offsets.status();
+  EXPECT_EQ(*offsets, (std::vector<size_t>{2, 9}));
+  WriteUniqueCounter(message, *offsets, 4, 37);
+  EXPECT_EQ(message, "a@0037.b/0037|xxx");
+  // The counter wraps at 10^width rather than growing the message.
+  WriteUniqueCounter(message, *offsets, 4, 123456);
+  EXPECT_EQ(message, "a@3456.b/3456|xxx");
+  EXPECT_THAT(FindUniqueMarker("abc", "zz").status().message(),
+              HasSubstr("does not occur in the request"));
 }
 
 TEST(BenchReportTest, JsonHasTheDocumentedFields) {
