@@ -42,7 +42,7 @@ void BatchExportProcessor::OnStart(opentelemetry::sdk::trace::Recordable& /*span
 void BatchExportProcessor::OnEnd(
     std::unique_ptr<opentelemetry::sdk::trace::Recordable>&& span) noexcept {
   if (span == nullptr || shut_down_.load(std::memory_order_relaxed)) return;
-  bool full_batch = false;
+  bool full_batch = false;  // or the first span of a batch
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
@@ -57,9 +57,13 @@ void BatchExportProcessor::OnEnd(
         threads_.emplace_back(&BatchExportProcessor::Run, this);
       }
     }
-    if (queue_.empty()) oldest_ = absl::Now();
+    // The first span of a batch starts its schedule delay: a thread waiting
+    // for work with no deadline (the queue was empty) must learn of it, or a
+    // batch that never fills would wait for the next full one.
+    const bool first = queue_.empty();
+    if (first) oldest_ = absl::Now();
     queue_.push_back(std::move(span));
-    full_batch = queue_.size() == max_export_batch_size_;
+    full_batch = first || queue_.size() == max_export_batch_size_;
   }
   if (full_batch) wake_.Signal();
 }

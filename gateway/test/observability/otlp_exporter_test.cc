@@ -498,6 +498,13 @@ TEST_F(OtlpExporterTest, LoneSpanLeavesAfterTheScheduleDelay) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(receiver_.span_count(), 1u);
+  // Once the queue has drained, the export threads wait with no deadline:
+  // the next lone span must wake one, not wait for a full batch.
+  tracer->StartServer("/pkg.Svc/Method", "", "").End(0);
+  for (int i = 0; i < 500 && receiver_.span_count() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(receiver_.span_count(), 2u);
   tracer->Shutdown();
 }
 
