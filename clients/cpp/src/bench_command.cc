@@ -13,45 +13,19 @@
 #include "absl/strings/str_format.h"
 #include "cli_common.h"
 #include "common/grpc_status.h"
+#include "common/json.h"
 #include "message_codec.h"
 
 namespace polymesh::cli {
 namespace {
 
 using ::polymesh::gateway::GrpcStatusName;
+using ::polymesh::gateway::JsonString;
 
 constexpr int kDefaultConnections = 4;
 constexpr int kDefaultConcurrency = 50;
 constexpr absl::Duration kDefaultDuration = absl::Seconds(10);
 constexpr absl::Duration kDefaultWarmup = absl::Seconds(1);
-
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (const unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
 
 std::string JsonNumber(double value) { return absl::StrFormat("%.3f", value); }
 

@@ -8,33 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/grpc_status.h"
+#include "common/json.h"
 
 namespace polymesh::gateway {
 namespace {
 
 constexpr absl::Duration kFlushEvery = absl::Milliseconds(100);
 constexpr size_t kWakeAt = 1024;
-
-// Appends `value` as a JSON string.
-void AppendJsonString(std::string& out, const std::string& value) {
-  out.push_back('"');
-  for (const unsigned char c : value) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 }  // namespace
 
