@@ -166,6 +166,15 @@ int Main(int argc, char** argv) {
   const std::string cluster_list = absl::StrJoin(clusters, ",");
   const std::string workers = absl::StrCat(first.worker_count());
   const std::string route_list = absl::StrJoin(routes, ",");
+  // A change of the configuration file reloads it like SIGHUP does. Watched
+  // before "gateway started" is logged, so that a change made as soon as
+  // that line appears is seen.
+  absl::StatusOr<std::unique_ptr<ConfigWatcher>> watcher =
+      ConfigWatcher::Start({config_path}, [] { kill(getpid(), SIGHUP); });
+  if (!watcher.ok()) {
+    Log(LogLevel::kWarning, "configuration file not watched: reload with SIGHUP",
+        {{"config", config_path}, {"error", watcher.status().message()}});
+  }
   Log(LogLevel::kInfo, "gateway started",
       {{"listener", listener},
        {"local_services", local},
@@ -175,14 +184,6 @@ int Main(int argc, char** argv) {
        {"clusters", cluster_list},
        {"config", config_path},
        {"tracing", config->tracing().disabled() ? "disabled" : "enabled"}});
-
-  // A change of the configuration file reloads it like SIGHUP does.
-  absl::StatusOr<std::unique_ptr<ConfigWatcher>> watcher =
-      ConfigWatcher::Start({config_path}, [] { kill(getpid(), SIGHUP); });
-  if (!watcher.ok()) {
-    Log(LogLevel::kWarning, "configuration file not watched: reload with SIGHUP",
-        {{"config", config_path}, {"error", watcher.status().message()}});
-  }
 
   int signal_number = 0;
   for (;;) {
