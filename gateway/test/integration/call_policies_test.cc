@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "config/config_loader.h"
 #include "echo_backend.h"
+#include "test_support.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -28,7 +29,10 @@
 namespace polymesh::gateway {
 namespace {
 
+using ::polymesh::gateway::testing::DeadPort;
 using ::polymesh::gateway::testing::EchoBackend;
+using ::polymesh::gateway::testing::kWait;
+using ::polymesh::gateway::testing::Sample;
 using ::polymesh::testing::v1::ClientStreamRequest;
 using ::polymesh::testing::v1::ClientStreamResponse;
 using ::polymesh::testing::v1::EchoService;
@@ -37,17 +41,6 @@ using ::polymesh::testing::v1::ServerStreamResponse;
 using ::polymesh::testing::v1::UnaryRequest;
 using ::polymesh::testing::v1::UnaryResponse;
 using ::testing::HasSubstr;
-
-// Generous bound for things that happen "at once" (never reached when the
-// code works).
-constexpr absl::Duration kWait = absl::Seconds(10);
-
-// A port with nothing listening on it: bound, read back, closed.
-uint16_t DeadPort() {
-  absl::StatusOr<ScopedFd> fd = ListenTcp("127.0.0.1", 0);
-  EXPECT_TRUE(fd.ok());
-  return *LocalPort(fd->get());
-}
 
 std::string Endpoint(int port) { return absl::StrCat("{ address: 127.0.0.1, port: ", port, " }"); }
 
@@ -103,9 +96,9 @@ class CallPoliciesTest : public ::testing::Test {
     const absl::Time deadline = absl::Now() + kWait;
     do {
       families = gateway_->stats()->Collect();
-    } while (Sample(families, "polymesh_gateway_active_streams", "") != 0 &&
+    } while (Sample(families, "polymesh_gateway_active_streams", {}) != 0 &&
              absl::Now() < deadline);
-    return Sample(families, family, route);
+    return Sample(families, family, {{"route", route}});
   }
 
   // Waits until `family`{route} reaches `want`; returns its last value.
@@ -117,20 +110,6 @@ class CallPoliciesTest : public ::testing::Test {
       value = Counter(family);
     }
     return value;
-  }
-
-  static double Sample(const std::vector<prometheus::MetricFamily>& families,
-                       const std::string& family, const std::string& route) {
-    for (const prometheus::MetricFamily& f : families) {
-      if (f.name != family) continue;
-      for (const prometheus::ClientMetric& m : f.metric) {
-        bool match = route.empty();
-        for (const auto& label : m.label) match |= label.name == "route" && label.value == route;
-        if (!match) continue;
-        return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
-      }
-    }
-    return -1;
   }
 
   // The CLIENT spans, after the gateway stopped (every span ended).
