@@ -52,6 +52,9 @@ import numpy as np
 from inference import grpc_service_pb2 as pb
 from inference import grpc_service_pb2_grpc as pb_grpc
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import cpu_seconds, group_members, write_section  # bench/
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 MODEL_DIR = BUILD / "models" / "iris"
@@ -275,19 +278,6 @@ def stop(server: Server) -> None:
 # --- /proc ------------------------------------------------------------------
 
 
-def group_members(pgid: int) -> list[int]:
-    """Processes of the process group pgid (a server and the processes it started)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
-    return members
-
-
 def _field_kib(path: Path, key: str) -> int:
     try:
         for line in path.read_text().splitlines():
@@ -296,18 +286,6 @@ def _field_kib(path: Path, key: str) -> int:
     except OSError:
         pass
     return 0
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 class MemorySampler:
@@ -681,22 +659,13 @@ def _default_delay_ms() -> float:
     return Settings.__dataclass_fields__["max_queue_delay_s"].default * 1000
 
 
+# --- main -------------------------------------------------------------------
+
+
 def write_docs(text: str) -> None:
     """Puts the section in docs/BENCHMARKS.md: in place of the previous one, or
     at the end; other sections stay as they are."""
-    if DOCS.exists():
-        current = DOCS.read_text()
-    else:
-        current = "# Benchmarks\n\nHow polymesh performs, measured by `./dev bench`.\n"
-    start, end = current.find(BEGIN), current.find(END)
-    if start >= 0 and end > start:
-        updated = current[:start] + text + current[end + len(END) + 1 :]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    DOCS.write_text(updated)
-
-
-# --- main -------------------------------------------------------------------
+    write_section(DOCS, BEGIN, END, text)
 
 
 def main() -> int:

@@ -41,10 +41,19 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from benchlib import (  # the benchmarks' shared helpers, in bench/
+    CLOCK_TICK,
+    cpu_seconds,
+    percentile,
+    stop_on_signals,
+    write_section,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -60,7 +69,6 @@ TRACED_BSP = {
     "OTEL_BSP_MAX_QUEUE_SIZE": "16384",
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "1024",
 }
-CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
 TARGETS = ("direct", "polymesh", "polymesh-traced", "nginx")
 LABELS = {
@@ -233,15 +241,6 @@ def children(pid: int) -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             found.append(int(entry.name))
     return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of every thread of these processes."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / CLOCK_TICK
 
 
 def memory_kib(pids: list[int], key: str) -> int:
@@ -504,13 +503,6 @@ def grpc_body(payload: int) -> bytes:
 
     message = echo_pb2.UnaryRequest(payload=b"x" * payload).SerializeToString()
     return b"\0" + struct.pack(">I", len(message)) + message
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    rank = round(q * (len(sorted_values) - 1))
-    return sorted_values[min(rank, len(sorted_values) - 1)]
 
 
 @dataclass
@@ -1121,20 +1113,12 @@ def docs_section(results: dict[str, Any], json_path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- main --------------------------------------------------------------------
+
+
 def write_docs(path: Path, section: str) -> None:
     """Replaces the Gateway section between its markers, keeping the rest."""
-    if not path.exists():
-        path.write_text("# Benchmarks\n\nHow polymesh performs, measured by `./dev bench`.\n\n")
-    text = path.read_text()
-    begin, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
-    if begin >= 0 and end > begin:
-        text = text[:begin] + section + text[end + len(DOCS_END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
-# --- main --------------------------------------------------------------------
+    write_section(path, DOCS_BEGIN, DOCS_END, section)
 
 
 def find_jaeger() -> str | None:
@@ -1351,21 +1335,6 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[st
     }
     results.update(summarize(results))
     return results
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP unwind like Ctrl-C, so that cleanup runs."""
-
-    def interrupt(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any] | int:
