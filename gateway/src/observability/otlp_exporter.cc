@@ -7,10 +7,9 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/client_unary_call.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "observability/otlp_attributes.h"
 #include "observability/span_record.h"
 #include "observability/wire_format.h"
-#include "opentelemetry/exporters/otlp/otlp_grpc_client.h"
-#include "opentelemetry/exporters/otlp/otlp_populate_attribute_utils.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
 #include "opentelemetry/sdk/common/global_log_handler.h"
@@ -21,8 +20,6 @@ namespace {
 namespace collector = opentelemetry::proto::collector::trace::v1;
 namespace proto_trace = opentelemetry::proto::trace::v1;
 namespace sdk_trace = opentelemetry::sdk::trace;
-using opentelemetry::exporter::otlp::OtlpGrpcClient;
-using opentelemetry::exporter::otlp::OtlpPopulateAttributeUtils;
 using opentelemetry::sdk::common::ExportResult;
 using opentelemetry::sdk::instrumentationscope::InstrumentationScope;
 using opentelemetry::sdk::resource::Resource;
@@ -50,17 +47,13 @@ proto_trace::ScopeSpans* ScopeSpansFor(collector::ExportTraceServiceRequest& req
   if (resource_spans == nullptr) {
     resource_spans = request.add_resource_spans();
     if (record.resource() != nullptr) {
-      OtlpPopulateAttributeUtils::PopulateAttribute(resource_spans->mutable_resource(),
-                                                    *record.resource());
+      SetResource(*record.resource(), resource_spans->mutable_resource());
       resource_spans->set_schema_url(record.resource()->GetSchemaURL());
     }
   }
   proto_trace::ScopeSpans* scope_spans = resource_spans->add_scope_spans();
   if (record.scope() != nullptr) {
-    opentelemetry::proto::common::v1::InstrumentationScope* scope = scope_spans->mutable_scope();
-    scope->set_name(record.scope()->GetName());
-    scope->set_version(record.scope()->GetVersion());
-    OtlpPopulateAttributeUtils::PopulateAttribute(scope, *record.scope());
+    SetScope(*record.scope(), scope_spans->mutable_scope());
     scope_spans->set_schema_url(record.scope()->GetSchemaURL());
   }
   groups.push_back({record.resource(), record.scope(), resource_spans, scope_spans});
@@ -130,7 +123,7 @@ std::string_view ExportRequestWriter::Write(
     const auto* sdk_resource = static_cast<const Resource*>(resource);
     if (sdk_resource != nullptr) {
       opentelemetry::proto::resource::v1::Resource resource_proto;
-      OtlpPopulateAttributeUtils::PopulateAttribute(&resource_proto, *sdk_resource);
+      SetResource(*sdk_resource, &resource_proto);
       wire::PutLengthDelimited(resource_spans_, ResourceSpans::kResourceFieldNumber,
                                resource_proto.SerializeAsString());
     }
@@ -140,9 +133,7 @@ std::string_view ExportRequestWriter::Write(
       const auto* scope = static_cast<const InstrumentationScope*>(groups_[i].scope);
       if (scope != nullptr) {
         opentelemetry::proto::common::v1::InstrumentationScope scope_proto;
-        scope_proto.set_name(scope->GetName());
-        scope_proto.set_version(scope->GetVersion());
-        OtlpPopulateAttributeUtils::PopulateAttribute(&scope_proto, *scope);
+        SetScope(*scope, &scope_proto);
         wire::PutLengthDelimited(scope_spans_, ScopeSpans::kScopeFieldNumber,
                                  scope_proto.SerializeAsString());
       }
@@ -164,7 +155,7 @@ std::string_view ExportRequestWriter::Write(
   return out_;
 }
 
-OtlpSpanExporter::OtlpSpanExporter(opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options)
+OtlpSpanExporter::OtlpSpanExporter(OtlpOptions options)
     : options_(std::move(options)) {}
 
 OtlpSpanExporter::~OtlpSpanExporter() = default;
@@ -183,8 +174,12 @@ ExportResult OtlpSpanExporter::Export(
   {
     absl::MutexLock lock(&mu_);
     if (channel_ == nullptr) {
-      channel_ = OtlpGrpcClient::MakeChannel(options_);
-      if (channel_ == nullptr) return ExportResult::kFailure;
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel_or = MakeOtlpChannel(options_);
+      if (!channel_or.ok()) {
+        OTEL_INTERNAL_LOG_ERROR("[OTLP gRPC span exporter] " << channel_or.status().message());
+        return ExportResult::kFailure;
+      }
+      channel_ = *std::move(channel_or);
       export_method_ = std::make_unique<grpc::internal::RpcMethod>(
           kExportMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
     }
@@ -204,10 +199,11 @@ ExportResult OtlpSpanExporter::Export(
     writers_.push_back(std::move(writer));
   }
   grpc::ByteBuffer response;
-  std::unique_ptr<grpc::ClientContext> context = OtlpGrpcClient::MakeClientContext(options_);
+  grpc::ClientContext context;
+  PrepareOtlpContext(options_, context);
   // What the generated stub does, with the request already serialized.
   const grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
-      channel.get(), *method, context.get(), request, &response);
+      channel.get(), *method, &context, request, &response);
   if (!status.ok()) {
     OTEL_INTERNAL_LOG_ERROR("[OTLP gRPC span exporter] exporting "
                             << spans.size() << " span(s) failed: " << status.error_code() << " "

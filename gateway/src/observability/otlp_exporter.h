@@ -3,18 +3,16 @@
 // format into buffers kept between batches.
 //
 // It replaces opentelemetry-cpp's OtlpGrpcExporter on the gateway's span
-// path (that one records each span as a heap protobuf message and copies it
-// into the request) but keeps its configuration and transport: the options
-// are the SDK's OtlpGrpcExporterOptions, read from OTEL_EXPORTER_OTLP_* by
-// the SDK (endpoint, insecure/TLS files, headers, timeout, compression,
-// user agent), and the channel and each call's context are made by the
-// SDK's OtlpGrpcClient helpers, so every such variable means here what it
-// means to the SDK's exporter. The channel is made on the first export.
+// path: that one records each span as a heap protobuf message and copies it
+// into the request, and its library links gRPC and protobuf as shared
+// libraries, which the gateway links statically. Its options are
+// OtlpOptions, read from OTEL_EXPORTER_OTLP_* as the specification defines
+// them (otlp_options.h). The channel is made on the first export.
 //
 // Usage:
 //
-//   OtlpGrpcExporterOptions options;  // filled from the environment
-//   auto exporter = std::make_unique<OtlpSpanExporter>(options);
+//   absl::StatusOr<OtlpOptions> options = ReadOtlpOptions(ProcessEnvironment());
+//   auto exporter = std::make_unique<OtlpSpanExporter>(*options);
 //   // hand it to a span processor; Export() is called from one thread.
 #ifndef POLYMESH_GATEWAY_SRC_OBSERVABILITY_OTLP_EXPORTER_H_
 #define POLYMESH_GATEWAY_SRC_OBSERVABILITY_OTLP_EXPORTER_H_
@@ -30,7 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/impl/rpc_method.h"
-#include "opentelemetry/exporters/otlp/otlp_grpc_exporter_options.h"
+#include "observability/otlp_options.h"
 #include "opentelemetry/nostd/span.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "opentelemetry/sdk/common/exporter_utils.h"
@@ -77,7 +75,7 @@ class ExportRequestWriter {
 // of its own, from a pool).
 class OtlpSpanExporter final : public opentelemetry::sdk::trace::SpanExporter {
  public:
-  explicit OtlpSpanExporter(opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options);
+  explicit OtlpSpanExporter(OtlpOptions options);
   ~OtlpSpanExporter() override;
 
   // A SpanRecord.
@@ -93,7 +91,7 @@ class OtlpSpanExporter final : public opentelemetry::sdk::trace::SpanExporter {
   bool Shutdown(std::chrono::microseconds timeout) noexcept override;
 
  private:
-  const opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options_;
+  const OtlpOptions options_;
   absl::Mutex mu_;
   // Made by the first export.
   std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);

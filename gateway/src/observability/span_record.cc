@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "observability/otlp_attributes.h"
 #include "observability/wire_format.h"
-#include "opentelemetry/exporters/otlp/otlp_populate_attribute_utils.h"
 #include "opentelemetry/nostd/variant.h"
 #include "opentelemetry/proto/common/v1/common.pb.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
@@ -18,7 +18,6 @@ namespace {
 namespace nostd = opentelemetry::nostd;
 namespace otel_common = opentelemetry::common;
 namespace proto_trace = opentelemetry::proto::trace::v1;
-using opentelemetry::exporter::otlp::OtlpPopulateAttributeUtils;
 
 // A string whose size fits the record's 32-bit offsets; longer values (which
 // no attribute of the gateway comes near) are cut.
@@ -130,7 +129,7 @@ void SpanRecord::AddEvent(nostd::string_view name, otel_common::SystemTimestamp 
   event->set_name(name.data(), name.size());
   event->set_time_unix_nano(static_cast<uint64_t>(timestamp.time_since_epoch().count()));
   attributes.ForEachKeyValue([&](nostd::string_view key, otel_common::AttributeValue value) {
-    OtlpPopulateAttributeUtils::PopulateAttribute(event->add_attributes(), key, value);
+    SetKeyValue(std::string_view(key.data(), key.size()), value, event->add_attributes());
     return true;
   });
 }
@@ -144,7 +143,7 @@ void SpanRecord::AddLink(const opentelemetry::trace::SpanContext& span_context,
                     opentelemetry::trace::SpanId::kSize);
   link->set_trace_state(span_context.trace_state()->ToHeader());
   attributes.ForEachKeyValue([&](nostd::string_view key, otel_common::AttributeValue value) {
-    OtlpPopulateAttributeUtils::PopulateAttribute(link->add_attributes(), key, value);
+    SetKeyValue(std::string_view(key.data(), key.size()), value, link->add_attributes());
     return true;
   });
 }
@@ -229,7 +228,7 @@ void SpanRecord::ToProto(proto_trace::Span* span) const {
   }
   if (extras_ != nullptr) {
     for (const auto& [key, owned] : extras_->attributes) {
-      OtlpPopulateAttributeUtils::PopulateAttribute(span->add_attributes(), key, owned);
+      SetKeyValue(key, owned, span->add_attributes());
     }
     span->mutable_events()->MergeFrom(extras_->events_and_links.events());
     span->mutable_links()->MergeFrom(extras_->events_and_links.links());
@@ -320,7 +319,7 @@ void SpanRecord::AppendWire(std::string& out) const {
   if (extras_ != nullptr) {
     for (const auto& [key, owned] : extras_->attributes) {
       KeyValue key_value;
-      OtlpPopulateAttributeUtils::PopulateAttribute(&key_value, key, owned);
+      SetKeyValue(key, owned, &key_value);
       wire::PutLengthDelimited(out, Span::kAttributesFieldNumber, key_value.SerializeAsString());
     }
     for (const Span::Event& event : extras_->events_and_links.events()) {

@@ -111,9 +111,10 @@ class Tracer {
   // variable, naming it.
   //
   // Also honoured: OTEL_SDK_DISABLED=true (as `disabled`), OTEL_BSP_* (batch
-  // span processor), and what opentelemetry-cpp reads itself, such as
-  // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (before OTEL_EXPORTER_OTLP_ENDPOINT),
-  // _INSECURE, _HEADERS, _TIMEOUT, _COMPRESSION (see tracing_config.h). When
+  // span processor), and the exporter's OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+  // (before OTEL_EXPORTER_OTLP_ENDPOINT), _INSECURE, _CERTIFICATE,
+  // _CLIENT_CERTIFICATE, _CLIENT_KEY, _HEADERS, _TIMEOUT, _COMPRESSION (see
+  // otlp_options.h). When
   // `options.disabled`, the environment is not read at all. Otherwise this
   // starts the exporter's threads: call it after blocking the signals that
   // a dedicated thread waits for, so that they inherit the mask.

@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "opentelemetry/ext/http/common/url_parser.h"
 #include "opentelemetry/sdk/resource/resource_detector.h"
 #include "opentelemetry/sdk/trace/samplers/always_off.h"
 #include "opentelemetry/sdk/trace/samplers/always_on.h"
@@ -34,8 +33,6 @@ constexpr char kBspScheduleDelay[] = "OTEL_BSP_SCHEDULE_DELAY";
 constexpr char kBspMaxQueueSize[] = "OTEL_BSP_MAX_QUEUE_SIZE";
 constexpr char kBspMaxExportBatchSize[] = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
 constexpr char kSemconvStabilityOptIn[] = "OTEL_SEMCONV_STABILITY_OPT_IN";
-constexpr char kOtlpTracesEndpoint[] = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
-constexpr char kOtlpEndpoint[] = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
 // abseil (as packaged) has its own string_view type, distinct from std's.
 absl::string_view ToAbsl(std::string_view value) { return {value.data(), value.size()}; }
@@ -51,12 +48,6 @@ std::string_view GetEnv(const char* name) {
   return value == nullptr ? std::string_view() : std::string_view(value);
 }
 
-absl::Status Malformed(std::string_view variable, std::string_view value,
-                       std::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(ToAbsl(variable), "=\"", absl::CEscape(ToAbsl(value)), "\": ", ToAbsl(why)));
-}
-
 // A ratio in [0, 1] from OTEL_TRACES_SAMPLER_ARG; 1 when empty.
 absl::StatusOr<double> ParseRatio(std::string_view arg) {
   arg = Trim(arg);
@@ -64,7 +55,7 @@ absl::StatusOr<double> ParseRatio(std::string_view arg) {
   double ratio = 0;
   // The negated test also rejects NaN.
   if (!absl::SimpleAtod(ToAbsl(arg), &ratio) || !(ratio >= 0.0 && ratio <= 1.0)) {
-    return Malformed(kTracesSamplerArg, arg, "expected a sampling ratio in [0, 1]");
+    return MalformedVariable(kTracesSamplerArg, arg, "expected a sampling ratio in [0, 1]");
   }
   return ratio;
 }
@@ -102,7 +93,7 @@ absl::StatusOr<uint64_t> ParsePositive(std::string_view variable, std::string_vi
   if (value.empty()) return fallback;
   uint64_t parsed = 0;
   if (!absl::SimpleAtoi(ToAbsl(value), &parsed) || parsed == 0) {
-    return Malformed(variable, value, "expected a positive integer");
+    return MalformedVariable(variable, value, "expected a positive integer");
   }
   return parsed;
 }
@@ -136,7 +127,7 @@ absl::StatusOr<bool> ParseSdkDisabled(std::string_view value) {
   value = Trim(value);
   if (value.empty() || absl::EqualsIgnoreCase(ToAbsl(value), "false")) return false;
   if (absl::EqualsIgnoreCase(ToAbsl(value), "true")) return true;
-  return Malformed(kSdkDisabled, value, "expected true or false");
+  return MalformedVariable(kSdkDisabled, value, "expected true or false");
 }
 
 absl::StatusOr<std::unique_ptr<sdk_trace::Sampler>> ParseSampler(std::string_view sampler,
@@ -161,37 +152,52 @@ absl::StatusOr<std::unique_ptr<sdk_trace::Sampler>> ParseSampler(std::string_vie
     return std::make_unique<sdk_trace::ParentBasedSampler>(
         std::make_shared<sdk_trace::TraceIdRatioBasedSampler>(*ratio));
   }
-  return Malformed(kTracesSampler, sampler,
+  return MalformedVariable(kTracesSampler, sampler,
                    "expected always_on, always_off, traceidratio, parentbased_always_on, "
                    "parentbased_always_off or parentbased_traceidratio");
 }
 
-absl::StatusOr<sdk_resource::ResourceAttributes> ParseResourceAttributes(std::string_view value) {
-  sdk_resource::ResourceAttributes attributes;
+absl::Status MalformedVariable(std::string_view variable, std::string_view value,
+                               std::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(variable), "=\"", absl::CEscape(ToAbsl(value)), "\": ", ToAbsl(why)));
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseKeyValueList(
+    std::string_view variable, std::string_view value) {
+  std::vector<std::pair<std::string, std::string>> entries;
   for (absl::string_view piece : absl::StrSplit(ToAbsl(value), ',')) {
     const std::string_view entry = Trim(FromAbsl(piece));
     if (entry.empty()) continue;
     const size_t equals = entry.find('=');
     if (equals == std::string_view::npos) {
-      return Malformed(kResourceAttributes, value,
+      return MalformedVariable(variable, value,
                        absl::StrCat("entry \"", absl::CEscape(ToAbsl(entry)),
                                     "\" has no '='"));
     }
     const std::string_view key = Trim(entry.substr(0, equals));
     if (key.empty()) {
-      return Malformed(kResourceAttributes, value,
+      return MalformedVariable(variable, value,
                        absl::StrCat("entry \"", absl::CEscape(ToAbsl(entry)),
                                     "\" has an empty key"));
     }
-    std::optional<std::string> decoded =
-        PercentDecode(Trim(entry.substr(equals + 1)));
+    std::optional<std::string> decoded = PercentDecode(Trim(entry.substr(equals + 1)));
     if (!decoded.has_value()) {
-      return Malformed(
-          kResourceAttributes, value,
+      return MalformedVariable(
+          variable, value,
           absl::StrCat("entry \"", absl::CEscape(ToAbsl(entry)), "\" has a bad percent escape"));
     }
-    attributes.SetAttribute(std::string(key), *std::move(decoded));
+    entries.emplace_back(std::string(key), *std::move(decoded));
   }
+  return entries;
+}
+
+absl::StatusOr<sdk_resource::ResourceAttributes> ParseResourceAttributes(std::string_view value) {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> entries =
+      ParseKeyValueList(kResourceAttributes, value);
+  if (!entries.ok()) return entries.status();
+  sdk_resource::ResourceAttributes attributes;
+  for (auto& [key, decoded] : *entries) attributes.SetAttribute(key, std::move(decoded));
   return attributes;
 }
 
@@ -230,21 +236,13 @@ absl::StatusOr<sdk_trace::BatchSpanProcessorOptions> ParseBatchSpanProcessorOpti
                                                  options.max_export_batch_size);
   if (!batch.ok()) return batch.status();
   if (*batch > *queue) {
-    return Malformed(kBspMaxExportBatchSize, max_export_batch_size,
+    return MalformedVariable(kBspMaxExportBatchSize, max_export_batch_size,
                      absl::StrCat("must not exceed the queue size (", *queue, ")"));
   }
   options.schedule_delay_millis = std::chrono::milliseconds(*delay);
   options.max_queue_size = *queue;
   options.max_export_batch_size = *batch;
   return options;
-}
-
-absl::Status ValidateOtlpEndpoint(std::string_view endpoint, std::string_view variable) {
-  if (endpoint.empty()) return Malformed(variable, endpoint, "empty endpoint");
-  opentelemetry::ext::http::common::UrlParser url{std::string(endpoint)};
-  if (!url.success_) return Malformed(variable, endpoint, "the port does not parse");
-  if (url.host_.empty()) return Malformed(variable, endpoint, "no host");
-  return absl::OkStatus();
 }
 
 absl::StatusOr<TracingEnvironment> ReadTracingEnvironment(std::string_view default_service_name) {
@@ -271,11 +269,9 @@ absl::StatusOr<TracingEnvironment> ReadTracingEnvironment(std::string_view defau
   if (!batch.ok()) return batch.status();
   env.batch = *batch;
 
-  // env.exporter read OTEL_EXPORTER_OTLP_* when it was constructed.
-  absl::Status endpoint = ValidateOtlpEndpoint(
-      env.exporter.endpoint,
-      GetEnv(kOtlpTracesEndpoint).empty() ? kOtlpEndpoint : kOtlpTracesEndpoint);
-  if (!endpoint.ok()) return endpoint;
+  absl::StatusOr<OtlpOptions> exporter = ReadOtlpOptions(ProcessEnvironment());
+  if (!exporter.ok()) return exporter.status();
+  env.exporter = *std::move(exporter);
   return env;
 }
 

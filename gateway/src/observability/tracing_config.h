@@ -1,14 +1,10 @@
-// The tracer's configuration from the standard OTEL_* environment variables,
-// for the part that opentelemetry-cpp 1.19 does not read itself.
-//
-// The SDK reads, when its objects are built: the OTLP exporter's endpoint
-// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, then OTEL_EXPORTER_OTLP_ENDPOINT, default
-// http://localhost:4317), TLS, headers, timeout and compression. This file
-// reads the rest: OTEL_SDK_DISABLED, OTEL_SERVICE_NAME,
-// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_* and
-// OTEL_SEMCONV_STABILITY_OPT_IN. Every parser takes the values (an empty value
-// means "unset", as the specification says) so that it can be tested without
-// touching the environment; ReadTracingEnvironment() reads them all.
+// The tracer's configuration from the standard OTEL_* environment variables:
+// OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+// OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_*, OTEL_SEMCONV_STABILITY_OPT_IN, and
+// the exporter's OTEL_EXPORTER_OTLP_* (otlp_options.h). Every parser takes
+// the values (an empty value means "unset", as the specification says) so
+// that it can be tested without touching the environment;
+// ReadTracingEnvironment() reads them all.
 //
 // Usage:
 //
@@ -21,11 +17,14 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "opentelemetry/exporters/otlp/otlp_grpc_exporter_options.h"
+#include "observability/otlp_options.h"
 #include "opentelemetry/sdk/resource/resource.h"
 #include "opentelemetry/sdk/trace/batch_span_processor_options.h"
 #include "opentelemetry/sdk/trace/sampler.h"
@@ -50,6 +49,19 @@ enum class SemconvMode {
 // other instrumentations and are ignored. Never fails.
 SemconvMode ParseSemconvStabilityOptIn(std::string_view value);
 
+// INVALID_ARGUMENT for the malformed `value` of an environment `variable`:
+// `VARIABLE="value": why`.
+absl::Status MalformedVariable(std::string_view variable, std::string_view value,
+                               std::string_view why);
+
+// Parses a `key1=value1,key2=value2` list (the W3C Baggage format without
+// properties, as OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS use
+// it): blanks around keys and values trimmed, values percent-decoded, empty
+// entries skipped. Fails with INVALID_ARGUMENT naming `variable` on an entry
+// without `=`, an empty key or a bad percent escape.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseKeyValueList(
+    std::string_view variable, std::string_view value);
+
 // Parses OTEL_SDK_DISABLED: "true" or "false" (any case), empty for false.
 absl::StatusOr<bool> ParseSdkDisabled(std::string_view value);
 
@@ -62,10 +74,7 @@ absl::StatusOr<bool> ParseSdkDisabled(std::string_view value);
 absl::StatusOr<std::unique_ptr<opentelemetry::sdk::trace::Sampler>> ParseSampler(
     std::string_view sampler, std::string_view arg);
 
-// Parses OTEL_RESOURCE_ATTRIBUTES: `key1=value1,key2=value2`, blanks around
-// keys and values trimmed, values percent-decoded (W3C Baggage format). Fails
-// with INVALID_ARGUMENT naming the variable on an entry without `=`, an empty
-// key or a bad percent escape.
+// Parses OTEL_RESOURCE_ATTRIBUTES (ParseKeyValueList), later keys winning.
 absl::StatusOr<opentelemetry::sdk::resource::ResourceAttributes> ParseResourceAttributes(
     std::string_view value);
 
@@ -99,12 +108,6 @@ absl::StatusOr<opentelemetry::sdk::trace::BatchSpanProcessorOptions>
 ParseBatchSpanProcessorOptions(std::string_view schedule_delay, std::string_view max_queue_size,
                                std::string_view max_export_batch_size);
 
-// Checks the OTLP/gRPC endpoint that the SDK read from `variable`. Given a
-// port that does not parse or no host, the SDK logs one error and then drops
-// every span without a word; we fail at start instead, with INVALID_ARGUMENT
-// naming `variable`.
-absl::Status ValidateOtlpEndpoint(std::string_view endpoint, std::string_view variable);
-
 // Everything the tracer takes from the environment.
 struct TracingEnvironment {
   // OTEL_SDK_DISABLED=true: make no spans at all; the other fields are then
@@ -114,8 +117,8 @@ struct TracingEnvironment {
   std::unique_ptr<opentelemetry::sdk::trace::Sampler> sampler;
   std::optional<opentelemetry::sdk::resource::Resource> resource;
   opentelemetry::sdk::trace::BatchSpanProcessorOptions batch;
-  // Filled in by the SDK from OTEL_EXPORTER_OTLP_*; the endpoint is validated.
-  opentelemetry::exporter::otlp::OtlpGrpcExporterOptions exporter;
+  // From OTEL_EXPORTER_OTLP_*.
+  OtlpOptions exporter;
 };
 
 // Reads every variable above from the process environment. Fails with

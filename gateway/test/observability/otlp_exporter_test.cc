@@ -22,13 +22,13 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "observability/batch_processor.h"
+#include "observability/otlp_options.h"
 #include "observability/span_record.h"
 #include "observability/tracing.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
 #include "observability/tracing_metrics.h"
 #include "opentelemetry/common/key_value_iterable_view.h"
-#include "opentelemetry/exporters/otlp/otlp_grpc_exporter_options.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "opentelemetry/sdk/instrumentationscope/instrumentation_scope.h"
 #include "opentelemetry/sdk/resource/resource.h"
@@ -116,12 +116,10 @@ class OtlpExporterTest : public ::testing::Test {
   }
   void TearDown() override { server_->Shutdown(); }
 
-  opentelemetry::exporter::otlp::OtlpGrpcExporterOptions Options() const {
-    opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options;
-    options.endpoint = "http://127.0.0.1:" + std::to_string(port_);
-    options.use_ssl_credentials = false;
-    options.metadata = {};
-    options.compression = "";
+  OtlpOptions Options() const {
+    OtlpOptions options;
+    options.target = "127.0.0.1:" + std::to_string(port_);
+    options.use_tls = false;
     options.timeout = std::chrono::seconds(10);
     return options;
   }
@@ -262,7 +260,7 @@ TEST(ExportRequestWriterTest, WritesWhatBuildExportRequestBuilds) {
       opentelemetry::sdk::instrumentationscope::InstrumentationScope::Create("one", "1");
   const auto scope_b = opentelemetry::sdk::instrumentationscope::InstrumentationScope::Create(
       "two", "", "https://example.com/schema");
-  OtlpSpanExporter exporter(opentelemetry::exporter::otlp::OtlpGrpcExporterOptions{});
+  OtlpSpanExporter exporter(OtlpOptions{});
   std::vector<std::unique_ptr<sdk_trace::Recordable>> spans;
   const opentelemetry::sdk::resource::Resource* resources[] = {&resource_a, &resource_b};
   const opentelemetry::sdk::instrumentationscope::InstrumentationScope* scopes[] = {
@@ -355,14 +353,14 @@ TEST_F(OtlpExporterTest, SpanWithoutParentStatusOrTraceStateLeavesThemEmpty) {
   EXPECT_EQ(out.status().message(), "");
 }
 
-// The channel and call context are the SDK's: headers, user agent and
-// compression as OTEL_EXPORTER_OTLP_* configure them (gRPC decompresses
-// before the service sees a request, so gzip shows as a call that works).
+// Headers, user agent and compression as OTEL_EXPORTER_OTLP_* configure them
+// (gRPC decompresses before the service sees a request, so gzip shows as a
+// call that works).
 TEST_F(OtlpExporterTest, SendsConfiguredHeadersAndUserAgentCompressed) {
-  opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options = Options();
-  options.metadata.emplace("api-key", "secret");
-  options.metadata.emplace("tenant", "polymesh");
-  options.compression = "gzip";
+  OtlpOptions options = Options();
+  options.headers.emplace_back("api-key", "secret");
+  options.headers.emplace_back("tenant", "polymesh");
+  options.gzip = true;
   auto counters = std::make_shared<TracingCounters>();
   std::unique_ptr<Tracer> tracer = TracerForTest(
       std::make_unique<BatchExportProcessor>(std::make_unique<OtlpSpanExporter>(options),
@@ -375,7 +373,7 @@ TEST_F(OtlpExporterTest, SendsConfiguredHeadersAndUserAgentCompressed) {
   EXPECT_THAT(metadata, ::testing::Contains(Pair("api-key", "secret")));
   EXPECT_THAT(metadata, ::testing::Contains(Pair("tenant", "polymesh")));
   EXPECT_THAT(metadata, ::testing::Contains(
-                            Pair("user-agent", ::testing::StartsWith("OTel-OTLP-Exporter-Cpp/"))));
+                            Pair("user-agent", ::testing::StartsWith("OTel-OTLP-Exporter-Cpp-polymesh/"))));
   EXPECT_EQ(counters->spans_exported.load(), 1u);
 }
 
@@ -409,8 +407,8 @@ TEST_F(OtlpExporterTest, FailedExportsAreCountedAsDropped) {
 }
 
 TEST_F(OtlpExporterTest, UnreachableCollectorFailsWithinTheTimeout) {
-  opentelemetry::exporter::otlp::OtlpGrpcExporterOptions options = Options();
-  options.endpoint = "http://127.0.0.1:1";
+  OtlpOptions options = Options();
+  options.target = "127.0.0.1:1";
   options.timeout = std::chrono::milliseconds(200);
   OtlpSpanExporter exporter(options);
   std::vector<std::unique_ptr<sdk_trace::Recordable>> spans;

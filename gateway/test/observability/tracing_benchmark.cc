@@ -10,8 +10,7 @@
 // BM_Export*: the work per span for a batch of 512 gateway spans, from
 // recording them to the serialized ExportTraceServiceRequest: the gateway's
 // SpanRecord written in wire format (ExportRequestWriter, what the exporter
-// sends) or built on an arena (BuildExportRequest), against
-// opentelemetry-cpp's OtlpRecordable + OtlpRecordableUtils::PopulateRequest.
+// sends) or built on an arena (BuildExportRequest).
 #include <chrono>
 #include <memory>
 #include <string>
@@ -26,8 +25,6 @@
 #include "observability/tracing.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
-#include "opentelemetry/exporters/otlp/otlp_recordable.h"
-#include "opentelemetry/exporters/otlp/otlp_recordable_utils.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "opentelemetry/sdk/instrumentationscope/instrumentation_scope.h"
 #include "opentelemetry/sdk/resource/resource.h"
@@ -145,7 +142,7 @@ void RecordServerSpan(sdk_trace::Recordable& record,
   record.SetDuration(std::chrono::microseconds(120));
 }
 
-enum class Path { kWire, kArena, kSdk };
+enum class Path { kWire, kArena };
 
 template <typename Record, Path path>
 void ExportBatch(benchmark::State& state) {
@@ -172,11 +169,7 @@ void ExportBatch(benchmark::State& state) {
     google::protobuf::Arena arena(arena_options);
     auto* request =
         google::protobuf::Arena::CreateMessage<collector::ExportTraceServiceRequest>(&arena);
-    if constexpr (path == Path::kArena) {
-      BuildExportRequest(batch, request);
-    } else {
-      opentelemetry::exporter::otlp::OtlpRecordableUtils::PopulateRequest(batch, request);
-    }
+    BuildExportRequest(batch, request);
     benchmark::DoNotOptimize(request->SerializeAsString());
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
@@ -193,12 +186,6 @@ void BM_ExportSpanRecordArena(benchmark::State& state) {
   ExportBatch<SpanRecord, Path::kArena>(state);
 }
 BENCHMARK(BM_ExportSpanRecordArena);
-
-// What opentelemetry-cpp's OtlpGrpcExporter does before sending.
-void BM_ExportSdkOtlpRecordable(benchmark::State& state) {
-  ExportBatch<opentelemetry::exporter::otlp::OtlpRecordable, Path::kSdk>(state);
-}
-BENCHMARK(BM_ExportSdkOtlpRecordable);
 
 }  // namespace
 }  // namespace polymesh::observability
