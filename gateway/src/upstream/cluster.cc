@@ -423,8 +423,9 @@ ClusterManager::~ClusterManager() {
     connection->set_close_callback(nullptr);
     connection->set_listener(nullptr);
   }
-  connections_.clear();
+  // The pools first: they still point at their connections.
   clusters_.clear();
+  connections_.clear();
 }
 
 uint64_t ClusterManager::NextRandom() {
