@@ -12,7 +12,7 @@ execute_process(COMMAND ldd "${BINARY}" OUTPUT_VARIABLE loaded RESULT_VARIABLE r
 if(NOT result EQUAL 0)
   message(FATAL_ERROR "ldd ${BINARY} failed (${result})")
 endif()
-string(REGEX MATCHALL "lib(grpc|grpc\\+\\+|gpr|upb|protobuf|ssl|crypto|nghttp2|yaml-cpp|re2|cares)\\.so[.0-9]*"
+string(REGEX MATCHALL "lib(grpc|grpc\\+\\+|grpc\\+\\+_[a-z_]+|gpr|upb|protobuf|ssl|crypto|nghttp2|yaml-cpp|re2|cares)\\.so[.0-9]*"
        shared_copies "${loaded}")
 if(shared_copies)
   list(REMOVE_DUPLICATES shared_copies)

@@ -21,7 +21,7 @@
 
 # Library names (lib<name>.so) that are swapped for lib<name>.a.
 set(_POLYMESH_STATIC_NAMES
-  "grpc" "grpc\\+\\+" "gpr" "upb" "address_sorting" "protobuf" "absl_[a-z0-9_]+"
+  "grpc" "grpc\\+\\+" "grpc\\+\\+_[a-z_]+" "gpr" "upb" "address_sorting" "protobuf" "absl_[a-z0-9_]+"
   "cares" "ssl" "crypto" "z" "nghttp2" "yaml-cpp" "re2")
 list(JOIN _POLYMESH_STATIC_NAMES "|" _POLYMESH_STATIC_ALTERNATIVES)
 set(_POLYMESH_STATIC_PATTERN "^(.*)/lib(${_POLYMESH_STATIC_ALTERNATIVES})\\.so(\\.[0-9.]+)?$")

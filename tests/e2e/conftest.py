@@ -102,6 +102,8 @@ class Mesh:
     gateway_admin: str
     inference_metrics: str = ""
     """The inference service's Prometheus endpoint (its /metrics URL)."""
+    users: str = ""
+    """The Go users service itself (host:port), for tests that go around the gateway."""
 
 
 # The AI API admits callers by key; tests call with this one (no quota).
@@ -267,6 +269,7 @@ def mesh(tmp_path_factory):
             api_key=API_KEY,
             aiapi_metrics=f"http://{HOST}:{ports['aiapi_metrics']}/metrics",
             gateway_admin=f"http://{HOST}:{ports['gateway_admin']}",
+            users=f"{HOST}:{ports['users']}",
         )
     finally:
         codes = {p.name: p.stop() for p in reversed(processes)}

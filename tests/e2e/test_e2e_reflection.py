@@ -5,7 +5,9 @@ mesh.yaml.in: the build's descriptor set as contracts, reflection routed to
 the local services), every upstream being the e2e mesh's gateway. A client
 that knows no contract (grpcio-reflection's descriptor database) lists the
 services, describes AIService, and calls the users service with messages
-built from the descriptors it was sent.
+built from the descriptors it was sent. A second gateway has no descriptor
+set at all: its contracts come from the users service's own server
+reflection (contracts.reflection), and the same client works through it.
 """
 
 from __future__ import annotations
@@ -64,6 +66,57 @@ def gateway(mesh, tmp_path_factory) -> Iterator[str]:
         assert process.stop() == 0, process.tail()
 
 
+REFLECTED_CONFIG = """\
+listener: {{ address: {host}, port: {port} }}
+local_services: {{ address: {host}, port: {local} }}
+admin: {{ address: {{ address: {host}, port: {admin} }} }}
+contracts: {{ reflection: [{{ cluster: users, timeout: 5s }}] }}
+clusters:
+  - name: users
+    endpoints: [{{ address: {host}, port: {users} }}]
+routes:
+  - name: get-user
+    match: {{ method: polymesh.users.v1.UserService/GetUser }}
+    cluster: users
+    retry: {{}}
+  - name: users
+    match: {{ service: polymesh.users.v1.UserService }}
+    cluster: users
+  - name: reflection
+    match: {{ package: grpc.reflection }}
+    cluster: local
+  - name: health
+    match: {{ service: grpc.health.v1.Health }}
+    cluster: local
+"""
+
+
+@pytest.fixture(scope="module")
+def reflected_gateway(mesh, tmp_path_factory) -> Iterator[str]:
+    """A gateway whose only contracts are what the users service's reflection says."""
+    logs = tmp_path_factory.mktemp("reflected")
+    port = free_port()
+    config = REFLECTED_CONFIG.format(
+        host=HOST,
+        port=port,
+        local=free_port(),
+        admin=free_port(),
+        users=mesh.users.rsplit(":", 1)[1],
+    )
+    (logs / "gateway.yaml").write_text(config)
+    process = Process(
+        "reflected-gateway",
+        [str(GATEWAY_BIN), "--config", str(logs / "gateway.yaml")],
+        {"OTEL_SDK_DISABLED": "true"},
+        logs,
+    )
+    try:
+        process.wait_until(lambda: grpc_serving(f"{HOST}:{port}"))
+        yield f"{HOST}:{port}"
+    finally:
+        assert process.stop() == 0, process.tail()
+
+
 @pytest.fixture
 def reflection(gateway):
     with grpc.insecure_channel(gateway) as channel:
@@ -110,7 +163,27 @@ def test_unknown_symbols_are_not_found(reflection):
 
 
 def test_calls_the_users_service_from_descriptors_alone(reflection):
-    channel, database = reflection
+    create_get_delete_user(*reflection)
+
+
+def test_contracts_can_come_from_the_upstreams_reflection(reflected_gateway):
+    with grpc.insecure_channel(reflected_gateway) as channel:
+        database = ProtoReflectionDescriptorDatabase(channel)
+        # The routed services only, described by the gateway's own
+        # reflection from what the users service's reflection said.
+        assert sorted(database.get_services()) == [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "polymesh.users.v1.UserService",
+        ]
+        # The retried GetUser route passed the idempotency check: the
+        # reflected contract carries the methods' idempotency_level.
+        create_get_delete_user(channel, database)
+
+
+def create_get_delete_user(channel: grpc.Channel, database) -> None:
+    """CreateUser, GetUser, DeleteUser with messages built from descriptors alone."""
     pool = DescriptorPool(database)
     service = pool.FindServiceByName("polymesh.users.v1.UserService")
 

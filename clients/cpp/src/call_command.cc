@@ -27,7 +27,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/support/client_callback.h"
 #include "message_codec.h"
-#include "reflection_client.h"
+#include "contracts/reflection_client.h"
 
 namespace polymesh::cli {
 namespace {
@@ -237,7 +237,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const HostPort& target) {
 // Reflection errors are the server's: exit 10 + code; others are bad input.
 absl::StatusOr<std::unique_ptr<gateway::ContractRegistry>> Contracts(
     const ParsedArgs& args, grpc::Channel& channel, const std::vector<std::string>& services) {
-  if (args.Has("reflect")) return RegistryFromReflection(channel, services, kReflectionTimeout);
+  if (args.Has("reflect")) return gateway::RegistryFromReflection(channel, services, kReflectionTimeout);
   return LoadRegistry(args.Values("descriptor-set"));
 }
 

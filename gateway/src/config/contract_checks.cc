@@ -8,6 +8,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "contracts/reflection_client.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -33,6 +37,56 @@ std::string ServiceNames(const std::vector<const ServiceDescriptor*>& services) 
 // "pkg.Service/Method" for messages, as routes write methods.
 std::string MethodName(const MethodDescriptor& method) {
   return absl::StrCat(method.service()->full_name(), "/", method.name());
+}
+
+// Asks the servers of the cluster that contracts.reflection[index] names for
+// their contracts, endpoint by endpoint until one answers.
+absl::StatusOr<ContractRegistry::NamedSet> AskCluster(const ParsedConfig& parsed, int index) {
+  const v1::ContractReflection& entry = parsed.config.contracts().reflection(index);
+  const std::string where = absl::StrCat("contracts.reflection[", index, "]");
+  if (entry.cluster().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(parsed.Where(where + ".cluster"), "required: a cluster name"));
+  }
+  const v1::Cluster* cluster = nullptr;
+  std::vector<std::string> names;
+  for (const v1::Cluster& candidate : parsed.config.clusters()) {
+    if (candidate.name() == entry.cluster()) cluster = &candidate;
+    names.push_back(candidate.name());
+  }
+  if (cluster == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(parsed.Where(where + ".cluster"),
+                                                   "no cluster \"", entry.cluster(),
+                                                   "\" (clusters: ", ListNames(names), ")"));
+  }
+  absl::Duration timeout = absl::Seconds(5);
+  if (entry.has_timeout()) {
+    timeout = absl::Seconds(entry.timeout().seconds()) + absl::Nanoseconds(entry.timeout().nanos());
+    if (timeout < absl::Milliseconds(1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          parsed.Where(where + ".timeout"), "at least 1ms, got ", absl::FormatDuration(timeout)));
+    }
+  }
+  std::vector<std::string> failures;
+  for (const v1::SocketAddress& endpoint : cluster->endpoints()) {
+    const bool ipv6 = absl::StrContains(endpoint.address(), ':');
+    const std::string target = absl::StrCat(ipv6 ? "[" : "", endpoint.address(), ipv6 ? "]" : "",
+                                            ":", endpoint.port());
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    absl::StatusOr<google::protobuf::FileDescriptorSet> files =
+        FilesFromReflection(*channel, {}, timeout);
+    if (files.ok()) {
+      return ContractRegistry::NamedSet{
+          absl::StrCat("the reflection of cluster \"", entry.cluster(), "\" (", target, ")"),
+          *std::move(files)};
+    }
+    failures.push_back(absl::StrCat(target, ": ", absl::StatusCodeToString(files.status().code()),
+                                    ": ", files.status().message()));
+  }
+  return absl::UnavailableError(absl::StrCat(parsed.Where(where), "no endpoint of cluster \"",
+                                             entry.cluster(), "\" answered server reflection (",
+                                             absl::StrJoin(failures, "; "), ")"));
 }
 
 void AddMethods(const ServiceDescriptor& service, std::vector<const MethodDescriptor*>& out) {
@@ -216,10 +270,10 @@ absl::StatusOr<std::shared_ptr<const ContractRegistry>> LoadContracts(
   const v1::GatewayConfig& config = parsed.config;
   if (!config.has_contracts()) return std::shared_ptr<const ContractRegistry>();
   const auto& paths = config.contracts().descriptor_sets();
-  if (paths.empty()) {
+  if (paths.empty() && config.contracts().reflection().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         parsed.Where("contracts.descriptor_sets"),
-        "at least one descriptor set is required, such as the build's "
+        "at least one descriptor set or reflection entry is required, such as the build's "
         "descriptors/polymesh.binpb (protoc --include_imports --descriptor_set_out)"));
   }
   for (int i = 0; i < paths.size(); ++i) {
@@ -234,8 +288,14 @@ absl::StatusOr<std::shared_ptr<const ContractRegistry>> LoadContracts(
           "\" (relative paths start from the configuration file's folder)"));
     }
   }
+  std::vector<ContractRegistry::NamedSet> reflected;
+  for (int i = 0; i < config.contracts().reflection_size(); ++i) {
+    absl::StatusOr<ContractRegistry::NamedSet> set = AskCluster(parsed, i);
+    if (!set.ok()) return set.status();
+    reflected.push_back(*std::move(set));
+  }
   absl::StatusOr<std::unique_ptr<ContractRegistry>> registry =
-      ContractRegistry::FromDescriptorSetFiles({paths.begin(), paths.end()});
+      ContractRegistry::FromSources({paths.begin(), paths.end()}, reflected);
   if (!registry.ok()) {
     // The field of the set the error names, else the whole list.
     std::string where = "contracts.descriptor_sets";

@@ -45,10 +45,14 @@ std::string ConfigDirectory(absl::string_view config_path);
 // `base_dir` (unchanged when `base_dir` is ""); absolute paths stay.
 void ResolveContractPaths(absl::string_view base_dir, v1::GatewayConfig& config);
 
-// Loads the descriptor sets the configuration names into one registry;
-// nullptr when it has no `contracts`. INVALID_ARGUMENT naming
-// contracts.descriptor_sets[i] and where it was written when a set cannot
-// be read or loaded, or when `contracts` names no set.
+// Loads the descriptor sets the configuration names, and the contracts its
+// contracts.reflection clusters answer server reflection with, into one
+// registry (this calls those servers); nullptr when it has no `contracts`.
+// INVALID_ARGUMENT naming contracts.descriptor_sets[i] and where it was
+// written when a set cannot be read or loaded, or when `contracts` names no
+// set and no cluster; INVALID_ARGUMENT naming contracts.reflection[i] for an
+// unknown cluster or a timeout under 1ms; UNAVAILABLE naming it when no
+// endpoint of the cluster answers (each endpoint's error is in the message).
 absl::StatusOr<std::shared_ptr<const ContractRegistry>> LoadContracts(
     const ParsedConfig& parsed);
 

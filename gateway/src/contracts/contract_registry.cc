@@ -41,6 +41,16 @@ class FirstError final : public DescriptorPool::ErrorCollector {
   std::string error_;
 };
 
+// Adds the fully-qualified names of `file`'s top-level messages, enums,
+// services and extensions to `names`.
+void AddTopLevelNames(const FileDescriptorProto& file, absl::flat_hash_set<std::string>& names) {
+  const std::string prefix = file.package().empty() ? "" : absl::StrCat(file.package(), ".");
+  for (const auto& message : file.message_type()) names.insert(prefix + message.name());
+  for (const auto& enumeration : file.enum_type()) names.insert(prefix + enumeration.name());
+  for (const auto& service : file.service()) names.insert(prefix + service.name());
+  for (const auto& extension : file.extension()) names.insert(prefix + extension.name());
+}
+
 // The name a set is known by in messages: its file, or a fixed name for a
 // set given in memory.
 constexpr absl::string_view kInMemorySet = "the descriptor set";
@@ -52,6 +62,11 @@ absl::StatusOr<std::unique_ptr<ContractRegistry>> ContractRegistry::FromDescript
   if (paths.empty()) {
     return absl::InvalidArgumentError("no descriptor set files given");
   }
+  return FromSources(paths, {});
+}
+
+absl::StatusOr<std::unique_ptr<ContractRegistry>> ContractRegistry::FromSources(
+    const std::vector<std::string>& paths, const std::vector<NamedSet>& extra) {
   absl::flat_hash_map<std::string, SourceFile> files;
   std::vector<std::string> order;
   for (const std::string& path : paths) {
@@ -97,6 +112,54 @@ absl::StatusOr<std::unique_ptr<ContractRegistry>> ContractRegistry::FromDescript
       files.emplace(file.name(), SourceFile{file, std::move(serialized), path});
     }
   }
+  // The names the files so far define: a file of an extra set that defines
+  // one again is the same contract under another file name (gRPC C++'s
+  // reflection service is "src/proto/grpc/reflection/v1alpha/reflection.proto"
+  // there, "grpc/reflection/v1alpha/reflection.proto" in proto/), and is
+  // left out with the files that import it.
+  absl::flat_hash_set<std::string> defined;
+  for (const auto& [name, file] : files) AddTopLevelNames(file.proto, defined);
+  for (const NamedSet& named : extra) {
+    absl::flat_hash_set<std::string> left_out;
+    std::vector<const FileDescriptorProto*> taken;
+    for (const FileDescriptorProto& file : named.set.file()) {
+      if (file.name().empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(named.origin, " holds a file without a name"));
+      }
+      if (files.contains(file.name())) continue;
+      absl::flat_hash_set<std::string> names;
+      AddTopLevelNames(file, names);
+      if (std::any_of(names.begin(), names.end(),
+                      [&](const std::string& name) { return defined.contains(name); })) {
+        left_out.insert(file.name());
+        continue;
+      }
+      taken.push_back(&file);
+    }
+    // Whatever imports a file left out, directly or not, is left out too.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const FileDescriptorProto*& file : taken) {
+        if (file == nullptr) continue;
+        for (const std::string& dependency : file->dependency()) {
+          if (left_out.contains(dependency)) {
+            left_out.insert(file->name());
+            file = nullptr;
+            changed = true;
+            break;
+          }
+        }
+      }
+    }
+    for (const FileDescriptorProto* file : taken) {
+      if (file == nullptr) continue;
+      AddTopLevelNames(*file, defined);
+      order.push_back(file->name());
+      files.emplace(file->name(), SourceFile{*file, file->SerializeAsString(), named.origin});
+    }
+  }
+  if (files.empty()) return absl::InvalidArgumentError("no contracts: no files in any source");
   return Build(std::move(files), std::move(order));
 }
 

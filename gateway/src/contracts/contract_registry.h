@@ -46,6 +46,21 @@ class ContractRegistry {
   static absl::StatusOr<std::unique_ptr<ContractRegistry>> FromDescriptorSetFiles(
       const std::vector<std::string>& paths);
 
+  // Files from somewhere other than a descriptor set file (a server's
+  // reflection), named for messages ("cluster \"users\" (127.0.0.1:50052)").
+  struct NamedSet {
+    std::string origin;
+    google::protobuf::FileDescriptorSet set;
+  };
+
+  // Loads the descriptor set files `paths` as FromDescriptorSetFiles does
+  // (none is fine here), then adds the files of each `extra` set that no
+  // earlier source holds: a file that a descriptor set holds is taken from
+  // it, with its comments, whatever a server's reflection says of it.
+  // INVALID_ARGUMENT when there are no files at all, or as above.
+  static absl::StatusOr<std::unique_ptr<ContractRegistry>> FromSources(
+      const std::vector<std::string>& paths, const std::vector<NamedSet>& extra);
+
   // Builds the registry from one FileDescriptorSet already in memory (it
   // must hold every file its files import). INVALID_ARGUMENT as above.
   static absl::StatusOr<std::unique_ptr<ContractRegistry>> FromFileDescriptorSet(

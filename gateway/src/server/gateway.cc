@@ -26,7 +26,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   gateway->tracer_ = std::move(tracer);
   gateway->owns_tracer_ = false;
   std::shared_ptr<const ContractRegistry> contracts = std::move(options.contracts);
-  if (contracts == nullptr && config.has_contracts()) {
+  if (contracts == nullptr && !config.contracts().descriptor_sets().empty()) {
     const auto& paths = config.contracts().descriptor_sets();
     absl::StatusOr<std::unique_ptr<ContractRegistry>> loaded =
         ContractRegistry::FromDescriptorSetFiles({paths.begin(), paths.end()});

@@ -44,8 +44,9 @@ struct GatewayOptions {
   // two never interleave.
   std::shared_ptr<AccessLog> access_log;
   // The contracts the configuration names, as LoadConfigFileWithContracts
-  // loaded them; when nullptr and the configuration names some, Start()
-  // loads them itself. Server reflection answers from them.
+  // loaded them; when nullptr and the configuration names descriptor sets,
+  // Start() loads those itself (not the contracts.reflection clusters':
+  // asking them is the loader's). Server reflection answers from them.
   std::shared_ptr<const ContractRegistry> contracts;
   // Resolves endpoint host names (a test seam).
   HostResolver resolver = SystemResolver();

@@ -16,7 +16,13 @@
 #include "config/config_loader.h"
 #include "config/config_validator.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "polymesh/testing/v1/echo.grpc.pb.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -226,7 +232,7 @@ TEST(ContractChecksTest, UnreadableSetNamesItsIndexAndPosition) {
 }
 
 TEST(ContractChecksTest, ASetThatIsNotADescriptorSetIsNamed) {
-  const std::string bad = absl::StrCat(testing::TempDir(), "/not_a_set.yaml");
+  const std::string bad = absl::StrCat(::testing::TempDir(), "/not_a_set.yaml");
   std::ofstream(bad) << "listener: { port: 1 }\n";
   absl::Status status = LoadError(Config(R"yaml(  - name: ai
     match: { service: polymesh.ai.v1.AIService }
@@ -244,12 +250,12 @@ contracts: {}
 )yaml");
   EXPECT_THAT(status.message(),
               HasSubstr("mesh.yaml:2:12: contracts.descriptor_sets: at least one descriptor "
-                        "set is required"));
+                        "set or reflection entry is required"));
 }
 
 TEST(ContractChecksTest, RelativeSetsStartFromTheConfigFilesFolder) {
   const std::filesystem::path dir =
-      std::filesystem::path(testing::TempDir()) / "contract_checks_relative";
+      std::filesystem::path(::testing::TempDir()) / "contract_checks_relative";
   std::filesystem::create_directories(dir / "sets");
   std::filesystem::copy_file(POLYMESH_DESCRIPTOR_SET, dir / "sets" / "mesh.binpb",
                              std::filesystem::copy_options::overwrite_existing);
@@ -305,6 +311,110 @@ TEST(ContractChecksTest, RoutedServicesAreThoseSomeRouteTakes) {
   EXPECT_THAT(names, ElementsAre("grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
                                  "grpc.reflection.v1alpha.ServerReflection",
                                  "polymesh.ai.v1.AIService", "polymesh.users.v1.UserService"));
+}
+
+// contracts.reflection: a server with gRPC C++'s own reflection plugin,
+// which in gRPC 1.51 answers the older v1alpha protocol only, serving the
+// echo contract (no call is made to it).
+class ReflectedContractsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&echo_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void TearDown() override {
+    server_->Shutdown();
+    std::filesystem::remove(path_);
+  }
+
+  // Loads `contracts` and `routes` with a cluster `echo` whose first
+  // endpoint is a closed port and whose second is the server.
+  absl::StatusOr<LoadedConfig> Load(absl::string_view contracts, absl::string_view routes) {
+    std::ofstream(path_) << absl::StrCat(
+        "listener: { address: 127.0.0.1, port: 8080 }\n", contracts, "\n",
+        "clusters:\n  - name: echo\n    endpoints: [{ address: 127.0.0.1, port: 1 }, "
+        "{ address: 127.0.0.1, port: ", port_, " }]\nroutes:\n", routes);
+    return LoadConfigFileWithContracts(path_);
+  }
+
+  static constexpr absl::string_view kEchoRoute =
+      "  - name: echo\n    match: { service: polymesh.testing.v1.EchoService }\n"
+      "    cluster: echo\n";
+
+  polymesh::testing::v1::EchoService::Service echo_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  const std::string path_ = (std::filesystem::temp_directory_path() /
+                             absl::StrCat("polymesh-reflected-contracts-", getpid(), "-",
+                                          ::testing::UnitTest::GetInstance()
+                                              ->current_test_info()
+                                              ->name(),
+                                          ".yaml"))
+                                .string();
+};
+
+TEST_F(ReflectedContractsTest, RoutesAreCheckedAgainstWhatTheClusterServes) {
+  absl::StatusOr<LoadedConfig> loaded =
+      Load("contracts: { reflection: [{ cluster: echo, timeout: 5s }] }", kEchoRoute);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_NE(loaded->contracts, nullptr);
+  const auto* unary = loaded->contracts->FindMethod("/polymesh.testing.v1.EchoService/Unary");
+  ASSERT_NE(unary, nullptr);
+  EXPECT_EQ(unary->input_type()->full_name(), "polymesh.testing.v1.UnaryRequest");
+  // Every service it lists, its reflection service too.
+  EXPECT_NE(loaded->contracts->FindService("grpc.reflection.v1alpha.ServerReflection"), nullptr);
+
+  absl::Status unknown = Load("contracts: { reflection: [{ cluster: echo }] }",
+                              "  - name: ai\n    match: { service: polymesh.ai.v1.AIService }\n"
+                              "    cluster: echo\n")
+                             .status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("polymesh.ai.v1.AIService"));
+}
+
+TEST_F(ReflectedContractsTest, FilesOfADescriptorSetComeFromTheSet) {
+  absl::StatusOr<LoadedConfig> loaded =
+      Load(absl::StrCat("contracts: { descriptor_sets: [\"", POLYMESH_DESCRIPTOR_SET,
+                        "\"], reflection: [{ cluster: echo }] }"),
+           kEchoRoute);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const std::string* echo = loaded->contracts->SerializedFile("polymesh/testing/v1/echo.proto");
+  ASSERT_NE(echo, nullptr);
+  google::protobuf::FileDescriptorProto file;
+  ASSERT_TRUE(file.ParseFromString(*echo));
+  // The set's copy has its comments; a server's reflection has none.
+  EXPECT_TRUE(file.has_source_code_info());
+  // And the reflected-only files are there too.
+  EXPECT_NE(loaded->contracts->FindService("grpc.reflection.v1alpha.ServerReflection"), nullptr);
+}
+
+TEST_F(ReflectedContractsTest, AClusterThatDoesNotAnswerStopsTheLoad) {
+  server_->Shutdown();
+  absl::Status status =
+      Load("contracts: { reflection: [{ cluster: echo, timeout: 2s }] }", kEchoRoute).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("contracts.reflection[0]"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("no endpoint of cluster \"echo\" answered server reflection"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("127.0.0.1:1: UNAVAILABLE"));
+}
+
+TEST_F(ReflectedContractsTest, MistakesNameTheField) {
+  absl::Status unknown =
+      Load("contracts: { reflection: [{ cluster: nope }] }", kEchoRoute).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("contracts.reflection[0].cluster"));
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("no cluster \"nope\" (clusters: echo)"));
+
+  absl::Status short_timeout =
+      Load("contracts: { reflection: [{ cluster: echo, timeout: 0.0001s }] }", kEchoRoute)
+          .status();
+  EXPECT_EQ(short_timeout.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(short_timeout.message()), HasSubstr("contracts.reflection[0].timeout"));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "reflection_client.h"
+#include "contracts/reflection_client.h"
 
 #include <chrono>
 #include <deque>
@@ -12,7 +12,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/client_context.h"
 
-namespace polymesh::cli {
+namespace polymesh::gateway {
 namespace {
 
 using ::google::protobuf::FileDescriptorProto;
@@ -96,8 +96,9 @@ absl::StatusOr<FileDescriptorSet> AskFiles(grpc::Channel& channel,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<gateway::ContractRegistry>> RegistryFromReflection(
-    grpc::Channel& channel, const std::vector<std::string>& services, absl::Duration timeout) {
+absl::StatusOr<FileDescriptorSet> FilesFromReflection(grpc::Channel& channel,
+                                                     const std::vector<std::string>& services,
+                                                     absl::Duration timeout) {
   absl::StatusOr<FileDescriptorSet> set =
       AskFiles<grpc::reflection::v1::ServerReflection, grpc::reflection::v1::ServerReflectionRequest,
                grpc::reflection::v1::ServerReflectionResponse>(channel, services, timeout);
@@ -113,7 +114,14 @@ absl::StatusOr<std::unique_ptr<gateway::ContractRegistry>> RegistryFromReflectio
   if (set->file_size() == 0) {
     return absl::NotFoundError("server reflection lists no services");
   }
-  return gateway::ContractRegistry::FromFileDescriptorSet(*set);
+  return set;
 }
 
-}  // namespace polymesh::cli
+absl::StatusOr<std::unique_ptr<ContractRegistry>> RegistryFromReflection(
+    grpc::Channel& channel, const std::vector<std::string>& services, absl::Duration timeout) {
+  absl::StatusOr<FileDescriptorSet> set = FilesFromReflection(channel, services, timeout);
+  if (!set.ok()) return set.status();
+  return ContractRegistry::FromFileDescriptorSet(*set);
+}
+
+}  // namespace polymesh::gateway
