@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -52,13 +53,21 @@ def gateway(mesh, tmp_path_factory) -> Iterator[str]:
     config = re.sub(r"@[A-Z_]+_PORT@", mesh_port, config)
     unfilled = [line for line in config.splitlines() if "@" in line.split("#", 1)[0]]
     assert not unfilled, unfilled
-    (logs / "gateway.yaml").write_text(config)
-    process = Process(
+    yield from serve_gateway(
         "reflection-gateway",
-        [str(GATEWAY_BIN), "--config", str(logs / "gateway.yaml")],
+        config,
         {"OTEL_EXPORTER_OTLP_ENDPOINT": mesh.otlp, "OTEL_SERVICE_NAME": "polymesh-gateway-edge"},
         logs,
+        port,
     )
+
+
+def serve_gateway(
+    name: str, config: str, env: dict[str, str], logs: Path, port: int
+) -> Iterator[str]:
+    """Runs a gateway with `config` until the generator is closed; yields its address."""
+    (logs / "gateway.yaml").write_text(config)
+    process = Process(name, [str(GATEWAY_BIN), "--config", str(logs / "gateway.yaml")], env, logs)
     try:
         process.wait_until(lambda: grpc_serving(f"{HOST}:{port}"))
         yield f"{HOST}:{port}"
@@ -103,18 +112,7 @@ def reflected_gateway(mesh, tmp_path_factory) -> Iterator[str]:
         admin=free_port(),
         users=mesh.users.rsplit(":", 1)[1],
     )
-    (logs / "gateway.yaml").write_text(config)
-    process = Process(
-        "reflected-gateway",
-        [str(GATEWAY_BIN), "--config", str(logs / "gateway.yaml")],
-        {"OTEL_SDK_DISABLED": "true"},
-        logs,
-    )
-    try:
-        process.wait_until(lambda: grpc_serving(f"{HOST}:{port}"))
-        yield f"{HOST}:{port}"
-    finally:
-        assert process.stop() == 0, process.tail()
+    yield from serve_gateway("reflected-gateway", config, {"OTEL_SDK_DISABLED": "true"}, logs, port)
 
 
 @pytest.fixture

@@ -58,17 +58,26 @@ absl::StatusOr<FileDescriptorSet> AskFiles(grpc::Channel& channel,
       files.emplace(file.name(), std::move(file));
     }
   };
-  for (const std::string& service : services) {
-    request.Clear();
-    request.set_file_containing_symbol(service);
+  // Sends `request` and takes the files of the answer; NOT_FOUND, starting
+  // with `unknown`, when the server answers with an error.
+  const auto ask = [&](absl::string_view unknown) -> absl::Status {
     if (!stream->Write(request) || !stream->Read(&response)) return fail("server reflection");
     if (response.has_error_response()) {
       stream->WritesDone();
       (void)stream->Finish();
-      return absl::NotFoundError(absl::StrCat("server reflection does not know ", service, ": ",
-                                              response.error_response().error_message()));
+      return absl::NotFoundError(
+          absl::StrCat(unknown, ": ", response.error_response().error_message()));
     }
     take(response);
+    return absl::OkStatus();
+  };
+  for (const std::string& service : services) {
+    request.Clear();
+    request.set_file_containing_symbol(service);
+    if (absl::Status status = ask(absl::StrCat("server reflection does not know ", service));
+        !status.ok()) {
+      return status;
+    }
   }
   while (!missing.empty()) {
     const std::string name = missing.front();
@@ -76,14 +85,10 @@ absl::StatusOr<FileDescriptorSet> AskFiles(grpc::Channel& channel,
     if (files.contains(name)) continue;
     request.Clear();
     request.set_file_by_filename(name);
-    if (!stream->Write(request) || !stream->Read(&response)) return fail("server reflection");
-    if (response.has_error_response()) {
-      stream->WritesDone();
-      (void)stream->Finish();
-      return absl::NotFoundError(absl::StrCat("server reflection has no file ", name, ": ",
-                                              response.error_response().error_message()));
+    if (absl::Status status = ask(absl::StrCat("server reflection has no file ", name));
+        !status.ok()) {
+      return status;
     }
-    take(response);
   }
   stream->WritesDone();
   if (grpc::Status status = stream->Finish(); !status.ok()) {
