@@ -14,10 +14,23 @@ bool OutlierDetector::RecordFailure(absl::Time now) {
   if (!failures_.compare_exchange_strong(expected, 0, std::memory_order_relaxed)) {
     return false;
   }
-  const uint32_t ejections = ejections_.fetch_add(1, std::memory_order_relaxed) + 1;
+  ejections_.fetch_add(1, std::memory_order_relaxed);
+  // The multiplier, less one per base_ejection_time since the last
+  // ejection ended, plus this one.
+  int64_t multiplier = multiplier_.load(std::memory_order_relaxed);
+  const int64_t until = ejected_until_ns_.load(std::memory_order_acquire);
+  if (multiplier > 0 && until != INT64_MIN) {
+    const absl::Duration quiet = now - absl::FromUnixNanos(until);
+    if (quiet > absl::ZeroDuration()) {
+      absl::Duration unused;
+      multiplier -= std::min(multiplier,
+                             absl::IDivDuration(quiet, policy_.base_ejection_time, &unused));
+    }
+  }
+  ++multiplier;
+  multiplier_.store(static_cast<uint32_t>(multiplier), std::memory_order_relaxed);
   const absl::Duration length =
-      std::min(policy_.base_ejection_time * static_cast<int64_t>(ejections),
-               policy_.max_ejection_time);
+      std::min(policy_.base_ejection_time * multiplier, policy_.max_ejection_time);
   ejected_until_ns_.store(absl::ToUnixNanos(now + length), std::memory_order_release);
   return true;
 }

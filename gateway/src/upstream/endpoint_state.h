@@ -38,7 +38,8 @@ struct OutlierPolicy {
   bool enabled = false;
   // Failures in a row that eject the endpoint.
   uint32_t consecutive_failures = 5;
-  // The first ejection's length; the n-th lasts n times this.
+  // The first ejection's length; an ejection lasts this times the
+  // multiplier (see OutlierDetector).
   absl::Duration base_ejection_time = absl::Seconds(30);
   // The longest an ejection lasts.
   absl::Duration max_ejection_time = absl::Seconds(300);
@@ -47,6 +48,13 @@ struct OutlierPolicy {
 // Consecutive-failure outlier detection of one endpoint. Lock-free and
 // thread-safe: any worker may record outcomes. Time is passed in (the
 // caller's clock), so tests drive it.
+//
+// An ejection lasts base_ejection_time times a multiplier, at most
+// max_ejection_time. The multiplier goes up by one with each ejection and
+// down by one for each base_ejection_time the endpoint then spends without
+// being ejected (as Envoy's does): an endpoint that keeps failing stays out
+// longer and longer, one that failed once long ago starts again from the
+// base.
 class OutlierDetector {
  public:
   // Detection under `policy` (copied).
@@ -71,6 +79,8 @@ class OutlierDetector {
   absl::Time ejected_until() const;
   // How many times the endpoint was ejected.
   uint32_t ejections() const { return ejections_.load(std::memory_order_relaxed); }
+  // The multiplier of the last ejection's length.
+  uint32_t multiplier() const { return multiplier_.load(std::memory_order_relaxed); }
   // Failures in a row so far.
   uint32_t consecutive_failures() const { return failures_.load(std::memory_order_relaxed); }
   // The policy.
@@ -80,6 +90,9 @@ class OutlierDetector {
   const OutlierPolicy policy_;
   std::atomic<uint32_t> failures_{0};
   std::atomic<uint32_t> ejections_{0};
+  // Written only by the caller that ejects (one at a time: the endpoint is
+  // ejected until the next can).
+  std::atomic<uint32_t> multiplier_{0};
   std::atomic<int64_t> ejected_until_ns_{INT64_MIN};
 };
 

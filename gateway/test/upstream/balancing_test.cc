@@ -92,6 +92,31 @@ TEST(OutlierDetectorTest, EjectsAfterConsecutiveFailuresForBaseTimesCountCapped)
   EXPECT_EQ(detector.ejected_until(), now + absl::Seconds(25));
 }
 
+TEST(OutlierDetectorTest, TheMultiplierComesDownWhileTheEndpointStaysIn) {
+  OutlierPolicy policy = Policy(1);
+  policy.max_ejection_time = absl::Seconds(300);
+  OutlierDetector detector(policy);
+  absl::Time now = absl::FromUnixSeconds(1000);
+  // Three ejections back to back: 10s, 20s, 30s.
+  for (int n = 1; n <= 3; ++n) {
+    ASSERT_TRUE(detector.RecordFailure(now));
+    EXPECT_EQ(detector.multiplier(), static_cast<uint32_t>(n));
+    EXPECT_EQ(detector.ejected_until(), now + absl::Seconds(10) * n);
+    now = detector.ejected_until();
+  }
+  // 25s in (two whole base times) take two off: the next lasts 2 x 10s.
+  now += absl::Seconds(25);
+  ASSERT_TRUE(detector.RecordFailure(now));
+  EXPECT_EQ(detector.multiplier(), 2u);
+  EXPECT_EQ(detector.ejected_until(), now + absl::Seconds(20));
+  // Long after, it starts again from the base; the count of ejections stays.
+  now = detector.ejected_until() + absl::Hours(1);
+  ASSERT_TRUE(detector.RecordFailure(now));
+  EXPECT_EQ(detector.multiplier(), 1u);
+  EXPECT_EQ(detector.ejected_until(), now + absl::Seconds(10));
+  EXPECT_EQ(detector.ejections(), 5u);
+}
+
 TEST(OutlierDetectorTest, ASuccessResetsTheCount) {
   OutlierDetector detector(Policy(2));
   const absl::Time now = absl::FromUnixSeconds(1000);
