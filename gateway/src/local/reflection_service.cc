@@ -16,10 +16,11 @@ using ::google::protobuf::FieldDescriptor;
 using ::google::protobuf::FileDescriptor;
 
 // Answers one request into `response` (either version: their messages are
-// the same).
+// the same). `sent` holds the files already sent on the stream.
 template <typename Request, typename Response>
 void Answer(const ContractRegistry& contracts, const std::vector<std::string>& services,
-            const Request& request, Response& response) {
+            const Request& request, Response& response,
+            absl::flat_hash_set<const FileDescriptor*>& sent) {
   response.set_valid_host(request.host());
   *response.mutable_original_request() = request;
   const auto not_found = [&response](std::string message) {
@@ -27,18 +28,23 @@ void Answer(const ContractRegistry& contracts, const std::vector<std::string>& s
     error->set_error_code(static_cast<int>(grpc::StatusCode::NOT_FOUND));
     error->set_error_message(std::move(message));
   };
-  // The file, then every file it imports, each once.
-  const auto send_file = [&contracts, &response](const FileDescriptor* file) {
+  // The file (always), then the files it imports, directly or not, that
+  // the stream has not sent yet (as grpc-go's reflection does: a client
+  // keeps what it was sent).
+  const auto send_file = [&contracts, &response, &sent](const FileDescriptor* file) {
     auto* files = response.mutable_file_descriptor_response();
-    absl::flat_hash_set<const FileDescriptor*> sent = {file};
+    absl::flat_hash_set<const FileDescriptor*> seen = {file};
     std::vector<const FileDescriptor*> queue = {file};
     for (size_t i = 0; i < queue.size(); ++i) {
-      if (const std::string* bytes = contracts.SerializedFile(queue[i]->name())) {
-        files->add_file_descriptor_proto(*bytes);
+      const bool first_time = sent.insert(queue[i]).second;
+      if (i == 0 || first_time) {
+        if (const std::string* bytes = contracts.SerializedFile(queue[i]->name())) {
+          files->add_file_descriptor_proto(*bytes);
+        }
       }
       for (int d = 0; d < queue[i]->dependency_count(); ++d) {
         const FileDescriptor* dependency = queue[i]->dependency(d);
-        if (sent.insert(dependency).second) queue.push_back(dependency);
+        if (seen.insert(dependency).second) queue.push_back(dependency);
       }
     }
   };
@@ -121,7 +127,7 @@ class ReflectionReactor final : public grpc::ServerBidiReactor<Request, Response
       return;
     }
     response_.Clear();
-    Answer(contracts_, services_, request_, response_);
+    Answer(contracts_, services_, request_, response_, sent_);
     this->StartWrite(&response_);
   }
 
@@ -140,6 +146,8 @@ class ReflectionReactor final : public grpc::ServerBidiReactor<Request, Response
   const std::vector<std::string>& services_;
   Request request_;
   Response response_;
+  // The files sent on this stream so far.
+  absl::flat_hash_set<const FileDescriptor*> sent_;
 };
 
 }  // namespace

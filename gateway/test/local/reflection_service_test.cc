@@ -152,9 +152,9 @@ TEST_F(ReflectionServiceTest, ListsTheGivenServicesWithHealthAndReflection) {
 
 TEST_F(ReflectionServiceTest, SendsTheFileOfASymbolWithItsImports) {
   Start(ProtoContracts(), {"polymesh.ai.v1.AIService"});
-  V1Stream stream(local_->port());
   for (const char* symbol : {"polymesh.ai.v1.AIService", "polymesh.ai.v1.AIService.Predict",
                              "polymesh.ai.v1.PredictRequest", "polymesh.ai.v1.Tensor.name"}) {
+    V1Stream stream(local_->port());  // a new stream: nothing sent yet
     v1::ServerReflectionRequest request;
     request.set_file_containing_symbol(symbol);
     v1::ServerReflectionResponse response = stream.Ask(request);
@@ -162,7 +162,9 @@ TEST_F(ReflectionServiceTest, SendsTheFileOfASymbolWithItsImports) {
     EXPECT_THAT(FileNames(response),
                 ElementsAre("polymesh/ai/v1/ai.proto", "google/protobuf/any.proto"))
         << symbol;
+    EXPECT_TRUE(stream.Finish().ok());
   }
+  V1Stream stream(local_->port());
   // The files carry their comments (the set has source info) and options.
   v1::ServerReflectionRequest request;
   request.set_file_containing_symbol("polymesh.ai.v1.AIService");
@@ -173,6 +175,21 @@ TEST_F(ReflectionServiceTest, SendsTheFileOfASymbolWithItsImports) {
   EXPECT_EQ(file.service(0).method(2).name(), "Predict");
   EXPECT_EQ(file.service(0).method(2).options().idempotency_level(),
             google::protobuf::MethodOptions::NO_SIDE_EFFECTS);
+  EXPECT_TRUE(stream.Finish().ok());
+}
+
+// On one stream, an import goes once; the file asked for, every time.
+TEST_F(ReflectionServiceTest, AStreamSendsEachImportOnce) {
+  Start(ProtoContracts(), {"polymesh.ai.v1.AIService"});
+  V1Stream stream(local_->port());
+  v1::ServerReflectionRequest request;
+  request.set_file_containing_symbol("polymesh.ai.v1.AIService");
+  EXPECT_THAT(FileNames(stream.Ask(request)),
+              ElementsAre("polymesh/ai/v1/ai.proto", "google/protobuf/any.proto"));
+  request.set_file_containing_symbol("polymesh.ai.v1.PredictRequest");
+  EXPECT_THAT(FileNames(stream.Ask(request)), ElementsAre("polymesh/ai/v1/ai.proto"));
+  request.set_file_by_filename("google/protobuf/any.proto");
+  EXPECT_THAT(FileNames(stream.Ask(request)), ElementsAre("google/protobuf/any.proto"));
   EXPECT_TRUE(stream.Finish().ok());
 }
 
@@ -236,8 +253,9 @@ TEST_F(ReflectionServiceTest, AnswersExtensions) {
   request.mutable_file_containing_extension()->set_extension_number(150);
   EXPECT_THAT(FileNames(stream.Ask(request)), ElementsAre("ext/more.proto", "ext/base.proto"));
 
-  request.set_file_containing_symbol("ext.tag");  // an extension is a symbol too
-  EXPECT_THAT(FileNames(stream.Ask(request)), ElementsAre("ext/more.proto", "ext/base.proto"));
+  // An extension is a symbol too (ext/base.proto was sent on this stream).
+  request.set_file_containing_symbol("ext.tag");
+  EXPECT_THAT(FileNames(stream.Ask(request)), ElementsAre("ext/more.proto"));
 }
 
 TEST_F(ReflectionServiceTest, V1AlphaAnswersTheSame) {
