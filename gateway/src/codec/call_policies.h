@@ -34,11 +34,6 @@ namespace polymesh::gateway {
 
 class ShadowCall;
 
-// The bytes a shadow call may hold that its upstream has not taken yet;
-// beyond this the shadow is cancelled (and counted), never the client's
-// call slowed.
-inline constexpr size_t kMirrorMaxBufferedBytes = 2u << 20;
-
 // Transparent retries of refused streams per call, beyond its attempts.
 inline constexpr uint32_t kMaxTransparentRetries = 3;
 

@@ -59,8 +59,8 @@ ShadowCall::~ShadowCall() = default;
 void ShadowCall::OnRequestData(const uint8_t* data, size_t length) {
   if (finished_) return;
   request_buffer_.append(reinterpret_cast<const char*>(data), length);
-  if (request_buffer_.size() - request_offset_ > kMirrorMaxBufferedBytes) {
-    Cancel(absl::StrCat("the shadow fell behind by more than ", kMirrorMaxBufferedBytes,
+  if (request_buffer_.size() - request_offset_ > mirror_.max_buffered_bytes) {
+    Cancel(absl::StrCat("the shadow fell behind by more than ", mirror_.max_buffered_bytes,
                         " bytes"));
     return;
   }

@@ -7,7 +7,7 @@
 // as the client sends them. Nothing flows back: the client's call never
 // waits for the shadow (its bytes are copied, its flow-control window is
 // not tied to the shadow's) and never sees its status. A shadow that falls
-// behind by more than kMirrorMaxBufferedBytes is cancelled; so is one whose
+// behind by more than its mirror's max_buffered_bytes is cancelled; so is one whose
 // call ends before the client finished sending. The shadow outlives its
 // call otherwise: it belongs to the worker's CallPolicies, which deletes it
 // when it finishes.

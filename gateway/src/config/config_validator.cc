@@ -335,6 +335,10 @@ class Validator {
       return Error(path + ".percent",
                    absl::StrCat("want 1 to 100, got ", mirror.percent()));
     }
+    if (mirror.max_buffered_bytes() != 0 && mirror.max_buffered_bytes() < 1024) {
+      return Error(path + ".max_buffered_bytes",
+                   absl::StrCat("at least 1024, got ", mirror.max_buffered_bytes()));
+    }
     return absl::OkStatus();
   }
 

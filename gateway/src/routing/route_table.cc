@@ -91,6 +91,9 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
       auto found = clusters.find(mirror.cluster);
       mirror.cluster_index = found == clusters.end() ? config.clusters_size() : found->second;
       if (route.mirror().percent() > 0) mirror.percent = route.mirror().percent();
+      if (route.mirror().max_buffered_bytes() > 0) {
+        mirror.max_buffered_bytes = route.mirror().max_buffered_bytes();
+      }
     }
     for (const auto& header : route.match().headers()) {
       Route::HeaderCondition& condition = entry.headers.emplace_back();

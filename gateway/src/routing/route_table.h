@@ -64,6 +64,8 @@ struct MirrorSpec {
   size_t cluster_index = 0;
   // The percentage of calls copied, 1 to 100.
   uint32_t percent = 100;
+  // The bytes a shadow may hold that its upstream has not taken yet.
+  size_t max_buffered_bytes = 2u << 20;
 };
 
 // The retry policy of `policy` with defaults filled in; codes named in

@@ -461,6 +461,29 @@ TEST_F(MirrorTest, AShadowThatFallsBehindIsCancelled) {
   EXPECT_EQ(Counter("polymesh_gateway_mirror_cancelled_total"), 1);
 }
 
+TEST_F(MirrorTest, TheBoundOnAShadowFallingBehindIsConfigured) {
+  // 256 KiB to a shadow that never reads: within the default 2 MiB the
+  // shadow waits; with max_buffered_bytes 64 KiB it is cancelled.
+  absl::StatusOr<ScopedFd> black_hole = ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(black_hole.ok());
+  for (const bool bounded : {false, true}) {
+    SCOPED_TRACE(bounded ? "max_buffered_bytes: 65536" : "default");
+    StartMirror(*LocalPort(black_hole->get()), bounded ? ", max_buffered_bytes: 65536" : "");
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    ClientStreamResponse response;
+    auto writer = stub_->ClientStream(&context, &response);
+    for (int i = 0; i < 4; ++i) {
+      ClientStreamRequest request;
+      request.set_payload(std::string(64 * 1024, 'z'));
+      ASSERT_TRUE(writer->Write(request));
+    }
+    ASSERT_TRUE(writer->WritesDone());
+    ASSERT_TRUE(writer->Finish().ok());
+    EXPECT_EQ(Counter("polymesh_gateway_mirror_cancelled_total"), bounded ? 1 : 0);
+  }
+}
+
 TEST_F(MirrorTest, APercentOfCallsIsMirrored) {
   StartMirror(shadow_.port(), ", percent: 50");
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Unary(UnaryRequest()).ok());
