@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<UpstreamControl>> UpstreamControl::Start(
   std::unique_ptr<UpstreamControl> control(
       new UpstreamControl(clusters, std::move(resolver), std::move(*loop)));
   control->thread_ = std::thread([raw = control.get()] { raw->Run(); });
+  control->resolver_thread_ = std::thread([raw = control.get()] { raw->Resolve(); });
   return control;
 }
 
@@ -58,11 +59,41 @@ void UpstreamControl::Run() {
 }
 
 void UpstreamControl::Refresh(ClusterControl& control) {
-  std::vector<std::string> errors;
+  absl::MutexLock lock(&mutex_);
+  lookups_.push_back(&control);
+}
+
+void UpstreamControl::Resolve() {
+  while (true) {
+    ClusterControl* control = nullptr;
+    {
+      absl::MutexLock lock(&mutex_);
+      const auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+        return stopping_ || !lookups_.empty();
+      };
+      mutex_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      control = lookups_.front();
+      lookups_.pop_front();
+    }
+    // Only this thread computes a cluster's next set, and only the control
+    // thread publishes it (one lookup per cluster at a time: the next is
+    // armed when this one is applied).
+    std::vector<std::string> errors;
+    std::shared_ptr<const EndpointSet> next =
+        RefreshEndpoints(control->cluster, resolver_, &errors);
+    loop_->Post([this, control, next = std::move(next), errors = std::move(errors)] {
+      Apply(*control, next, errors);
+    });
+  }
+}
+
+void UpstreamControl::Apply(ClusterControl& control, std::shared_ptr<const EndpointSet> next,
+                            const std::vector<std::string>& errors) {
+  for (const std::string& error : errors) {
+    Log(LogLevel::kWarning, "DNS refresh failed", {{"error", error}});
+  }
   std::shared_ptr<const EndpointSet> before = control.cluster.endpoints();
-  std::shared_ptr<const EndpointSet> next =
-      RefreshEndpoints(control.cluster, resolver_, &errors);
-  for (const std::string& error : errors) Log(LogLevel::kWarning, "DNS refresh failed", {{"error", error}});
   if (next != nullptr) {
     std::vector<std::string> was, now;
     for (const auto& state : before->endpoints) {
@@ -84,8 +115,14 @@ void UpstreamControl::Refresh(ClusterControl& control) {
 void UpstreamControl::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
   loop_->Exit();
   if (thread_.joinable()) thread_.join();
+  // Its results, posted to a loop that no longer runs, are dropped.
+  if (resolver_thread_.joinable()) resolver_thread_.join();
   for (auto& control : controls_) {
     if (control->checker != nullptr) control->checker->WaitForChecks();
   }

@@ -2,7 +2,10 @@
 // resolves the clusters' host names again every dns_refresh_interval and
 // publishes each changed endpoint set (UpstreamCluster::Publish), and runs
 // the active health checks (HealthChecker). Workers never wait for it: they
-// read what it writes through atomics.
+// read what it writes through atomics. The lookups themselves (blocking
+// getaddrinfo calls) run on a resolver thread of their own, so a slow DNS
+// server never holds up the health checks; the control thread applies
+// their results.
 //
 // Usage:
 //
@@ -13,11 +16,15 @@
 #ifndef POLYMESH_GATEWAY_SRC_UPSTREAM_UPSTREAM_CONTROL_H_
 #define POLYMESH_GATEWAY_SRC_UPSTREAM_UPSTREAM_CONTROL_H_
 
+#include <deque>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "upstream/cluster.h"
 #include "upstream/health_checker.h"
 #include "worker/event_loop.h"
@@ -36,7 +43,8 @@ class UpstreamControl {
   UpstreamControl(const UpstreamControl&) = delete;
   UpstreamControl& operator=(const UpstreamControl&) = delete;
 
-  // Cancels the health checks in flight and ends the thread. Idempotent.
+  // Cancels the health checks in flight and ends the threads (after the
+  // lookup in progress, if any, returns). Idempotent.
   void Stop();
 
  private:
@@ -45,13 +53,23 @@ class UpstreamControl {
   UpstreamControl(UpstreamClusters& clusters, HostResolver resolver,
                   std::unique_ptr<EventLoop> loop);
   void Run();
+  // On the control thread: hands `control`'s lookup to the resolver thread.
   void Refresh(ClusterControl& control);
+  // On the control thread: publishes what a lookup found, arms the next.
+  void Apply(ClusterControl& control, std::shared_ptr<const EndpointSet> next,
+             const std::vector<std::string>& errors);
+  // The resolver thread: runs the lookups handed to it, one at a time.
+  void Resolve();
 
   UpstreamClusters& clusters_;
   const HostResolver resolver_;
   std::unique_ptr<EventLoop> loop_;
   std::vector<std::unique_ptr<ClusterControl>> controls_;
   std::thread thread_;
+  std::thread resolver_thread_;
+  absl::Mutex mutex_;
+  std::deque<ClusterControl*> lookups_ ABSL_GUARDED_BY(mutex_);
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   bool stopped_ = false;
 };
 

@@ -10,8 +10,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "config/config_loader.h"
 #include "echo_backend.h"
@@ -70,8 +72,11 @@ class UpstreamResilienceTest : public ::testing::Test {
     stub_ = EchoService::NewStub(channel_);
   }
 
-  void TearDown() override {
+  void TearDown() override { StopGateway(); }
+
+  void StopGateway() {
     if (gateway_ != nullptr) gateway_->Stop(absl::Seconds(1));
+    gateway_.reset();
   }
 
   grpc::Status Call(int delay_ms = 0) {
@@ -203,20 +208,61 @@ class FakeDns {
     absl::MutexLock lock(&mutex_);
     return lookups_;
   }
+  // From now on a lookup does not return until Release() (a DNS server that
+  // does not answer).
+  void Hang() {
+    absl::MutexLock lock(&mutex_);
+    hang_ = true;
+  }
+  void Release() { released_.Notify(); }
   HostResolver resolver() {
     return [this](absl::string_view host) -> absl::StatusOr<std::vector<std::string>> {
+      bool hang = false;
+      {
+        absl::MutexLock lock(&mutex_);
+        ++lookups_;
+        hang = hang_;
+      }
+      if (hang) released_.WaitForNotification();
       absl::MutexLock lock(&mutex_);
-      ++lookups_;
       if (host != "backends.test") return absl::NotFoundError("unknown host");
       return records_;
     };
   }
 
  private:
+  absl::Notification released_;
+  bool hang_ ABSL_GUARDED_BY(mutex_) = false;
   absl::Mutex mutex_;
   absl::StatusOr<std::vector<std::string>> records_ ABSL_GUARDED_BY(mutex_);
   int lookups_ ABSL_GUARDED_BY(mutex_) = 0;
 };
+
+// Lookups run on a thread of their own: one that hangs holds up neither
+// the health checks nor the calls, nor the gateway's stop for longer than
+// it hangs.
+TEST_F(UpstreamResilienceTest, AHangingLookupHoldsUpNeitherHealthChecksNorCalls) {
+  EchoBackend backend("127.0.0.1", 0);
+  FakeDns dns;
+  dns.Set(std::vector<std::string>{"127.0.0.1"});
+  Start(absl::StrCat("    endpoints: [{ address: backends.test, port: ", backend.port(),
+                     " }]\n    dns_refresh_interval: 100ms\n"
+                     "    health_check: { interval: 20ms }\n"),
+        dns.resolver());
+  // The gateway's threads call `dns`: they stop first, after the lookup.
+  absl::Cleanup stop = [&] {
+    dns.Release();
+    StopGateway();
+  };
+  const auto& events = gateway_->upstreams()[0]->events();
+  ASSERT_TRUE(Eventually([&] { return events.health_checks_passed.load() > 0; }));
+  dns.Hang();
+  const int lookups = dns.lookups();
+  ASSERT_TRUE(Eventually([&] { return dns.lookups() > lookups; }));  // one is hanging now
+  const uint64_t checks = events.health_checks_passed.load();
+  EXPECT_TRUE(Eventually([&] { return events.health_checks_passed.load() >= checks + 5; }));
+  EXPECT_TRUE(Call().ok());
+}
 
 TEST_F(UpstreamResilienceTest, DnsChangesMoveCallsAndAFailedLookupKeepsTheLastSet) {
   // Two backends on one port, at two loopback addresses.
@@ -227,6 +273,7 @@ TEST_F(UpstreamResilienceTest, DnsChangesMoveCallsAndAFailedLookupKeepsTheLastSe
   Start(absl::StrCat("    endpoints: [{ address: backends.test, port: ", old_backend.port(),
                      " }]\n    dns_refresh_interval: 100ms\n"),
         dns.resolver());
+  absl::Cleanup stop = [&] { StopGateway(); };  // its threads call `dns`
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Call().ok());
   EXPECT_EQ(old_backend.record().calls(), 3);
 
