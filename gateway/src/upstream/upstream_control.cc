@@ -31,7 +31,15 @@ absl::StatusOr<std::unique_ptr<UpstreamControl>> UpstreamControl::Start(
   std::unique_ptr<UpstreamControl> control(
       new UpstreamControl(clusters, std::move(resolver), std::move(*loop)));
   control->thread_ = std::thread([raw = control.get()] { raw->Run(); });
-  control->resolver_thread_ = std::thread([raw = control.get()] { raw->Resolve(); });
+  // The resolver thread only where some endpoint is a host name.
+  const bool has_names = std::any_of(clusters.begin(), clusters.end(), [](const auto& cluster) {
+    const auto& configured = cluster->spec().configured;
+    return std::any_of(configured.begin(), configured.end(),
+                       [](const ConfiguredEndpoint& e) { return e.refreshed; });
+  });
+  if (has_names) {
+    control->resolver_thread_ = std::thread([raw = control.get()] { raw->Resolve(); });
+  }
   return control;
 }
 

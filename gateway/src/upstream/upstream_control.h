@@ -3,9 +3,9 @@
 // publishes each changed endpoint set (UpstreamCluster::Publish), and runs
 // the active health checks (HealthChecker). Workers never wait for it: they
 // read what it writes through atomics. The lookups themselves (blocking
-// getaddrinfo calls) run on a resolver thread of their own, so a slow DNS
-// server never holds up the health checks; the control thread applies
-// their results.
+// getaddrinfo calls) run on a resolver thread of their own, started when
+// some endpoint is a host name, so a slow DNS server never holds up the
+// health checks; the control thread applies their results.
 //
 // Usage:
 //
