@@ -16,12 +16,10 @@
 #include "codec/mirror.h"
 #include "codec/upstream_request.h"
 #include "common/grpc_timeout.h"
+#include "common/string_views.h"
 
 namespace polymesh::gateway {
 namespace {
-
-// The tracing API speaks std::string_view; abseil here has its own type.
-std::string_view Std(absl::string_view value) { return {value.data(), value.size()}; }
 
 constexpr absl::string_view kHealthServicePrefix = "/grpc.health.v1.Health/";
 
@@ -120,7 +118,7 @@ void Call::Start() {
     const HeaderString* traceparent = request_headers_.Find("traceparent");
     const HeaderString* tracestate = request_headers_.Find("tracestate");
     server_span_ = context_.tracer->StartServer(
-        Std(path_view), traceparent != nullptr ? *traceparent : std::string_view(),
+        ToStd(path_view), traceparent != nullptr ? *traceparent : std::string_view(),
         tracestate != nullptr ? *tracestate : std::string_view());
     traced_ = true;
   }
@@ -367,7 +365,7 @@ void Call::OnUpstreamFailure(absl::string_view message, bool refused) {
   }
   upstream_ = nullptr;
   if (client_span_open_) {
-    client_span_.End(static_cast<int>(GrpcStatus::kUnavailable), Std(message));
+    client_span_.End(static_cast<int>(GrpcStatus::kUnavailable), ToStd(message));
     client_span_open_ = false;
   }
   Fail(GrpcStatus::kUnavailable, message);
@@ -623,7 +621,7 @@ void Call::ReleaseUpstream(uint32_t error_code, GrpcStatus span_status,
     response_offset_ = 0;
   }
   if (client_span_open_) {
-    client_span_.End(static_cast<int>(span_status), Std(span_message));
+    client_span_.End(static_cast<int>(span_status), ToStd(span_message));
     client_span_open_ = false;
   }
 }

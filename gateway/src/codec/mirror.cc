@@ -12,13 +12,9 @@
 #include "codec/call_policies.h"
 #include "codec/upstream_request.h"
 #include "common/grpc_status.h"
+#include "common/string_views.h"
 
 namespace polymesh::gateway {
-namespace {
-
-std::string_view Std(absl::string_view value) { return {value.data(), value.size()}; }
-
-}  // namespace
 
 ShadowCall* ShadowCall::Start(CallContext& context, size_t route_index,
                               const MirrorSpec& mirror, const HeaderList& headers,
@@ -33,7 +29,7 @@ ShadowCall* ShadowCall::Start(CallContext& context, size_t route_index,
   if (parent != nullptr) {
     const UpstreamEndpoint& endpoint = shadow->upstream_->endpoint();
     shadow->span_ = parent->StartClient(endpoint.host, endpoint.port);
-    shadow->span_.SetMirror(Std(mirror.cluster));
+    shadow->span_.SetMirror(ToStd(mirror.cluster));
     shadow->span_open_ = true;
   }
   shadow->upstream_->Attach(shadow);  // may end it at once
@@ -163,7 +159,7 @@ void ShadowCall::Finish(Outcome outcome, int grpc_status, absl::string_view mess
   }
   request_buffer_.clear();
   request_buffer_.shrink_to_fit();
-  span_.End(grpc_status, Std(message));
+  span_.End(grpc_status, ToStd(message));
   if (context_.stats != nullptr && outcome != Outcome::kOk) {
     context_.stats->CountPolicy(route_index_, outcome == Outcome::kFailed
                                                   ? PolicyCounter::kMirrorFailed

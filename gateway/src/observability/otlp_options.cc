@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/string_views.h"
 #include "grpc/grpc.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -49,18 +50,10 @@ struct Value {
   const char* variable;
 };
 
-// abseil (as packaged) has its own string_view type, distinct from std's.
-absl::string_view ToAbsl(std::string_view value) { return {value.data(), value.size()}; }
-
-std::string_view Trim(std::string_view value) {
-  const absl::string_view trimmed = absl::StripAsciiWhitespace(ToAbsl(value));
-  return {trimmed.data(), trimmed.size()};
-}
-
 Value Lookup(const EnvironmentLookup& lookup, const Setting& setting) {
-  const std::string_view traces = Trim(lookup(setting.traces));
+  const std::string_view traces = TrimBlanks(lookup(setting.traces));
   if (!traces.empty()) return {traces, setting.traces};
-  const std::string_view generic = Trim(lookup(setting.generic));
+  const std::string_view generic = TrimBlanks(lookup(setting.generic));
   if (!generic.empty()) return {generic, setting.generic};
   return {{}, setting.traces};
 }
@@ -123,12 +116,6 @@ absl::StatusOr<Endpoint> ParseEndpoint(const Value& value) {
   return endpoint;
 }
 
-absl::StatusOr<bool> ParseBool(const Value& value) {
-  if (value.text.empty() || absl::EqualsIgnoreCase(ToAbsl(value.text), "false")) return false;
-  if (absl::EqualsIgnoreCase(ToAbsl(value.text), "true")) return true;
-  return MalformedVariable(value.variable, value.text, "expected true or false");
-}
-
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -158,7 +145,9 @@ absl::StatusOr<OtlpOptions> ReadOtlpOptions(const EnvironmentLookup& lookup) {
   absl::StatusOr<Endpoint> endpoint = ParseEndpoint(endpoint_value);
   if (!endpoint.ok()) return endpoint.status();
   options.target = endpoint->target;
-  absl::StatusOr<bool> insecure = ParseBool(Lookup(lookup, kInsecure));
+  const Value insecure_value = Lookup(lookup, kInsecure);
+  absl::StatusOr<bool> insecure =
+      ParseBooleanVariable(insecure_value.variable, insecure_value.text);
   if (!insecure.ok()) return insecure.status();
   options.use_tls = endpoint->https.value_or(!*insecure);
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/string_views.h"
 #include "opentelemetry/sdk/resource/resource_detector.h"
 #include "opentelemetry/sdk/trace/samplers/always_off.h"
 #include "opentelemetry/sdk/trace/samplers/always_on.h"
@@ -34,23 +35,10 @@ constexpr char kBspMaxQueueSize[] = "OTEL_BSP_MAX_QUEUE_SIZE";
 constexpr char kBspMaxExportBatchSize[] = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
 constexpr char kSemconvStabilityOptIn[] = "OTEL_SEMCONV_STABILITY_OPT_IN";
 
-// abseil (as packaged) has its own string_view type, distinct from std's.
-absl::string_view ToAbsl(std::string_view value) { return {value.data(), value.size()}; }
-std::string_view FromAbsl(absl::string_view value) { return {value.data(), value.size()}; }
-
-std::string_view Trim(std::string_view value) {
-  return FromAbsl(absl::StripAsciiWhitespace(ToAbsl(value)));
-}
-
-// The value of an environment variable; empty when unset.
-std::string_view GetEnv(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string_view() : std::string_view(value);
-}
 
 // A ratio in [0, 1] from OTEL_TRACES_SAMPLER_ARG; 1 when empty.
 absl::StatusOr<double> ParseRatio(std::string_view arg) {
-  arg = Trim(arg);
+  arg = TrimBlanks(arg);
   if (arg.empty()) return 1.0;
   double ratio = 0;
   // The negated test also rejects NaN.
@@ -89,7 +77,7 @@ std::optional<std::string> PercentDecode(std::string_view value) {
 // A positive integer from an OTEL_BSP_* variable; `fallback` when empty.
 absl::StatusOr<uint64_t> ParsePositive(std::string_view variable, std::string_view value,
                                        uint64_t fallback) {
-  value = Trim(value);
+  value = TrimBlanks(value);
   if (value.empty()) return fallback;
   uint64_t parsed = 0;
   if (!absl::SimpleAtoi(ToAbsl(value), &parsed) || parsed == 0) {
@@ -116,23 +104,27 @@ class AttributesDetector final : public sdk_resource::ResourceDetector {
 SemconvMode ParseSemconvStabilityOptIn(std::string_view value) {
   SemconvMode mode = SemconvMode::kOld;
   for (absl::string_view piece : absl::StrSplit(ToAbsl(value), ',')) {
-    const std::string_view entry = Trim(FromAbsl(piece));
+    const std::string_view entry = TrimBlanks(ToStd(piece));
     if (entry == "rpc/dup") return SemconvMode::kDup;
     if (entry == "rpc") mode = SemconvMode::kNew;
   }
   return mode;
 }
 
-absl::StatusOr<bool> ParseSdkDisabled(std::string_view value) {
-  value = Trim(value);
+absl::StatusOr<bool> ParseBooleanVariable(std::string_view variable, std::string_view value) {
+  value = TrimBlanks(value);
   if (value.empty() || absl::EqualsIgnoreCase(ToAbsl(value), "false")) return false;
   if (absl::EqualsIgnoreCase(ToAbsl(value), "true")) return true;
-  return MalformedVariable(kSdkDisabled, value, "expected true or false");
+  return MalformedVariable(variable, value, "expected true or false");
+}
+
+absl::StatusOr<bool> ParseSdkDisabled(std::string_view value) {
+  return ParseBooleanVariable(kSdkDisabled, value);
 }
 
 absl::StatusOr<std::unique_ptr<sdk_trace::Sampler>> ParseSampler(std::string_view sampler,
                                                                  std::string_view arg) {
-  const std::string name = absl::AsciiStrToLower(ToAbsl(Trim(sampler)));
+  const std::string name = absl::AsciiStrToLower(ToAbsl(TrimBlanks(sampler)));
   if (name.empty() || name == "parentbased_always_on") {
     return std::make_unique<sdk_trace::ParentBasedSampler>(
         std::make_shared<sdk_trace::AlwaysOnSampler>());
@@ -167,7 +159,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseKeyValueLi
     std::string_view variable, std::string_view value) {
   std::vector<std::pair<std::string, std::string>> entries;
   for (absl::string_view piece : absl::StrSplit(ToAbsl(value), ',')) {
-    const std::string_view entry = Trim(FromAbsl(piece));
+    const std::string_view entry = TrimBlanks(ToStd(piece));
     if (entry.empty()) continue;
     const size_t equals = entry.find('=');
     if (equals == std::string_view::npos) {
@@ -175,13 +167,13 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseKeyValueLi
                        absl::StrCat("entry \"", absl::CEscape(ToAbsl(entry)),
                                     "\" has no '='"));
     }
-    const std::string_view key = Trim(entry.substr(0, equals));
+    const std::string_view key = TrimBlanks(entry.substr(0, equals));
     if (key.empty()) {
       return MalformedVariable(variable, value,
                        absl::StrCat("entry \"", absl::CEscape(ToAbsl(entry)),
                                     "\" has an empty key"));
     }
-    std::optional<std::string> decoded = PercentDecode(Trim(entry.substr(equals + 1)));
+    std::optional<std::string> decoded = PercentDecode(TrimBlanks(entry.substr(equals + 1)));
     if (!decoded.has_value()) {
       return MalformedVariable(
           variable, value,
@@ -208,7 +200,7 @@ absl::StatusOr<sdk_resource::Resource> MakeResource(std::string_view resource_at
       ParseResourceAttributes(resource_attributes);
   if (!attributes.ok()) return attributes.status();
   constexpr char kServiceNameKey[] = "service.name";
-  service_name = Trim(service_name);
+  service_name = TrimBlanks(service_name);
   if (!service_name.empty()) {
     attributes->SetAttribute(kServiceNameKey, std::string(service_name));
   } else if (attributes->find(kServiceNameKey) == attributes->end()) {
@@ -246,30 +238,31 @@ absl::StatusOr<sdk_trace::BatchSpanProcessorOptions> ParseBatchSpanProcessorOpti
 }
 
 absl::StatusOr<TracingEnvironment> ReadTracingEnvironment(std::string_view default_service_name) {
+  const EnvironmentLookup get_env = ProcessEnvironment();
   TracingEnvironment env;
-  absl::StatusOr<bool> disabled = ParseSdkDisabled(GetEnv(kSdkDisabled));
+  absl::StatusOr<bool> disabled = ParseSdkDisabled(get_env(kSdkDisabled));
   if (!disabled.ok()) return disabled.status();
   env.sdk_disabled = *disabled;
   if (env.sdk_disabled) return env;
 
-  env.semconv = ParseSemconvStabilityOptIn(GetEnv(kSemconvStabilityOptIn));
+  env.semconv = ParseSemconvStabilityOptIn(get_env(kSemconvStabilityOptIn));
 
   absl::StatusOr<std::unique_ptr<sdk_trace::Sampler>> sampler =
-      ParseSampler(GetEnv(kTracesSampler), GetEnv(kTracesSamplerArg));
+      ParseSampler(get_env(kTracesSampler), get_env(kTracesSamplerArg));
   if (!sampler.ok()) return sampler.status();
   env.sampler = *std::move(sampler);
 
   absl::StatusOr<sdk_resource::Resource> resource =
-      MakeResource(GetEnv(kResourceAttributes), GetEnv(kServiceName), default_service_name);
+      MakeResource(get_env(kResourceAttributes), get_env(kServiceName), default_service_name);
   if (!resource.ok()) return resource.status();
   env.resource.emplace(*std::move(resource));
 
   absl::StatusOr<sdk_trace::BatchSpanProcessorOptions> batch = ParseBatchSpanProcessorOptions(
-      GetEnv(kBspScheduleDelay), GetEnv(kBspMaxQueueSize), GetEnv(kBspMaxExportBatchSize));
+      get_env(kBspScheduleDelay), get_env(kBspMaxQueueSize), get_env(kBspMaxExportBatchSize));
   if (!batch.ok()) return batch.status();
   env.batch = *batch;
 
-  absl::StatusOr<OtlpOptions> exporter = ReadOtlpOptions(ProcessEnvironment());
+  absl::StatusOr<OtlpOptions> exporter = ReadOtlpOptions(get_env);
   if (!exporter.ok()) return exporter.status();
   env.exporter = *std::move(exporter);
   return env;

@@ -62,7 +62,11 @@ absl::Status MalformedVariable(std::string_view variable, std::string_view value
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseKeyValueList(
     std::string_view variable, std::string_view value);
 
-// Parses OTEL_SDK_DISABLED: "true" or "false" (any case), empty for false.
+// Parses a boolean variable: "true" or "false" (any case, blanks around
+// them trimmed), empty for false; INVALID_ARGUMENT naming `variable` else.
+absl::StatusOr<bool> ParseBooleanVariable(std::string_view variable, std::string_view value);
+
+// Parses OTEL_SDK_DISABLED (ParseBooleanVariable).
 absl::StatusOr<bool> ParseSdkDisabled(std::string_view value);
 
 // Builds the sampler named by OTEL_TRACES_SAMPLER (`sampler`) with the
