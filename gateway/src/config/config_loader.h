@@ -21,12 +21,18 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "contracts/contract_registry.h"
 #include "polymesh/gateway/v1/config.pb.h"
 
 namespace polymesh::gateway {
 
 using ::polymesh::gateway::v1::GatewayConfig;
+
+// A duration of the configuration (google.protobuf.Duration) as absl's.
+inline absl::Duration ToAbslDuration(const google::protobuf::Duration& duration) {
+  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
+}
 
 // A position in a configuration file, 1-based.
 struct SourcePosition {

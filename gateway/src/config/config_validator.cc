@@ -64,7 +64,7 @@ class Validator {
     for (int i = 0; i < config_.routes_size(); ++i) {
       RETURN_IF_ERROR(CheckRoute(i, clusters, routes));
     }
-    return absl::OkStatus();
+    return CheckContracts(clusters);
   }
 
  private:
@@ -147,10 +147,10 @@ class Validator {
       if (outlier.has_base_ejection_time()) {
         RETURN_IF_ERROR(AtLeast(outlier.base_ejection_time(), absl::Milliseconds(1),
                                 where + ".base_ejection_time"));
-        base = ToDuration(outlier.base_ejection_time());
+        base = ToAbslDuration(outlier.base_ejection_time());
       }
       if (outlier.has_max_ejection_time()) {
-        max = ToDuration(outlier.max_ejection_time());
+        max = ToAbslDuration(outlier.max_ejection_time());
       }
       if (max < base) {
         return Error(where + ".max_ejection_time",
@@ -161,13 +161,9 @@ class Validator {
     return absl::OkStatus();
   }
 
-  static absl::Duration ToDuration(const google::protobuf::Duration& duration) {
-    return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
-  }
-
   absl::Status AtLeast(const google::protobuf::Duration& duration, absl::Duration least,
                        const std::string& path) const {
-    const absl::Duration value = ToDuration(duration);
+    const absl::Duration value = ToAbslDuration(duration);
     if (value >= least) return absl::OkStatus();
     return Error(path, absl::StrCat("at least ", absl::FormatDuration(least), ", got ",
                                     absl::FormatDuration(value)));
@@ -243,12 +239,8 @@ class Validator {
                      "cluster \"local\" needs local_services to be set");
       }
     } else if (!clusters.contains(route.cluster())) {
-      std::vector<std::string> known(clusters.begin(), clusters.end());
-      std::sort(known.begin(), known.end());
-      return Error(path + ".cluster",
-                   absl::StrCat("unknown cluster \"", route.cluster(),
-                                "\" (clusters: ", absl::StrJoin(known, ", "),
-                                config_.has_local_services() ? ", local" : "", ")"));
+      return UnknownCluster(path + ".cluster", route.cluster(), clusters,
+                            config_.has_local_services() ? ", local" : "");
     }
     if (route.timeout().seconds() < 0 || route.timeout().nanos() < 0) {
       return Error(path + ".timeout", "must not be negative");
@@ -318,6 +310,34 @@ class Validator {
     return absl::OkStatus();
   }
 
+  // INVALID_ARGUMENT at `path`: `name` is none of `clusters` (listed, sorted,
+  // then `more`).
+  absl::Status UnknownCluster(const std::string& path, const std::string& name,
+                              const absl::flat_hash_set<std::string>& clusters,
+                              absl::string_view more = "") const {
+    std::vector<std::string> known(clusters.begin(), clusters.end());
+    std::sort(known.begin(), known.end());
+    return Error(path, absl::StrCat("unknown cluster \"", name, "\" (clusters: ",
+                                    absl::StrJoin(known, ", "), more, ")"));
+  }
+
+  // contracts.reflection: each entry names a cluster of the configuration,
+  // and its timeout, when set, is at least 1ms.
+  absl::Status CheckContracts(const absl::flat_hash_set<std::string>& clusters) {
+    for (int i = 0; i < config_.contracts().reflection_size(); ++i) {
+      const v1::ContractReflection& entry = config_.contracts().reflection(i);
+      const std::string path = absl::StrCat("contracts.reflection[", i, "]");
+      if (entry.cluster().empty()) {
+        return Error(path + ".cluster", "required: a cluster name");
+      }
+      if (!clusters.contains(entry.cluster())) {
+        return UnknownCluster(path + ".cluster", entry.cluster(), clusters);
+      }
+      RETURN_IF_ERROR(CheckOptionalDuration(path + ".timeout", entry.timeout()));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status CheckMirror(const std::string& path, const v1::Mirror& mirror,
                            const absl::flat_hash_set<std::string>& clusters) {
     if (mirror.cluster().empty()) return Error(path + ".cluster", "required");
@@ -325,11 +345,7 @@ class Validator {
       return Error(path + ".cluster", "the gateway's own services cannot be a mirror");
     }
     if (!clusters.contains(mirror.cluster())) {
-      std::vector<std::string> known(clusters.begin(), clusters.end());
-      std::sort(known.begin(), known.end());
-      return Error(path + ".cluster",
-                   absl::StrCat("unknown cluster \"", mirror.cluster(),
-                                "\" (clusters: ", absl::StrJoin(known, ", "), ")"));
+      return UnknownCluster(path + ".cluster", mirror.cluster(), clusters);
     }
     if (mirror.percent() > 100) {
       return Error(path + ".percent",
@@ -351,10 +367,7 @@ class Validator {
       const std::string where = absl::StrCat(path, ".split[", i, "].cluster");
       if (share.cluster().empty()) return Error(where, "required");
       if (!clusters.contains(share.cluster())) {
-        std::vector<std::string> known(clusters.begin(), clusters.end());
-        std::sort(known.begin(), known.end());
-        return Error(where, absl::StrCat("unknown cluster \"", share.cluster(),
-                                         "\" (clusters: ", absl::StrJoin(known, ", "), ")"));
+        return UnknownCluster(where, share.cluster(), clusters);
       }
       if (!seen.insert(share.cluster()).second) {
         return Error(where, absl::StrCat("\"", share.cluster(), "\" is in the split twice"));

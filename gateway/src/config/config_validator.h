@@ -8,7 +8,9 @@
 // unique; every route with a well-formed match rule and a cluster that exists
 // (or "local", which needs local_services); durations not negative; the
 // ranges of retry policies (status names, attempts, backoffs, buffer and
-// budget) and mirrors (an existing cluster other than "local", percent).
+// budget) and mirrors (an existing cluster other than "local", percent,
+// max_buffered_bytes); contracts.reflection entries naming an existing
+// cluster, with a timeout of at least 1ms when set.
 //
 // Usage:
 //

@@ -50,9 +50,10 @@ void ResolveContractPaths(absl::string_view base_dir, v1::GatewayConfig& config)
 // registry (this calls those servers); nullptr when it has no `contracts`.
 // INVALID_ARGUMENT naming contracts.descriptor_sets[i] and where it was
 // written when a set cannot be read or loaded, or when `contracts` names no
-// set and no cluster; INVALID_ARGUMENT naming contracts.reflection[i] for an
-// unknown cluster or a timeout under 1ms; UNAVAILABLE naming it when no
-// endpoint of the cluster answers (each endpoint's error is in the message).
+// set and no cluster; UNAVAILABLE naming contracts.reflection[i] when no
+// endpoint of its cluster answers (each endpoint's error is in the message).
+// ValidateConfig checks the reflection entries themselves (a cluster of the
+// configuration, a timeout of at least 1ms).
 absl::StatusOr<std::shared_ptr<const ContractRegistry>> LoadContracts(
     const ParsedConfig& parsed);
 

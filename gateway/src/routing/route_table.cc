@@ -4,13 +4,10 @@
 
 #include "absl/strings/match.h"
 #include "common/grpc_status.h"
+#include "config/config_loader.h"
 
 namespace polymesh::gateway {
 namespace {
-
-absl::Duration FromProto(const google::protobuf::Duration& duration) {
-  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
-}
 
 bool IsSet(const google::protobuf::Duration& duration) {
   return duration.seconds() > 0 || duration.nanos() > 0;
@@ -29,10 +26,12 @@ RetrySpec RetrySpecFromConfig(const v1::RetryPolicy& policy) {
     }
   }
   if (policy.max_attempts() > 0) spec.max_attempts = policy.max_attempts();
-  if (IsSet(policy.per_try_timeout())) spec.per_try_timeout = FromProto(policy.per_try_timeout());
-  if (IsSet(policy.base_backoff())) spec.base_backoff = FromProto(policy.base_backoff());
+  if (IsSet(policy.per_try_timeout())) {
+    spec.per_try_timeout = ToAbslDuration(policy.per_try_timeout());
+  }
+  if (IsSet(policy.base_backoff())) spec.base_backoff = ToAbslDuration(policy.base_backoff());
   spec.max_backoff =
-      IsSet(policy.max_backoff()) ? FromProto(policy.max_backoff()) : 10 * spec.base_backoff;
+      IsSet(policy.max_backoff()) ? ToAbslDuration(policy.max_backoff()) : 10 * spec.base_backoff;
   if (policy.buffer_bytes() > 0) spec.buffer_bytes = policy.buffer_bytes();
   if (policy.budget_percent() > 0) spec.budget_percent = policy.budget_percent();
   if (policy.min_retry_concurrency() > 0) {
@@ -83,7 +82,7 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
       entry.cluster = entry.split.front().cluster;
       entry.cluster_index = entry.split.front().cluster_index;
     }
-    if (IsSet(route.timeout())) entry.timeout = FromProto(route.timeout());
+    if (IsSet(route.timeout())) entry.timeout = ToAbslDuration(route.timeout());
     if (route.has_retry()) entry.retry = RetrySpecFromConfig(route.retry());
     if (route.has_mirror()) {
       MirrorSpec& mirror = entry.mirror.emplace();

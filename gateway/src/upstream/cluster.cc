@@ -10,14 +10,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "config/config_loader.h"
 #include "worker/socket.h"
 
 namespace polymesh::gateway {
 namespace {
-
-absl::Duration ToDuration(const google::protobuf::Duration& duration) {
-  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
-}
 
 bool IsNumericAddress(const std::string& host) {
   in6_addr scratch;
@@ -47,12 +44,14 @@ absl::StatusOr<std::vector<ClusterSpec>> ClusterSpecsFromConfig(
     const v1::Cluster& cluster = config.clusters(i);
     ClusterSpec& spec = specs.emplace_back();
     spec.name = cluster.name();
-    if (cluster.has_connect_timeout()) spec.connect_timeout = ToDuration(cluster.connect_timeout());
+    if (cluster.has_connect_timeout()) {
+      spec.connect_timeout = ToAbslDuration(cluster.connect_timeout());
+    }
     if (cluster.load_balancing() == v1::LOAD_BALANCING_LEAST_REQUEST) {
       spec.load_balancing = LoadBalancerPolicy::kLeastRequest;
     }
     if (cluster.has_dns_refresh_interval()) {
-      spec.dns_refresh_interval = ToDuration(cluster.dns_refresh_interval());
+      spec.dns_refresh_interval = ToAbslDuration(cluster.dns_refresh_interval());
     }
     if (cluster.max_connections_per_endpoint() > 0) {
       spec.max_connections_per_endpoint = cluster.max_connections_per_endpoint();
@@ -60,8 +59,8 @@ absl::StatusOr<std::vector<ClusterSpec>> ClusterSpecsFromConfig(
     if (cluster.has_health_check()) {
       const v1::HealthCheck& check = cluster.health_check();
       HealthCheckPolicy& policy = spec.health_check.emplace();
-      if (check.has_interval()) policy.interval = ToDuration(check.interval());
-      if (check.has_timeout()) policy.timeout = ToDuration(check.timeout());
+      if (check.has_interval()) policy.interval = ToAbslDuration(check.interval());
+      if (check.has_timeout()) policy.timeout = ToAbslDuration(check.timeout());
       if (check.unhealthy_threshold() > 0) policy.unhealthy_threshold = check.unhealthy_threshold();
       if (check.healthy_threshold() > 0) policy.healthy_threshold = check.healthy_threshold();
       policy.service = check.service();
@@ -73,10 +72,10 @@ absl::StatusOr<std::vector<ClusterSpec>> ClusterSpecsFromConfig(
         spec.outlier.consecutive_failures = outlier.consecutive_failures();
       }
       if (outlier.has_base_ejection_time()) {
-        spec.outlier.base_ejection_time = ToDuration(outlier.base_ejection_time());
+        spec.outlier.base_ejection_time = ToAbslDuration(outlier.base_ejection_time());
       }
       if (outlier.has_max_ejection_time()) {
-        spec.outlier.max_ejection_time = ToDuration(outlier.max_ejection_time());
+        spec.outlier.max_ejection_time = ToAbslDuration(outlier.max_ejection_time());
       }
     }
     for (int j = 0; j < cluster.endpoints_size(); ++j) {

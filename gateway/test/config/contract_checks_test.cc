@@ -408,7 +408,7 @@ TEST_F(ReflectedContractsTest, MistakesNameTheField) {
       Load("contracts: { reflection: [{ cluster: nope }] }", kEchoRoute).status();
   EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(unknown.message()), HasSubstr("contracts.reflection[0].cluster"));
-  EXPECT_THAT(std::string(unknown.message()), HasSubstr("no cluster \"nope\" (clusters: echo)"));
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("unknown cluster \"nope\" (clusters: echo)"));
 
   absl::Status short_timeout =
       Load("contracts: { reflection: [{ cluster: echo, timeout: 0.0001s }] }", kEchoRoute)
