@@ -174,10 +174,14 @@ class Processes:
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop_all(self) -> None:
-        for name, proc in reversed(self.started):
-            if proc.poll() is not None:
+    def stop(self, pid: int) -> None:
+        """Stops the process `pid` that this started: SIGTERM, then SIGKILL after 10 s."""
+        for name, proc in self.started:
+            if proc.pid != pid:
                 continue
+            self.started.remove((name, proc))
+            if proc.poll() is not None:
+                return
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGTERM)
             try:
@@ -187,7 +191,11 @@ class Processes:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.started.clear()
+            return
+
+    def stop_all(self) -> None:
+        for _, proc in reversed(list(self.started)):
+            self.stop(proc.pid)
 
 
 def wait_for(what: str, check: Callable[[], bool], proc: subprocess.Popen[bytes], limit_s: float):
@@ -245,16 +253,6 @@ def children(pid: int) -> list[int]:
 
 # Starts of the gateway whose idle RSS is measured (see benchmark()).
 IDLE_STARTS = 5
-
-
-def stop_process(procs: Processes, proxy: Proxy) -> None:
-    """Stops one process that `procs` started (SIGTERM, then waits)."""
-    for name, proc in list(procs.started):
-        if proc.pid == proxy.pid:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-            procs.started.remove((name, proc))
-            return
 
 
 def memory_kib(pids: list[int], key: str) -> int:
@@ -1193,6 +1191,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "as a clean checkout's, measures that checkout's gateway)",
     )
     p.add_argument(
+        "--gateway",
+        type=Path,
+        help="the polymesh-gateway executable to measure instead of the build folder's (the"
+        " same bytes copied elsewhere, to see how the page cache moves its idle RSS)",
+    )
+    p.add_argument(
         "--output", type=Path, default=ROOT / "build/bench/gateway.json", help="the JSON results"
     )
     p.add_argument("--images", type=Path, default=ROOT / "docs/images", help="where the plots go")
@@ -1239,6 +1243,10 @@ def binaries(build_dir: Path) -> dict[str, Path]:
 def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[str, Any]:
     started = time.monotonic()
     bins = binaries(args.build_dir)
+    if args.gateway is not None:
+        if not args.gateway.exists():
+            raise BenchError(f"{args.gateway} is missing (--gateway)")
+        bins["gateway"] = args.gateway
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
     if not nginx:
         raise BenchError("nginx is not installed: run ./dev setup")
@@ -1297,7 +1305,7 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[st
             procs, bins["gateway"], f"polymesh-idle-{i}", work, upstream.port, workers, None
         )
         samples.append(memory_kib(extra.pids(), "VmRSS"))
-        stop_process(procs, extra)
+        procs.stop(extra.pid)
     memory["polymesh"]["idle_rss_samples_kib"] = samples
     memory["polymesh"]["idle_rss_kib"] = int(statistics.median(samples))
 
