@@ -20,9 +20,6 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "observability/tracing_for_test.h"
-#include "opentelemetry/exporters/memory/in_memory_span_exporter.h"
-#include "opentelemetry/sdk/trace/simple_processor_factory.h"
 #include "server/gateway.h"
 #include "worker/socket.h"
 
@@ -32,6 +29,7 @@ namespace {
 using ::polymesh::gateway::testing::DeadPort;
 using ::polymesh::gateway::testing::EchoBackend;
 using ::polymesh::gateway::testing::kWait;
+using ::polymesh::gateway::testing::StartRecordingSpans;
 using ::polymesh::gateway::testing::Sample;
 using ::polymesh::testing::v1::ClientStreamRequest;
 using ::polymesh::testing::v1::ClientStreamResponse;
@@ -61,12 +59,7 @@ class CallPoliciesTest : public ::testing::Test {
         "\nclusters:\n", clusters, "\nroutes:\n", routes, "\n");
     absl::StatusOr<GatewayConfig> config = LoadConfigFromString(yaml, "policies.yaml");
     ASSERT_TRUE(config.ok()) << config.status().message();
-    auto exporter = std::make_unique<opentelemetry::exporter::memory::InMemorySpanExporter>();
-    spans_ = exporter->GetData();
-    absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(
-        *config, observability::TracerForTest(
-                     opentelemetry::sdk::trace::SimpleSpanProcessorFactory::Create(
-                         std::move(exporter))));
+    absl::StatusOr<std::unique_ptr<Gateway>> gateway = StartRecordingSpans(*config, &spans_);
     ASSERT_TRUE(gateway.ok()) << gateway.status().message();
     gateway_ = std::move(*gateway);
     stub_ = EchoService::NewStub(grpc::CreateChannel(

@@ -18,9 +18,6 @@
 #include "grpcpp/impl/codegen/client_unary_call.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "observability/tracing_for_test.h"
-#include "opentelemetry/exporters/memory/in_memory_span_exporter.h"
-#include "opentelemetry/sdk/trace/simple_processor_factory.h"
 #include "server/gateway.h"
 #include "worker/socket.h"
 
@@ -30,6 +27,7 @@ namespace {
 using ::polymesh::gateway::testing::DeadPort;
 using ::polymesh::gateway::testing::EchoBackend;
 using ::polymesh::gateway::testing::kWait;
+using ::polymesh::gateway::testing::StartRecordingSpans;
 using ::polymesh::gateway::testing::Sample;
 using ::polymesh::gateway::testing::kBinaryTrailerValue;
 using ::polymesh::gateway::testing::kErrorDetails;
@@ -86,12 +84,7 @@ routes:
 )yaml");
     absl::StatusOr<GatewayConfig> config = LoadConfigFromString(yaml, "test.yaml");
     ASSERT_TRUE(config.ok()) << config.status().message();
-    auto exporter = std::make_unique<opentelemetry::exporter::memory::InMemorySpanExporter>();
-    spans_ = exporter->GetData();
-    absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(
-        *config, observability::TracerForTest(
-                     opentelemetry::sdk::trace::SimpleSpanProcessorFactory::Create(
-                         std::move(exporter))));
+    absl::StatusOr<std::unique_ptr<Gateway>> gateway = StartRecordingSpans(*config, &spans_);
     ASSERT_TRUE(gateway.ok()) << gateway.status().message();
     gateway_ = std::move(*gateway);
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", gateway_->port()),

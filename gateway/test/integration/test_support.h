@@ -3,16 +3,35 @@
 #define POLYMESH_GATEWAY_TEST_INTEGRATION_TEST_SUPPORT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "observability/tracing_for_test.h"
+#include "opentelemetry/exporters/memory/in_memory_span_data.h"
+#include "opentelemetry/exporters/memory/in_memory_span_exporter.h"
+#include "opentelemetry/sdk/trace/simple_processor_factory.h"
 #include "prometheus/metric_family.h"
+#include "server/gateway.h"
 #include "worker/socket.h"
 
 namespace polymesh::gateway::testing {
+
+// Starts a gateway on `config` whose tracer records every span into
+// memory, where `*spans` reads them.
+inline absl::StatusOr<std::unique_ptr<Gateway>> StartRecordingSpans(
+    const GatewayConfig& config,
+    std::shared_ptr<opentelemetry::exporter::memory::InMemorySpanData>* spans) {
+  auto exporter = std::make_unique<opentelemetry::exporter::memory::InMemorySpanExporter>();
+  *spans = exporter->GetData();
+  return Gateway::Start(config, observability::TracerForTest(
+                                    opentelemetry::sdk::trace::SimpleSpanProcessorFactory::Create(
+                                        std::move(exporter))));
+}
 
 // Generous bound for things that happen "at once" (never reached when the
 // code works; a test that fails does so in this time, not by hanging).
