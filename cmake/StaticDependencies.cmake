@@ -9,12 +9,11 @@
 # gateway keeps only what it uses (docs/BENCHMARKS.md, idle RSS).
 #
 # What stays shared: libc, libstdc++, prometheus-cpp and civetweb (no
-# archives in Debian), and opentelemetry-cpp's SDK core (trace, resources,
-# common; no archives either), which links abseil's string functions as shared
-# libraries of its own. The OTLP exporter is the gateway's own
-# (gateway/src/observability/otlp_options.h) because the SDK's links gRPC and
-# protobuf as shared libraries, which would put a second copy of them in the
-# process.
+# archives in Debian). Of opentelemetry-cpp only the header-only API is used:
+# its SDK and OTLP exporter are shared libraries only, linking abseil, gRPC
+# and protobuf as shared libraries, which would put a second copy of them in
+# the process; the gateway samples, records and exports spans itself
+# (gateway/src/observability).
 #
 # Call polymesh_link_dependencies_statically() after the find_package() calls,
 # in the directory that made the imported targets.

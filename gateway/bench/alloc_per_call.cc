@@ -48,12 +48,13 @@
 #include "google/protobuf/arena.h"
 #include "observability/batch_processor.h"
 #include "observability/otlp_exporter.h"
+#include "observability/sampler.h"
+#include "observability/span_pipeline.h"
 #include "observability/span_record.h"
 #include "observability/tracing.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
-#include "opentelemetry/sdk/trace/samplers/always_on.h"
 #include "polymesh/testing/v1/echo.pb.h"
 #include "server/gateway.h"
 
@@ -134,22 +135,15 @@ int posix_memalign(void** out, size_t alignment, size_t size) {
 namespace polymesh {
 namespace {
 
-namespace sdk_trace = opentelemetry::sdk::trace;
-
 // Writes the request the OTLP exporter would send, then drops it.
-class SerializingExporter final : public sdk_trace::SpanExporter {
+class SerializingExporter final : public observability::SpanExporter {
  public:
-  std::unique_ptr<sdk_trace::Recordable> MakeRecordable() noexcept override {
-    return std::make_unique<observability::SpanRecord>();
-  }
-  opentelemetry::sdk::common::ExportResult Export(
-      const opentelemetry::nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans) noexcept
-      override {
+  observability::ExportResult Export(
+      absl::Span<std::unique_ptr<observability::SpanRecord>> spans) override {
     last_size_ = writer_.Write(spans).size();
-    return opentelemetry::sdk::common::ExportResult::kSuccess;
+    return observability::ExportResult::kSuccess;
   }
-  bool ForceFlush(std::chrono::microseconds /*timeout*/) noexcept override { return true; }
-  bool Shutdown(std::chrono::microseconds /*timeout*/) noexcept override { return true; }
+  bool Shutdown(std::chrono::microseconds /*timeout*/) override { return true; }
 
  private:
   observability::ExportRequestWriter writer_;
@@ -299,14 +293,14 @@ void Measure(bool tracing, int echo_port, const std::string& body, int calls, in
   if (!config.ok()) Die(std::string(config.status().message()));
   std::unique_ptr<observability::Tracer> tracer;
   if (tracing) {
-    sdk_trace::BatchSpanProcessorOptions options;
-    options.schedule_delay_millis = std::chrono::milliseconds(50);
+    observability::BatchOptions options;
+    options.schedule_delay = std::chrono::milliseconds(50);
     options.max_queue_size = observability::kGatewayBspMaxQueueSize;
     options.max_export_batch_size = observability::kGatewayBspMaxExportBatchSize;
     tracer = observability::TracerForTest(
         std::make_unique<observability::BatchExportProcessor>(
             std::make_unique<SerializingExporter>(), options, nullptr),
-        observability::SemconvMode::kOld, std::make_unique<sdk_trace::AlwaysOnSampler>());
+        observability::SemconvMode::kOld, observability::Sampler::AlwaysOn());
   } else {
     tracer = *observability::Tracer::FromEnvironment(observability::TracerOptions{.disabled = true});
   }

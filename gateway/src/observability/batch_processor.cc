@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "opentelemetry/nostd/span.h"
-#include "opentelemetry/sdk/common/exporter_utils.h"
+#include "absl/types/span.h"
 
 namespace polymesh::observability {
 namespace {
@@ -17,30 +16,20 @@ void Add(const std::shared_ptr<TracingCounters>& counters,
 }  // namespace
 
 BatchExportProcessor::BatchExportProcessor(
-    std::unique_ptr<opentelemetry::sdk::trace::SpanExporter> exporter,
-    const opentelemetry::sdk::trace::BatchSpanProcessorOptions& options,
+    std::unique_ptr<SpanExporter> exporter, const BatchOptions& options,
     std::shared_ptr<TracingCounters> counters, int max_concurrent_exports)
     : exporter_(std::move(exporter)),
       max_queue_size_(std::max<size_t>(options.max_queue_size, 1)),
       max_export_batch_size_(
           std::clamp<size_t>(options.max_export_batch_size, 1, std::max<size_t>(
                                                                    options.max_queue_size, 1))),
-      schedule_delay_(options.schedule_delay_millis),
+      schedule_delay_(options.schedule_delay),
       counters_(std::move(counters)),
       max_concurrent_exports_(std::max(max_concurrent_exports, 1)) {}
 
 BatchExportProcessor::~BatchExportProcessor() { Shutdown(std::chrono::microseconds::max()); }
 
-std::unique_ptr<opentelemetry::sdk::trace::Recordable>
-BatchExportProcessor::MakeRecordable() noexcept {
-  return exporter_->MakeRecordable();
-}
-
-void BatchExportProcessor::OnStart(opentelemetry::sdk::trace::Recordable& /*span*/,
-                                   const opentelemetry::trace::SpanContext& /*parent*/) noexcept {}
-
-void BatchExportProcessor::OnEnd(
-    std::unique_ptr<opentelemetry::sdk::trace::Recordable>&& span) noexcept {
+void BatchExportProcessor::OnEnd(std::unique_ptr<SpanRecord> span) {
   if (span == nullptr || shut_down_.load(std::memory_order_relaxed)) return;
   bool full_batch = false;  // or the first span of a batch
   {
@@ -48,7 +37,7 @@ void BatchExportProcessor::OnEnd(
     if (stopping_) return;
     if (queue_.size() >= max_queue_size_) {
       Add(counters_, &TracingCounters::spans_dropped_queue_full, 1);
-      return;  // the caller's pointer frees the span
+      return;  // `span` is freed here
     }
     if (!threads_started_) {
       threads_started_ = true;
@@ -68,7 +57,7 @@ void BatchExportProcessor::OnEnd(
   if (full_batch) wake_.Signal();
 }
 
-bool BatchExportProcessor::ForceFlush(std::chrono::microseconds timeout) noexcept {
+bool BatchExportProcessor::ForceFlush(std::chrono::microseconds timeout) {
   const absl::Time deadline = timeout == std::chrono::microseconds::max()
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + absl::FromChrono(timeout);
@@ -86,7 +75,7 @@ bool BatchExportProcessor::ForceFlush(std::chrono::microseconds timeout) noexcep
   return true;
 }
 
-bool BatchExportProcessor::Shutdown(std::chrono::microseconds timeout) noexcept {
+bool BatchExportProcessor::Shutdown(std::chrono::microseconds timeout) {
   if (shut_down_.exchange(true)) return true;
   bool started = false;
   {
@@ -147,12 +136,10 @@ void BatchExportProcessor::Run() {
 }
 
 void BatchExportProcessor::Export(Batch& batch) {
-  const opentelemetry::sdk::common::ExportResult result = exporter_->Export(
-      opentelemetry::nostd::span<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>(
-          batch.data(), batch.size()));
+  const ExportResult result = exporter_->Export(absl::MakeSpan(batch));
   Add(counters_, &TracingCounters::exports, 1);
   Add(counters_,
-      result == opentelemetry::sdk::common::ExportResult::kSuccess
+      result == ExportResult::kSuccess
           ? &TracingCounters::spans_exported
           : &TracingCounters::spans_dropped_export_failed,
       batch.size());

@@ -40,10 +40,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
-#include "opentelemetry/sdk/trace/batch_span_processor_options.h"
-#include "opentelemetry/sdk/trace/exporter.h"
-#include "opentelemetry/sdk/trace/processor.h"
-#include "opentelemetry/sdk/trace/recordable.h"
+#include "observability/span_pipeline.h"
+#include "observability/span_record.h"
 
 namespace polymesh::observability {
 
@@ -62,33 +60,40 @@ struct TracingCounters {
 
 // Batches ended spans and hands them to an exporter on its own thread.
 // Thread-safe.
-class BatchExportProcessor final : public opentelemetry::sdk::trace::SpanProcessor {
+// The batch span processor's settings (OTEL_BSP_*). The defaults are the
+// specification's; the gateway's own are in tracing_config.h.
+struct BatchOptions {
+  // The longest a span waits for its batch to fill.
+  std::chrono::milliseconds schedule_delay{5000};
+  // Spans that may wait; more are dropped (and counted).
+  size_t max_queue_size = 2048;
+  // Spans per export.
+  size_t max_export_batch_size = 512;
+};
+
+class BatchExportProcessor final : public SpanProcessor {
  public:
   // `options`: max_queue_size spans may wait (more are dropped and counted),
-  // exported max_export_batch_size at a time, at the latest
-  // schedule_delay_millis after the oldest waiting span ended.
+  // exported max_export_batch_size at a time, at the latest schedule_delay
+  // after the oldest waiting span ended.
   // `counters` may be null. With `max_concurrent_exports` above 1 the
   // exporter's Export() is called from that many threads at once: it must be
-  // thread-safe (OtlpSpanExporter is; the SDK's exporters in general are not).
-  BatchExportProcessor(std::unique_ptr<opentelemetry::sdk::trace::SpanExporter> exporter,
-                       const opentelemetry::sdk::trace::BatchSpanProcessorOptions& options,
+  // thread-safe (OtlpSpanExporter is).
+  BatchExportProcessor(std::unique_ptr<SpanExporter> exporter, const BatchOptions& options,
                        std::shared_ptr<TracingCounters> counters,
                        int max_concurrent_exports = 1);
   ~BatchExportProcessor() override;
 
   // SpanProcessor.
-  std::unique_ptr<opentelemetry::sdk::trace::Recordable> MakeRecordable() noexcept override;
-  void OnStart(opentelemetry::sdk::trace::Recordable& span,
-               const opentelemetry::trace::SpanContext& parent_context) noexcept override;
-  void OnEnd(std::unique_ptr<opentelemetry::sdk::trace::Recordable>&& span) noexcept override;
+  void OnEnd(std::unique_ptr<SpanRecord> span) override;
   // Exports every queued span; false if `timeout` passed first.
-  bool ForceFlush(std::chrono::microseconds timeout) noexcept override;
+  bool ForceFlush(std::chrono::microseconds timeout) override;
   // Exports every queued span, stops the thread and shuts the exporter
   // down. Later spans are dropped (not counted).
-  bool Shutdown(std::chrono::microseconds timeout) noexcept override;
+  bool Shutdown(std::chrono::microseconds timeout) override;
 
  private:
-  using Batch = std::vector<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>;
+  using Batch = std::vector<std::unique_ptr<SpanRecord>>;
 
   // One export thread.
   void Run();
@@ -98,7 +103,7 @@ class BatchExportProcessor final : public opentelemetry::sdk::trace::SpanProcess
   // Exports `batch` (at most max_export_batch_size spans), then clears it.
   void Export(Batch& batch);
 
-  const std::unique_ptr<opentelemetry::sdk::trace::SpanExporter> exporter_;
+  const std::unique_ptr<SpanExporter> exporter_;
   const size_t max_queue_size_;
   const size_t max_export_batch_size_;
   const std::chrono::milliseconds schedule_delay_;

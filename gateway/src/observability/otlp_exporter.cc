@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "google/protobuf/arena.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/client_unary_call.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -12,17 +15,12 @@
 #include "observability/wire_format.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
-#include "opentelemetry/sdk/common/global_log_handler.h"
 
 namespace polymesh::observability {
 namespace {
 
 namespace collector = opentelemetry::proto::collector::trace::v1;
 namespace proto_trace = opentelemetry::proto::trace::v1;
-namespace sdk_trace = opentelemetry::sdk::trace;
-using opentelemetry::sdk::common::ExportResult;
-using opentelemetry::sdk::instrumentationscope::InstrumentationScope;
-using opentelemetry::sdk::resource::Resource;
 
 constexpr char kExportMethod[] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
@@ -48,13 +46,13 @@ proto_trace::ScopeSpans* ScopeSpansFor(collector::ExportTraceServiceRequest& req
     resource_spans = request.add_resource_spans();
     if (record.resource() != nullptr) {
       SetResource(*record.resource(), resource_spans->mutable_resource());
-      resource_spans->set_schema_url(record.resource()->GetSchemaURL());
+      resource_spans->set_schema_url(record.resource()->schema_url);
     }
   }
   proto_trace::ScopeSpans* scope_spans = resource_spans->add_scope_spans();
   if (record.scope() != nullptr) {
     SetScope(*record.scope(), scope_spans->mutable_scope());
-    scope_spans->set_schema_url(record.scope()->GetSchemaURL());
+    scope_spans->set_schema_url(record.scope()->schema_url);
   }
   groups.push_back({record.resource(), record.scope(), resource_spans, scope_spans});
   return scope_spans;
@@ -63,15 +61,14 @@ proto_trace::ScopeSpans* ScopeSpansFor(collector::ExportTraceServiceRequest& req
 }  // namespace
 
 void BuildExportRequest(
-    const opentelemetry::nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans,
+    absl::Span<const std::unique_ptr<SpanRecord>> spans,
     collector::ExportTraceServiceRequest* request) {
   std::vector<Group> groups;
   proto_trace::ScopeSpans* last = nullptr;
   const SpanRecord* last_record = nullptr;
-  for (const std::unique_ptr<sdk_trace::Recordable>& recordable : spans) {
-    if (recordable == nullptr) continue;
-    // Every recordable comes from OtlpSpanExporter::MakeRecordable().
-    const auto& record = static_cast<const SpanRecord&>(*recordable);
+  for (const std::unique_ptr<SpanRecord>& span : spans) {
+    if (span == nullptr) continue;
+    const SpanRecord& record = *span;
     if (last == nullptr || record.resource() != last_record->resource() ||
         record.scope() != last_record->scope()) {
       last = ScopeSpansFor(*request, groups, record);
@@ -81,17 +78,15 @@ void BuildExportRequest(
   }
 }
 
-std::string_view ExportRequestWriter::Write(
-    const opentelemetry::nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans) {
+std::string_view ExportRequestWriter::Write(absl::Span<const std::unique_ptr<SpanRecord>> spans) {
   using collector::ExportTraceServiceRequest;
   using proto_trace::ResourceSpans;
   using proto_trace::ScopeSpans;
   group_count_ = 0;
   Group* group = nullptr;
-  for (const std::unique_ptr<sdk_trace::Recordable>& recordable : spans) {
-    if (recordable == nullptr) continue;
-    // Every recordable comes from OtlpSpanExporter::MakeRecordable().
-    const auto& record = static_cast<const SpanRecord&>(*recordable);
+  for (const std::unique_ptr<SpanRecord>& span : spans) {
+    if (span == nullptr) continue;
+    const SpanRecord& record = *span;
     if (group == nullptr || group->resource != record.resource() ||
         group->scope != record.scope()) {
       group = nullptr;
@@ -120,10 +115,10 @@ std::string_view ExportRequestWriter::Write(
     for (size_t i = 0; i < first; ++i) seen = seen || groups_[i].resource == resource;
     if (seen) continue;
     resource_spans_.clear();
-    const auto* sdk_resource = static_cast<const Resource*>(resource);
-    if (sdk_resource != nullptr) {
+    const auto* span_resource = static_cast<const Resource*>(resource);
+    if (span_resource != nullptr) {
       opentelemetry::proto::resource::v1::Resource resource_proto;
-      SetResource(*sdk_resource, &resource_proto);
+      SetResource(*span_resource, &resource_proto);
       wire::PutLengthDelimited(resource_spans_, ResourceSpans::kResourceFieldNumber,
                                resource_proto.SerializeAsString());
     }
@@ -138,16 +133,16 @@ std::string_view ExportRequestWriter::Write(
                                  scope_proto.SerializeAsString());
       }
       scope_spans_ += groups_[i].spans;
-      if (scope != nullptr && !scope->GetSchemaURL().empty()) {
+      if (scope != nullptr && !scope->schema_url.empty()) {
         wire::PutLengthDelimited(scope_spans_, ScopeSpans::kSchemaUrlFieldNumber,
-                                 scope->GetSchemaURL());
+                                 scope->schema_url);
       }
       wire::PutLengthDelimited(resource_spans_, ResourceSpans::kScopeSpansFieldNumber,
                                scope_spans_);
     }
-    if (sdk_resource != nullptr && !sdk_resource->GetSchemaURL().empty()) {
+    if (span_resource != nullptr && !span_resource->schema_url.empty()) {
       wire::PutLengthDelimited(resource_spans_, ResourceSpans::kSchemaUrlFieldNumber,
-                               sdk_resource->GetSchemaURL());
+                               span_resource->schema_url);
     }
     wire::PutLengthDelimited(out_, ExportTraceServiceRequest::kResourceSpansFieldNumber,
                              resource_spans_);
@@ -160,12 +155,7 @@ OtlpSpanExporter::OtlpSpanExporter(OtlpOptions options)
 
 OtlpSpanExporter::~OtlpSpanExporter() = default;
 
-std::unique_ptr<sdk_trace::Recordable> OtlpSpanExporter::MakeRecordable() noexcept {
-  return std::make_unique<SpanRecord>();
-}
-
-ExportResult OtlpSpanExporter::Export(
-    const opentelemetry::nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans) noexcept {
+ExportResult OtlpSpanExporter::Export(absl::Span<std::unique_ptr<SpanRecord>> spans) {
   if (shut_down_.load(std::memory_order_relaxed)) return ExportResult::kFailure;
   if (spans.empty()) return ExportResult::kSuccess;
   std::shared_ptr<grpc::Channel> channel;
@@ -176,7 +166,8 @@ ExportResult OtlpSpanExporter::Export(
     if (channel_ == nullptr) {
       absl::StatusOr<std::shared_ptr<grpc::Channel>> channel_or = MakeOtlpChannel(options_);
       if (!channel_or.ok()) {
-        OTEL_INTERNAL_LOG_ERROR("[OTLP gRPC span exporter] " << channel_or.status().message());
+        gateway::Log(gateway::LogLevel::kError, "span export failed",
+                     {{"error", channel_or.status().message()}});
         return ExportResult::kFailure;
       }
       channel_ = *std::move(channel_or);
@@ -205,17 +196,16 @@ ExportResult OtlpSpanExporter::Export(
   const grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
       channel.get(), *method, &context, request, &response);
   if (!status.ok()) {
-    OTEL_INTERNAL_LOG_ERROR("[OTLP gRPC span exporter] exporting "
-                            << spans.size() << " span(s) failed: " << status.error_code() << " "
-                            << status.error_message());
+    gateway::Log(gateway::LogLevel::kError, "span export failed",
+                 {{"spans", absl::StrCat(spans.size())},
+                  {"code", gateway::GrpcStatusName(static_cast<int>(status.error_code()))},
+                  {"error", status.error_message()}});
     return ExportResult::kFailure;
   }
   return ExportResult::kSuccess;
 }
 
-bool OtlpSpanExporter::ForceFlush(std::chrono::microseconds /*timeout*/) noexcept { return true; }
-
-bool OtlpSpanExporter::Shutdown(std::chrono::microseconds /*timeout*/) noexcept {
+bool OtlpSpanExporter::Shutdown(std::chrono::microseconds /*timeout*/) {
   shut_down_.store(true, std::memory_order_relaxed);
   return true;
 }

@@ -29,11 +29,10 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/impl/rpc_method.h"
 #include "observability/otlp_options.h"
-#include "opentelemetry/nostd/span.h"
+#include "absl/types/span.h"
+#include "observability/span_pipeline.h"
+#include "observability/span_record.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
-#include "opentelemetry/sdk/common/exporter_utils.h"
-#include "opentelemetry/sdk/trace/exporter.h"
-#include "opentelemetry/sdk/trace/recordable.h"
 
 namespace polymesh::observability {
 
@@ -41,7 +40,7 @@ namespace polymesh::observability {
 // SpanRecords: one ResourceSpans per resource, one ScopeSpans per
 // instrumentation scope in it, spans in their order.
 void BuildExportRequest(
-    const opentelemetry::nostd::span<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>& spans,
+    absl::Span<const std::unique_ptr<SpanRecord>> spans,
     opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* request);
 
 // Writes the ExportTraceServiceRequest of a batch of SpanRecords straight
@@ -51,9 +50,7 @@ void BuildExportRequest(
 class ExportRequestWriter {
  public:
   // The serialized request for `spans`; valid until the next Write().
-  std::string_view Write(
-      const opentelemetry::nostd::span<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>&
-          spans);
+  std::string_view Write(absl::Span<const std::unique_ptr<SpanRecord>> spans);
 
  private:
   // The spans of one (resource, scope) pair, serialized.
@@ -73,22 +70,16 @@ class ExportRequestWriter {
 // Exports SpanRecords (its own recordables) over OTLP/gRPC. Thread-safe:
 // Export() may run on several threads at once (each uses a request writer
 // of its own, from a pool).
-class OtlpSpanExporter final : public opentelemetry::sdk::trace::SpanExporter {
+class OtlpSpanExporter final : public SpanExporter {
  public:
   explicit OtlpSpanExporter(OtlpOptions options);
   ~OtlpSpanExporter() override;
 
-  // A SpanRecord.
-  std::unique_ptr<opentelemetry::sdk::trace::Recordable> MakeRecordable() noexcept override;
-  // Sends `spans` (SpanRecords) in one request; kFailure if the collector
-  // answered with an error or did not answer within the timeout.
-  opentelemetry::sdk::common::ExportResult Export(
-      const opentelemetry::nostd::span<std::unique_ptr<opentelemetry::sdk::trace::Recordable>>&
-          spans) noexcept override;
-  // Nothing is buffered here: true.
-  bool ForceFlush(std::chrono::microseconds timeout) noexcept override;
+  // Sends `spans` in one request; kFailure (and one error log line) if the
+  // collector answered with an error or did not answer within the timeout.
+  ExportResult Export(absl::Span<std::unique_ptr<SpanRecord>> spans) override;
   // Later exports fail.
-  bool Shutdown(std::chrono::microseconds timeout) noexcept override;
+  bool Shutdown(std::chrono::microseconds timeout) override;
 
  private:
   const OtlpOptions options_;

@@ -5,18 +5,14 @@
 #include <utility>
 #include <vector>
 
-#include "observability/otlp_attributes.h"
 #include "observability/wire_format.h"
-#include "opentelemetry/nostd/variant.h"
+#include "opentelemetry/nostd/span.h"
 #include "opentelemetry/proto/common/v1/common.pb.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
-#include "opentelemetry/sdk/common/attribute_utils.h"
 
 namespace polymesh::observability {
 namespace {
 
-namespace nostd = opentelemetry::nostd;
-namespace otel_common = opentelemetry::common;
 namespace proto_trace = opentelemetry::proto::trace::v1;
 
 // A string whose size fits the record's 32-bit offsets; longer values (which
@@ -39,19 +35,18 @@ proto_trace::Span::SpanKind KindToProto(opentelemetry::trace::SpanKind kind) {
   return proto_trace::Span::SPAN_KIND_UNSPECIFIED;
 }
 
-}  // namespace
+// A trace or span id from its bytes.
+template <typename Id>
+Id IdFrom(const std::array<uint8_t, Id::kSize>& bytes) {
+  return Id(opentelemetry::nostd::span<const uint8_t, Id::kSize>(bytes.data(), bytes.size()));
+}
 
-// What few spans have: attributes that are not scalars, events and links.
-struct SpanRecord::Extras {
-  std::vector<std::pair<std::string, opentelemetry::sdk::common::OwnedAttributeValue>> attributes;
-  // Only events and links are used; the SDK's helpers fill them in.
-  proto_trace::Span events_and_links;
-};
+}  // namespace
 
 SpanRecord::SpanRecord() = default;
 SpanRecord::~SpanRecord() = default;
 
-uint32_t SpanRecord::Append(nostd::string_view text) {
+uint32_t SpanRecord::Append(std::string_view text) {
   const uint32_t offset = text_size_;
   const size_t size = std::min(text.size(), kMaxText - text_size_);
   if (text_size_ + size > text_capacity_) {
@@ -68,88 +63,39 @@ uint32_t SpanRecord::Append(nostd::string_view text) {
   return offset;
 }
 
-SpanRecord::Extras& SpanRecord::extras() {
-  if (extras_ == nullptr) extras_ = std::make_unique<Extras>();
-  return *extras_;
-}
-
 void SpanRecord::SetIdentity(const opentelemetry::trace::SpanContext& span_context,
-                             opentelemetry::trace::SpanId parent_span_id) noexcept {
+                             opentelemetry::trace::SpanId parent_span_id) {
   span_context.trace_id().CopyBytesTo(trace_id_);
   span_context.span_id().CopyBytesTo(span_id_);
   has_parent_ = parent_span_id.IsValid();
   if (has_parent_) parent_span_id.CopyBytesTo(parent_span_id_);
-  const nostd::shared_ptr<opentelemetry::trace::TraceState>& state = span_context.trace_state();
+  const opentelemetry::nostd::shared_ptr<opentelemetry::trace::TraceState>& state =
+      span_context.trace_state();
   if (state != nullptr && !state->Empty()) trace_state_ = state;
 }
 
-void SpanRecord::SetAttribute(nostd::string_view key,
-                              const otel_common::AttributeValue& value) noexcept {
+void SpanRecord::SetAttribute(std::string_view key, Value value) {
   Attribute attribute{};
-  if (const auto* v = nostd::get_if<bool>(&value)) {
+  if (const auto* v = std::get_if<bool>(&value)) {
     attribute.type = Type::kBool;
     attribute.bool_value = *v;
-  } else if (const auto* v = nostd::get_if<int32_t>(&value)) {
+  } else if (const auto* v = std::get_if<int64_t>(&value)) {
     attribute.type = Type::kInt;
     attribute.int_value = *v;
-  } else if (const auto* v = nostd::get_if<int64_t>(&value)) {
-    attribute.type = Type::kInt;
-    attribute.int_value = *v;
-  } else if (const auto* v = nostd::get_if<uint32_t>(&value)) {
-    attribute.type = Type::kInt;
-    attribute.int_value = *v;
-  } else if (const auto* v = nostd::get_if<uint64_t>(&value)) {
-    attribute.type = Type::kInt;  // as OTLP's own mapping: int_value, wrapped
-    attribute.int_value = static_cast<int64_t>(*v);
-  } else if (const auto* v = nostd::get_if<double>(&value)) {
+  } else if (const auto* v = std::get_if<double>(&value)) {
     attribute.type = Type::kDouble;
     attribute.double_value = *v;
-  } else if (const auto* v = nostd::get_if<nostd::string_view>(&value)) {
-    attribute.type = Type::kString;
-    attribute.string_value.offset = Append(*v);
-    attribute.string_value.size = static_cast<uint32_t>(text_size_ - attribute.string_value.offset);
-  } else if (const auto* v = nostd::get_if<const char*>(&value)) {
-    attribute.type = Type::kString;
-    attribute.string_value.offset = Append(*v != nullptr ? nostd::string_view(*v) : "");
-    attribute.string_value.size = static_cast<uint32_t>(text_size_ - attribute.string_value.offset);
   } else {
-    opentelemetry::sdk::common::AttributeConverter converter;
-    extras().attributes.emplace_back(std::string(key.data(), key.size()),
-                                     nostd::visit(converter, value));
-    return;
+    attribute.type = Type::kString;
+    attribute.string_value.offset = Append(std::get<std::string_view>(value));
+    attribute.string_value.size = static_cast<uint32_t>(text_size_ - attribute.string_value.offset);
   }
   attribute.key_offset = Append(key);
   attribute.key_size = static_cast<uint32_t>(text_size_ - attribute.key_offset);
   attributes_.push_back(attribute);
 }
 
-void SpanRecord::AddEvent(nostd::string_view name, otel_common::SystemTimestamp timestamp,
-                          const otel_common::KeyValueIterable& attributes) noexcept {
-  proto_trace::Span::Event* event = extras().events_and_links.add_events();
-  event->set_name(name.data(), name.size());
-  event->set_time_unix_nano(static_cast<uint64_t>(timestamp.time_since_epoch().count()));
-  attributes.ForEachKeyValue([&](nostd::string_view key, otel_common::AttributeValue value) {
-    SetKeyValue(std::string_view(key.data(), key.size()), value, event->add_attributes());
-    return true;
-  });
-}
-
-void SpanRecord::AddLink(const opentelemetry::trace::SpanContext& span_context,
-                         const otel_common::KeyValueIterable& attributes) noexcept {
-  proto_trace::Span::Link* link = extras().events_and_links.add_links();
-  link->set_trace_id(reinterpret_cast<const char*>(span_context.trace_id().Id().data()),
-                     opentelemetry::trace::TraceId::kSize);
-  link->set_span_id(reinterpret_cast<const char*>(span_context.span_id().Id().data()),
-                    opentelemetry::trace::SpanId::kSize);
-  link->set_trace_state(span_context.trace_state()->ToHeader());
-  attributes.ForEachKeyValue([&](nostd::string_view key, otel_common::AttributeValue value) {
-    SetKeyValue(std::string_view(key.data(), key.size()), value, link->add_attributes());
-    return true;
-  });
-}
-
-void SpanRecord::SetStatus(opentelemetry::trace::StatusCode code,
-                           nostd::string_view description) noexcept {
+void SpanRecord::SetStatus(opentelemetry::trace::StatusCode code, std::string_view description) {
   status_ = code;
   status_message_size_ = 0;
   // OTLP carries a message only with an error.
@@ -159,35 +105,56 @@ void SpanRecord::SetStatus(opentelemetry::trace::StatusCode code,
   }
 }
 
-void SpanRecord::SetName(nostd::string_view name) noexcept {
+void SpanRecord::SetName(std::string_view name) {
   name_offset_ = Append(name);
   name_size_ = static_cast<uint32_t>(text_size_ - name_offset_);
 }
 
-void SpanRecord::SetTraceFlags(opentelemetry::trace::TraceFlags flags) noexcept {
-  flags_ = flags.flags();
+void SpanRecord::SetTraceFlags(opentelemetry::trace::TraceFlags flags) { flags_ = flags.flags(); }
+
+void SpanRecord::SetSpanKind(opentelemetry::trace::SpanKind span_kind) { kind_ = span_kind; }
+
+void SpanRecord::SetStartTime(std::chrono::system_clock::time_point start_time) {
+  start_unix_nanos_ =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(start_time.time_since_epoch()).count();
 }
 
-void SpanRecord::SetSpanKind(opentelemetry::trace::SpanKind span_kind) noexcept {
-  kind_ = span_kind;
-}
-
-void SpanRecord::SetResource(const opentelemetry::sdk::resource::Resource& resource) noexcept {
-  resource_ = &resource;
-}
-
-void SpanRecord::SetStartTime(otel_common::SystemTimestamp start_time) noexcept {
-  start_unix_nanos_ = start_time.time_since_epoch().count();
-}
-
-void SpanRecord::SetDuration(std::chrono::nanoseconds duration) noexcept {
+void SpanRecord::SetDuration(std::chrono::nanoseconds duration) {
   duration_nanos_ = duration.count();
 }
 
-void SpanRecord::SetInstrumentationScope(
-    const opentelemetry::sdk::instrumentationscope::InstrumentationScope&
-        instrumentation_scope) noexcept {
-  scope_ = &instrumentation_scope;
+opentelemetry::trace::TraceId SpanRecord::trace_id() const {
+  return IdFrom<opentelemetry::trace::TraceId>(trace_id_);
+}
+
+opentelemetry::trace::SpanId SpanRecord::span_id() const {
+  return IdFrom<opentelemetry::trace::SpanId>(span_id_);
+}
+
+opentelemetry::trace::SpanId SpanRecord::parent_span_id() const {
+  return has_parent_ ? IdFrom<opentelemetry::trace::SpanId>(parent_span_id_)
+                     : opentelemetry::trace::SpanId();
+}
+
+std::string SpanRecord::trace_state() const {
+  return trace_state_ != nullptr ? trace_state_->ToHeader() : std::string();
+}
+
+std::optional<SpanRecord::Value> SpanRecord::attribute(std::string_view key) const {
+  for (auto it = attributes_.rbegin(); it != attributes_.rend(); ++it) {
+    if (Text(it->key_offset, it->key_size) != key) continue;
+    switch (it->type) {
+      case Type::kBool:
+        return Value(it->bool_value);
+      case Type::kInt:
+        return Value(it->int_value);
+      case Type::kDouble:
+        return Value(it->double_value);
+      case Type::kString:
+        return Value(Text(it->string_value.offset, it->string_value.size));
+    }
+  }
+  return std::nullopt;
 }
 
 void SpanRecord::ToProto(proto_trace::Span* span) const {
@@ -201,8 +168,7 @@ void SpanRecord::ToProto(proto_trace::Span* span) const {
   span->set_kind(KindToProto(kind_));
   span->set_start_time_unix_nano(static_cast<uint64_t>(start_unix_nanos_));
   span->set_end_time_unix_nano(static_cast<uint64_t>(start_unix_nanos_ + duration_nanos_));
-  span->mutable_attributes()->Reserve(
-      static_cast<int>(attributes_.size() + (extras_ != nullptr ? extras_->attributes.size() : 0)));
+  span->mutable_attributes()->Reserve(static_cast<int>(attributes_.size()));
   for (const Attribute& attribute : attributes_) {
     opentelemetry::proto::common::v1::KeyValue* out = span->add_attributes();
     const std::string_view key = Text(attribute.key_offset, attribute.key_size);
@@ -225,13 +191,6 @@ void SpanRecord::ToProto(proto_trace::Span* span) const {
         break;
       }
     }
-  }
-  if (extras_ != nullptr) {
-    for (const auto& [key, owned] : extras_->attributes) {
-      SetKeyValue(key, owned, span->add_attributes());
-    }
-    span->mutable_events()->MergeFrom(extras_->events_and_links.events());
-    span->mutable_links()->MergeFrom(extras_->events_and_links.links());
   }
   if (status_ != opentelemetry::trace::StatusCode::kUnset) {
     proto_trace::Status* status = span->mutable_status();
@@ -284,7 +243,8 @@ void SpanRecord::AppendWire(std::string& out) const {
         value_size = 1 + 8;
         break;
       case Type::kString:
-        value_size = 1 + wire::VarintSize(attribute.string_value.size) + attribute.string_value.size;
+        value_size =
+            1 + wire::VarintSize(attribute.string_value.size) + attribute.string_value.size;
         break;
     }
     const size_t key_value_size = 1 + wire::VarintSize(attribute.key_size) + attribute.key_size +
@@ -314,19 +274,6 @@ void SpanRecord::AppendWire(std::string& out) const {
         wire::PutLengthDelimited(out, AnyValue::kStringValueFieldNumber,
                                  Text(attribute.string_value.offset, attribute.string_value.size));
         break;
-    }
-  }
-  if (extras_ != nullptr) {
-    for (const auto& [key, owned] : extras_->attributes) {
-      KeyValue key_value;
-      SetKeyValue(key, owned, &key_value);
-      wire::PutLengthDelimited(out, Span::kAttributesFieldNumber, key_value.SerializeAsString());
-    }
-    for (const Span::Event& event : extras_->events_and_links.events()) {
-      wire::PutLengthDelimited(out, Span::kEventsFieldNumber, event.SerializeAsString());
-    }
-    for (const Span::Link& link : extras_->events_and_links.links()) {
-      wire::PutLengthDelimited(out, Span::kLinksFieldNumber, link.SerializeAsString());
     }
   }
   if (status_ != opentelemetry::trace::StatusCode::kUnset) {

@@ -1,21 +1,20 @@
-// A compact span recordable for the OTLP exporter: the fields of one finished
-// span, kept without a heap allocation per attribute, written into an OTLP
-// protobuf message only when its batch is exported.
+// The record of one span, as the tracer fills it and the OTLP exporter
+// writes it: ids, times, kind and status as plain fields, and the name,
+// attribute keys and string values in one inline text buffer, so that
+// recording a span costs no heap allocation per attribute. Nothing becomes
+// an OTLP protobuf message until its batch is exported.
 //
-// opentelemetry-cpp's own OtlpRecordable builds a heap protobuf Span as the
-// span is recorded (a message, a key and a value per attribute) and the
-// exporter then copies it into the request. SpanRecord keeps the span's ids,
-// times, kind and status as plain fields, and its name, attribute keys and
-// string values in one inline text buffer; attribute values of other types
-// (arrays), events and links are rare for the gateway and go to a side
-// structure allocated on first use.
+// (opentelemetry-cpp's own OtlpRecordable builds a heap protobuf Span as
+// the span is recorded, a message, a key and a value per attribute, that the
+// exporter then copies into the request.)
 //
-// Usage (what the exporter does with the spans of a batch):
+// Usage:
 //
-//   std::unique_ptr<Recordable> record = exporter.MakeRecordable();  // a SpanRecord
-//   ... the tracer fills it through the Recordable interface ...
-//   auto* span = google::protobuf::Arena::CreateMessage<proto::trace::v1::Span>(&arena);
-//   static_cast<const SpanRecord&>(*record).ToProto(span);
+//   auto record = std::make_unique<SpanRecord>();
+//   record->SetName("polymesh.ai.v1.AIService/Predict");
+//   record->SetAttribute("rpc.system", "grpc");
+//   ...
+//   record->AppendWire(out);  // or ToProto(&span)
 #ifndef POLYMESH_GATEWAY_SRC_OBSERVABILITY_SPAN_RECORD_H_
 #define POLYMESH_GATEWAY_SRC_OBSERVABILITY_SPAN_RECORD_H_
 
@@ -23,20 +22,19 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 
 #include "absl/container/inlined_vector.h"
-#include "opentelemetry/common/attribute_value.h"
-#include "opentelemetry/common/key_value_iterable.h"
-#include "opentelemetry/common/timestamp.h"
-#include "opentelemetry/nostd/string_view.h"
-#include "opentelemetry/sdk/instrumentationscope/instrumentation_scope.h"
-#include "opentelemetry/sdk/resource/resource.h"
-#include "opentelemetry/sdk/trace/recordable.h"
+#include "observability/resource.h"
+#include "opentelemetry/nostd/shared_ptr.h"
 #include "opentelemetry/trace/span_context.h"
 #include "opentelemetry/trace/span_id.h"
 #include "opentelemetry/trace/span_metadata.h"
 #include "opentelemetry/trace/trace_flags.h"
+#include "opentelemetry/trace/trace_id.h"
 #include "opentelemetry/trace/trace_state.h"
 
 namespace opentelemetry::proto::trace::v1 {
@@ -45,57 +43,76 @@ class Span;
 
 namespace polymesh::observability {
 
-// One span's data, recorded through the SDK's Recordable interface. Not
-// thread-safe: one thread records it, then it is handed to the exporter.
-class SpanRecord final : public opentelemetry::sdk::trace::Recordable {
+// One span's data. Not thread-safe: one thread records it, then it is
+// handed to the exporter. Neither copied nor moved (it may point into
+// itself); hold it by unique_ptr.
+class SpanRecord final {
  public:
+  // An attribute value: OTLP's scalar types. (A string literal is a
+  // string_view here, never a bool.)
+  using Value = std::variant<bool, int64_t, double, std::string_view>;
+
   SpanRecord();
-  ~SpanRecord() override;
+  ~SpanRecord();
   SpanRecord(const SpanRecord&) = delete;
   SpanRecord& operator=(const SpanRecord&) = delete;
 
-  // Recordable.
+  // Recording.
+  // The span's trace id and span id (from `span_context`), its trace state
+  // (if any) and its parent (an invalid id: none, a root span).
   void SetIdentity(const opentelemetry::trace::SpanContext& span_context,
-                   opentelemetry::trace::SpanId parent_span_id) noexcept override;
-  void SetAttribute(opentelemetry::nostd::string_view key,
-                    const opentelemetry::common::AttributeValue& value) noexcept override;
-  void AddEvent(opentelemetry::nostd::string_view name,
-                opentelemetry::common::SystemTimestamp timestamp,
-                const opentelemetry::common::KeyValueIterable& attributes) noexcept override;
-  void AddLink(const opentelemetry::trace::SpanContext& span_context,
-               const opentelemetry::common::KeyValueIterable& attributes) noexcept override;
-  void SetStatus(opentelemetry::trace::StatusCode code,
-                 opentelemetry::nostd::string_view description) noexcept override;
-  void SetName(opentelemetry::nostd::string_view name) noexcept override;
-  void SetTraceFlags(opentelemetry::trace::TraceFlags flags) noexcept override;
-  void SetSpanKind(opentelemetry::trace::SpanKind span_kind) noexcept override;
-  void SetResource(const opentelemetry::sdk::resource::Resource& resource) noexcept override;
-  void SetStartTime(opentelemetry::common::SystemTimestamp start_time) noexcept override;
-  void SetDuration(std::chrono::nanoseconds duration) noexcept override;
-  void SetInstrumentationScope(const opentelemetry::sdk::instrumentationscope::InstrumentationScope&
-                                   instrumentation_scope) noexcept override;
+                   opentelemetry::trace::SpanId parent_span_id);
+  // Adds an attribute; attributes are exported in the order set.
+  void SetAttribute(std::string_view key, Value value);
+  // The status; its description is kept only with kError, as OTLP says.
+  void SetStatus(opentelemetry::trace::StatusCode code, std::string_view description);
+  void SetName(std::string_view name);
+  void SetTraceFlags(opentelemetry::trace::TraceFlags flags);
+  void SetSpanKind(opentelemetry::trace::SpanKind span_kind);
+  void SetStartTime(std::chrono::system_clock::time_point start_time);
+  void SetDuration(std::chrono::nanoseconds duration);
+  // The resource and scope are not copied: they must outlive the record.
+  void SetResource(const Resource& resource) { resource_ = &resource; }
+  void SetInstrumentationScope(const InstrumentationScope& scope) { scope_ = &scope; }
 
-  // The resource and instrumentation scope the span was recorded with (null
-  // if never set); they outlive the span.
-  const opentelemetry::sdk::resource::Resource* resource() const { return resource_; }
-  const opentelemetry::sdk::instrumentationscope::InstrumentationScope* scope() const {
-    return scope_;
+  // Reading (what tests check; the exporter writes the whole record).
+  std::string_view name() const { return Text(name_offset_, name_size_); }
+  opentelemetry::trace::SpanKind kind() const { return kind_; }
+  opentelemetry::trace::TraceId trace_id() const;
+  opentelemetry::trace::SpanId span_id() const;
+  // Invalid for a root span.
+  opentelemetry::trace::SpanId parent_span_id() const;
+  opentelemetry::trace::TraceFlags trace_flags() const {
+    return opentelemetry::trace::TraceFlags(flags_);
   }
+  // The `tracestate` header value (empty: none).
+  std::string trace_state() const;
+  opentelemetry::trace::StatusCode status() const { return status_; }
+  std::string_view status_message() const {
+    return Text(status_message_offset_, status_message_size_);
+  }
+  std::chrono::nanoseconds duration() const { return std::chrono::nanoseconds(duration_nanos_); }
+  // The value of the attribute `key` (the last one set under it), if any;
+  // a string_view into the record.
+  std::optional<Value> attribute(std::string_view key) const;
+  // The resource and instrumentation scope the span was recorded with (null
+  // if never set).
+  const Resource* resource() const { return resource_; }
+  const InstrumentationScope* scope() const { return scope_; }
 
   // Writes the span into `span` (typically arena-allocated): ids, trace
-  // state, flags, name, kind, times, attributes (in the order set), events,
-  // links and status, as the OTLP specification maps them.
+  // state, flags, name, kind, times, attributes (in the order set) and
+  // status, as the OTLP specification maps them.
   void ToProto(opentelemetry::proto::trace::v1::Span* span) const;
 
   // Appends the span's OTLP Span message in protobuf wire format to `out`
   // (the same content as ToProto, field by field, without building a
-  // message: no allocation beyond `out`'s growth, except for array
-  // attributes, events and links).
+  // message: no allocation beyond `out`'s growth).
   void AppendWire(std::string& out) const;
 
  private:
   enum class Type : uint8_t { kBool, kInt, kDouble, kString };
-  // A scalar attribute; strings (and the key) live in `text_`.
+  // An attribute; strings (and the key) live in `text_`.
   struct Attribute {
     uint32_t key_offset;
     uint32_t key_size;
@@ -110,14 +127,12 @@ class SpanRecord final : public opentelemetry::sdk::trace::Recordable {
       } string_value;
     };
   };
-  struct Extras;
 
   // Appends `text` to `text_`; returns its offset.
-  uint32_t Append(opentelemetry::nostd::string_view text);
+  uint32_t Append(std::string_view text);
   std::string_view Text(uint32_t offset, uint32_t size) const {
     return {text_ + offset, size};
   }
-  Extras& extras();
 
   std::array<uint8_t, 16> trace_id_{};
   std::array<uint8_t, 8> span_id_{};
@@ -134,8 +149,8 @@ class SpanRecord final : public opentelemetry::sdk::trace::Recordable {
   uint32_t name_size_ = 0;
   uint32_t status_message_offset_ = 0;
   uint32_t status_message_size_ = 0;
-  const opentelemetry::sdk::resource::Resource* resource_ = nullptr;
-  const opentelemetry::sdk::instrumentationscope::InstrumentationScope* scope_ = nullptr;
+  const Resource* resource_ = nullptr;
+  const InstrumentationScope* scope_ = nullptr;
   absl::InlinedVector<Attribute, 10> attributes_;
   // The text: inline_text_ until it is full, then a heap buffer (the
   // record is neither copied nor moved, so text_ may point into itself).
@@ -145,8 +160,6 @@ class SpanRecord final : public opentelemetry::sdk::trace::Recordable {
   uint32_t text_capacity_ = kInlineText;
   std::unique_ptr<char[]> heap_text_;
   char inline_text_[kInlineText];
-  // Array attributes, events and links; null until one is recorded.
-  std::unique_ptr<Extras> extras_;
 };
 
 }  // namespace polymesh::observability

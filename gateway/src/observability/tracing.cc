@@ -7,29 +7,24 @@
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/random/random.h"
 #include "common/grpc_status.h"
 #include "observability/batch_processor.h"
 #include "observability/otlp_exporter.h"
+#include "observability/resource.h"
+#include "observability/sampler.h"
+#include "observability/span_pipeline.h"
+#include "observability/span_record.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
-#include "opentelemetry/common/attribute_value.h"
-#include "opentelemetry/common/key_value_iterable.h"
 #include "opentelemetry/common/string_util.h"
-#include "opentelemetry/common/timestamp.h"
 #include "opentelemetry/nostd/shared_ptr.h"
 #include "opentelemetry/nostd/span.h"
 #include "opentelemetry/nostd/string_view.h"
-#include "opentelemetry/sdk/common/global_log_handler.h"
-#include "opentelemetry/sdk/instrumentationscope/instrumentation_scope.h"
-#include "opentelemetry/sdk/resource/resource.h"
-#include "opentelemetry/sdk/trace/random_id_generator.h"
-#include "opentelemetry/sdk/trace/recordable.h"
-#include "opentelemetry/sdk/trace/sampler.h"
 #include "opentelemetry/trace/propagation/detail/hex.h"
 #include "opentelemetry/trace/propagation/detail/string.h"
 #include "opentelemetry/trace/propagation/http_trace_context.h"
 #include "opentelemetry/trace/span_context.h"
-#include "opentelemetry/trace/span_context_kv_iterable.h"
 #include "opentelemetry/trace/span_id.h"
 #include "opentelemetry/trace/span_metadata.h"
 #include "opentelemetry/trace/trace_flags.h"
@@ -40,8 +35,6 @@ namespace polymesh::observability {
 namespace {
 
 namespace nostd = opentelemetry::nostd;
-namespace otel_common = opentelemetry::common;
-namespace sdk_trace = opentelemetry::sdk::trace;
 namespace trace_api = opentelemetry::trace;
 
 // The instrumentation scope of every span the gateway makes.
@@ -106,48 +99,74 @@ MethodNames SplitPath(std::string_view path) {
   return names;
 }
 
-// A few attributes on the stack, handed to StartSpan without allocation.
-class AttributeList final : public otel_common::KeyValueIterable {
+// The attributes a span starts with, on the stack.
+class AttributeList {
  public:
-  void Add(nostd::string_view key, otel_common::AttributeValue value) {
-    entries_[size_++] = {key, value};
+  void Add(std::string_view key, SpanRecord::Value value) { entries_[size_++] = {key, value}; }
+  void AddTo(SpanRecord& record) const {
+    for (size_t i = 0; i < size_; ++i) record.SetAttribute(entries_[i].first, entries_[i].second);
   }
-  bool ForEachKeyValue(nostd::function_ref<bool(nostd::string_view, otel_common::AttributeValue)>
-                           callback) const noexcept override {
-    for (size_t i = 0; i < size_; ++i) {
-      if (!callback(entries_[i].first, entries_[i].second)) return false;
-    }
-    return true;
-  }
-  size_t size() const noexcept override { return size_; }
 
  private:
-  std::array<std::pair<nostd::string_view, otel_common::AttributeValue>, 8> entries_;
+  std::array<std::pair<std::string_view, SpanRecord::Value>, 8> entries_;
   size_t size_ = 0;
 };
 
 // The attributes that SERVER and CLIENT spans share.
 void AddRpcAttributes(SemconvMode semconv, const MethodNames& names, AttributeList& attributes) {
-  const nostd::string_view grpc = "grpc";
+  const std::string_view grpc = "grpc";
   if (semconv != SemconvMode::kNew) {
     attributes.Add("rpc.system", grpc);
-    attributes.Add("rpc.service", ToNostd(names.service));
+    attributes.Add("rpc.service", names.service);
   }
   if (semconv == SemconvMode::kOld) {
-    attributes.Add("rpc.method", ToNostd(names.method));
+    attributes.Add("rpc.method", names.method);
   } else {
     attributes.Add("rpc.system.name", grpc);
-    attributes.Add("rpc.method", ToNostd(names.full));
+    attributes.Add("rpc.method", names.full);
   }
 }
 
-void SetStatusAttributes(SemconvMode semconv, int grpc_status, sdk_trace::Recordable& record) {
+void SetStatusAttributes(SemconvMode semconv, int grpc_status, SpanRecord& record) {
   if (semconv != SemconvMode::kNew) {
     record.SetAttribute("rpc.grpc.status_code", static_cast<int64_t>(grpc_status));
   }
   if (semconv != SemconvMode::kOld) {
-    record.SetAttribute("rpc.response.status_code", ToNostd(StatusName(grpc_status)));
+    record.SetAttribute("rpc.response.status_code", StatusName(grpc_status));
   }
+}
+
+// Random trace and span ids, from a generator per thread (seeded from the
+// operating system's entropy): no lock, no system call per id.
+absl::InsecureBitGen& IdBits() {
+  thread_local absl::InsecureBitGen bits;
+  return bits;
+}
+
+uint64_t NonZeroRandom() {
+  uint64_t value = 0;
+  while (value == 0) value = absl::Uniform<uint64_t>(IdBits());
+  return value;
+}
+
+trace_api::TraceId NewTraceId() {
+  std::array<uint8_t, trace_api::TraceId::kSize> bytes;
+  const uint64_t high = absl::Uniform<uint64_t>(IdBits());
+  const uint64_t low = NonZeroRandom();
+  for (size_t i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<uint8_t>(high >> (56 - 8 * i));
+    bytes[8 + i] = static_cast<uint8_t>(low >> (56 - 8 * i));
+  }
+  return trace_api::TraceId(
+      nostd::span<const uint8_t, trace_api::TraceId::kSize>(bytes.data(), bytes.size()));
+}
+
+trace_api::SpanId NewSpanId() {
+  std::array<uint8_t, trace_api::SpanId::kSize> bytes;
+  const uint64_t value = NonZeroRandom();
+  for (size_t i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(value >> (56 - 8 * i));
+  return trace_api::SpanId(
+      nostd::span<const uint8_t, trace_api::SpanId::kSize>(bytes.data(), bytes.size()));
 }
 
 // The `traceparent` of a span context (version 00).
@@ -209,75 +228,59 @@ trace_api::SpanContext ExtractParent(std::string_view traceparent_in,
 // exports what it holds) while the resource and scope its spans point to
 // still exist.
 struct TracerCore {
-  TracerCore(std::unique_ptr<sdk_trace::SpanProcessor> span_processor,
-             std::unique_ptr<sdk_trace::Sampler> span_sampler,
-             opentelemetry::sdk::resource::Resource span_resource, SemconvMode mode,
+  TracerCore(std::unique_ptr<SpanProcessor> span_processor, Sampler span_sampler,
+             Resource span_resource, SemconvMode mode,
              std::shared_ptr<TracingCounters> tracing_counters)
       : semconv(mode),
-        sampler(std::move(span_sampler)),
+        sampler(span_sampler),
         resource(std::move(span_resource)),
-        scope(opentelemetry::sdk::instrumentationscope::InstrumentationScope::Create(kScopeName)),
+        scope{kScopeName, POLYMESH_VERSION, {}},
         counters(std::move(tracing_counters)),
         processor(std::move(span_processor)) {}
 
   // A new span's context under `parent` (invalid: a new trace) and the
-  // sampler's verdict. Returns the recordable to fill, or null when the
-  // span is not recorded (not sampled, or the tracer is shut down).
-  std::unique_ptr<sdk_trace::Recordable> Start(const trace_api::SpanContext& parent,
-                                               nostd::string_view name, trace_api::SpanKind kind,
-                                               const otel_common::KeyValueIterable& attributes,
-                                               trace_api::SpanContext& context) const {
-    const trace_api::TraceId trace_id =
-        parent.IsValid() ? parent.trace_id() : ids.GenerateTraceId();
-    const trace_api::SpanId span_id = ids.GenerateSpanId();
-    sdk_trace::SamplingResult sampling = sampler->ShouldSample(
-        parent, trace_id, name, kind, attributes, trace_api::NullSpanContext());
+  // sampler's verdict. Returns the record to fill, or null when the span is
+  // not recorded (not sampled, or the tracer is shut down).
+  std::unique_ptr<SpanRecord> Start(const trace_api::SpanContext& parent, std::string_view name,
+                                    trace_api::SpanKind kind, const AttributeList& attributes,
+                                    trace_api::SpanContext& context) const {
+    const trace_api::TraceId trace_id = parent.IsValid() ? parent.trace_id() : NewTraceId();
+    const trace_api::SpanId span_id = NewSpanId();
+    const bool sampled = sampler.ShouldSample(parent, trace_id);
     uint8_t flags = parent.IsValid() ? parent.trace_flags().flags() : 0;
-    flags = sampling.IsSampled() ? (flags | trace_api::TraceFlags::kIsSampled)
-                                 : (flags & ~trace_api::TraceFlags::kIsSampled);
+    flags = sampled ? (flags | trace_api::TraceFlags::kIsSampled)
+                    : (flags & ~trace_api::TraceFlags::kIsSampled);
     flags &= trace_api::TraceFlags::kAllW3CTraceContext1Flags;
     context = trace_api::SpanContext(
         trace_id, span_id, trace_api::TraceFlags(flags), /*is_remote=*/false,
-        sampling.trace_state != nullptr ? sampling.trace_state
-        : parent.IsValid()              ? parent.trace_state()
-                                        : trace_api::TraceState::GetDefault());
-    if (!sampling.IsRecording() || shut_down.load(std::memory_order_relaxed)) return nullptr;
-    std::unique_ptr<sdk_trace::Recordable> record = processor->MakeRecordable();
-    if (record == nullptr) return nullptr;
+        parent.IsValid() ? parent.trace_state() : trace_api::TraceState::GetDefault());
+    if (!sampled || shut_down.load(std::memory_order_relaxed)) return nullptr;
+    auto record = std::make_unique<SpanRecord>();
     record->SetIdentity(context, parent.IsValid() ? parent.span_id() : trace_api::SpanId());
     record->SetTraceFlags(context.trace_flags());
     record->SetName(name);
     record->SetSpanKind(kind);
-    record->SetStartTime(otel_common::SystemTimestamp(std::chrono::system_clock::now()));
+    record->SetStartTime(std::chrono::system_clock::now());
     record->SetResource(resource);
-    record->SetInstrumentationScope(*scope);
-    attributes.ForEachKeyValue([&record](nostd::string_view key, otel_common::AttributeValue value) {
-      record->SetAttribute(key, value);
-      return true;
-    });
-    if (sampling.attributes != nullptr) {
-      for (const auto& [key, value] : *sampling.attributes) record->SetAttribute(key, value);
-    }
-    processor->OnStart(*record, parent);
+    record->SetInstrumentationScope(scope);
+    attributes.AddTo(*record);
     return record;
   }
 
   // Ends a recorded span started at `start`.
-  void End(std::unique_ptr<sdk_trace::Recordable> record,
-           std::chrono::steady_clock::time_point start) const {
+  void End(std::unique_ptr<SpanRecord> record, std::chrono::steady_clock::time_point start) const {
     record->SetDuration(std::chrono::steady_clock::now() - start);
     if (shut_down.load(std::memory_order_relaxed)) return;
     processor->OnEnd(std::move(record));
   }
 
   const SemconvMode semconv;
-  const std::unique_ptr<sdk_trace::Sampler> sampler;
-  const opentelemetry::sdk::resource::Resource resource;
-  const std::unique_ptr<opentelemetry::sdk::instrumentationscope::InstrumentationScope> scope;
+  const Sampler sampler;
+  const Resource resource;
+  const InstrumentationScope scope;
   const std::shared_ptr<TracingCounters> counters;
-  mutable sdk_trace::RandomIdGenerator ids;
   std::atomic<bool> shut_down{false};
-  const std::unique_ptr<sdk_trace::SpanProcessor> processor;
+  const std::unique_ptr<SpanProcessor> processor;
 };
 
 // ---------------------------------------------------------------------------
@@ -287,7 +290,7 @@ struct ClientSpan::Impl {
   // Null when tracing is off.
   std::shared_ptr<const TracerCore> core;
   // Null when the span is not recorded.
-  std::unique_ptr<sdk_trace::Recordable> record;
+  std::unique_ptr<SpanRecord> record;
   std::chrono::steady_clock::time_point start;
   std::string traceparent;
   std::string tracestate;
@@ -299,7 +302,7 @@ struct ClientSpan::Impl {
     if (record == nullptr) return;
     grpc_status = NormalizeStatus(grpc_status);
     SetStatusAttributes(core->semconv, grpc_status, *record);
-    if (grpc_status != 0) record->SetStatus(trace_api::StatusCode::kError, ToNostd(message));
+    if (grpc_status != 0) record->SetStatus(trace_api::StatusCode::kError, message);
     core->End(std::move(record), start);
   }
 };
@@ -336,7 +339,7 @@ void ClientSpan::SetAttempt(uint32_t attempt, bool transparent) {
 void ClientSpan::SetMirror(std::string_view cluster) {
   if (impl_ == nullptr || impl_->record == nullptr || impl_->ended) return;
   impl_->record->SetAttribute("polymesh.mirror", true);
-  impl_->record->SetAttribute("polymesh.cluster", ToNostd(cluster));
+  impl_->record->SetAttribute("polymesh.cluster", cluster);
 }
 
 void ClientSpan::End(int grpc_status, std::string_view message) {
@@ -351,7 +354,7 @@ struct ServerSpan::Impl {
   // when not recorded), and its call's path (inline: most paths are short).
   std::shared_ptr<const TracerCore> core;
   trace_api::SpanContext context = trace_api::SpanContext::GetInvalid();
-  std::unique_ptr<sdk_trace::Recordable> record;
+  std::unique_ptr<SpanRecord> record;
   std::chrono::steady_clock::time_point start;
   absl::InlinedVector<char, 96> path;
   // Tracing off: the downstream trace context, passed upstream unchanged.
@@ -368,7 +371,7 @@ struct ServerSpan::Impl {
     grpc_status = NormalizeStatus(grpc_status);
     SetStatusAttributes(core->semconv, grpc_status, *record);
     if (IsServerError(grpc_status)) {
-      record->SetStatus(trace_api::StatusCode::kError, ToNostd(message));
+      record->SetStatus(trace_api::StatusCode::kError, message);
     }
     core->End(std::move(record), start);
   }
@@ -391,8 +394,8 @@ ServerSpan::~ServerSpan() {
 
 void ServerSpan::SetRoute(std::string_view route, std::string_view cluster) {
   if (impl_ == nullptr || impl_->record == nullptr || impl_->ended) return;
-  impl_->record->SetAttribute("polymesh.route", ToNostd(route));
-  impl_->record->SetAttribute("polymesh.cluster", ToNostd(cluster));
+  impl_->record->SetAttribute("polymesh.route", route);
+  impl_->record->SetAttribute("polymesh.cluster", cluster);
 }
 
 void ServerSpan::SetAttempts(uint32_t attempts) {
@@ -413,11 +416,11 @@ ClientSpan ServerSpan::StartClient(std::string_view address, uint16_t port) {
   const MethodNames names = SplitPath(impl_->path_view());
   AttributeList attributes;
   AddRpcAttributes(impl_->core->semconv, names, attributes);
-  attributes.Add("server.address", ToNostd(address));
+  attributes.Add("server.address", address);
   attributes.Add("server.port", static_cast<int64_t>(port));
   trace_api::SpanContext context = trace_api::SpanContext::GetInvalid();
   out.start = std::chrono::steady_clock::now();
-  out.record = impl_->core->Start(impl_->context, ToNostd(names.full), trace_api::SpanKind::kClient,
+  out.record = impl_->core->Start(impl_->context, names.full, trace_api::SpanKind::kClient,
                                   attributes, context);
   out.core = impl_->core;
   out.traceparent = FormatTraceparent(context);
@@ -434,11 +437,11 @@ void ServerSpan::End(int grpc_status, std::string_view message) {
 
 namespace {
 
-// Tracing on: spans recorded through the SDK's span processor interface.
-class SdkTracer final : public Tracer {
+// Tracing on: spans recorded and handed to a span processor.
+class RecordingTracer final : public Tracer {
  public:
-  explicit SdkTracer(std::shared_ptr<TracerCore> core) : core_(std::move(core)) {}
-  ~SdkTracer() override { SdkTracer::Shutdown(); }
+  explicit RecordingTracer(std::shared_ptr<TracerCore> core) : core_(std::move(core)) {}
+  ~RecordingTracer() override { RecordingTracer::Shutdown(); }
 
   ServerSpan StartServer(std::string_view path, std::string_view traceparent,
                          std::string_view tracestate) override {
@@ -447,7 +450,7 @@ class SdkTracer final : public Tracer {
     AddRpcAttributes(core_->semconv, names, attributes);
     auto impl = std::make_unique<ServerSpanImpl>();
     impl->start = std::chrono::steady_clock::now();
-    impl->record = core_->Start(ExtractParent(traceparent, tracestate), ToNostd(names.full),
+    impl->record = core_->Start(ExtractParent(traceparent, tracestate), names.full,
                                 trace_api::SpanKind::kServer, attributes, impl->context);
     impl->core = core_;
     impl->path.assign(path.begin(), path.end());
@@ -498,28 +501,22 @@ absl::StatusOr<std::unique_ptr<Tracer>> Tracer::FromEnvironment(const TracerOpti
   absl::StatusOr<TracingEnvironment> env = ReadTracingEnvironment(options.default_service_name);
   if (!env.ok()) return env.status();
   if (env->sdk_disabled) return std::make_unique<DisabledTracer>();
-  // One error line per failed export; the processor counts drops instead of
-  // logging them.
-  opentelemetry::sdk::common::internal_log::GlobalLogHandler::SetLogLevel(
-      opentelemetry::sdk::common::internal_log::LogLevel::Error);
   auto counters = std::make_shared<TracingCounters>();
   auto processor = std::make_unique<BatchExportProcessor>(
       std::make_unique<OtlpSpanExporter>(env->exporter), env->batch, counters,
       kGatewayMaxConcurrentExports);
-  return std::make_unique<SdkTracer>(std::make_shared<TracerCore>(
-      std::move(processor), std::move(env->sampler), *std::move(env->resource), env->semconv,
+  return std::make_unique<RecordingTracer>(std::make_shared<TracerCore>(
+      std::move(processor), env->sampler, std::move(env->resource), env->semconv,
       std::move(counters)));
 }
 
-std::unique_ptr<Tracer> TracerForTest(std::unique_ptr<sdk_trace::SpanProcessor> processor,
-                                      SemconvMode semconv,
-                                      std::unique_ptr<sdk_trace::Sampler> sampler,
+std::unique_ptr<Tracer> TracerForTest(std::unique_ptr<SpanProcessor> processor,
+                                      SemconvMode semconv, std::optional<Sampler> sampler,
                                       std::string_view service_name,
                                       std::shared_ptr<TracingCounters> counters) {
-  if (sampler == nullptr) sampler = *ParseSampler("", "");
-  return std::make_unique<SdkTracer>(std::make_shared<TracerCore>(
-      std::move(processor), std::move(sampler), *MakeResource("", "", service_name), semconv,
-      std::move(counters)));
+  return std::make_unique<RecordingTracer>(std::make_shared<TracerCore>(
+      std::move(processor), sampler.value_or(*ParseSampler("", "")),
+      *MakeResource("", "", service_name), semconv, std::move(counters)));
 }
 
 }  // namespace polymesh::observability

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -13,17 +14,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/string_views.h"
-#include "opentelemetry/sdk/resource/resource_detector.h"
-#include "opentelemetry/sdk/trace/samplers/always_off.h"
-#include "opentelemetry/sdk/trace/samplers/always_on.h"
-#include "opentelemetry/sdk/trace/samplers/parent.h"
-#include "opentelemetry/sdk/trace/samplers/trace_id_ratio.h"
 
 namespace polymesh::observability {
 namespace {
-
-namespace sdk_resource = opentelemetry::sdk::resource;
-namespace sdk_trace = opentelemetry::sdk::trace;
 
 constexpr char kSdkDisabled[] = "OTEL_SDK_DISABLED";
 constexpr char kServiceName[] = "OTEL_SERVICE_NAME";
@@ -86,19 +79,6 @@ absl::StatusOr<uint64_t> ParsePositive(std::string_view variable, std::string_vi
   return parsed;
 }
 
-// Makes a Resource from attributes alone (Resource's constructor is only open
-// to detectors; Resource::Create would merge the SDK's own reading of
-// OTEL_RESOURCE_ATTRIBUTES, cached once per process and not percent-decoded).
-class AttributesDetector final : public sdk_resource::ResourceDetector {
- public:
-  explicit AttributesDetector(sdk_resource::ResourceAttributes attributes)
-      : attributes_(std::move(attributes)) {}
-  sdk_resource::Resource Detect() noexcept override { return Create(attributes_); }
-
- private:
-  sdk_resource::ResourceAttributes attributes_;
-};
-
 }  // namespace
 
 SemconvMode ParseSemconvStabilityOptIn(std::string_view value) {
@@ -122,27 +102,19 @@ absl::StatusOr<bool> ParseSdkDisabled(std::string_view value) {
   return ParseBooleanVariable(kSdkDisabled, value);
 }
 
-absl::StatusOr<std::unique_ptr<sdk_trace::Sampler>> ParseSampler(std::string_view sampler,
-                                                                 std::string_view arg) {
+absl::StatusOr<Sampler> ParseSampler(std::string_view sampler, std::string_view arg) {
   const std::string name = absl::AsciiStrToLower(ToAbsl(TrimBlanks(sampler)));
   if (name.empty() || name == "parentbased_always_on") {
-    return std::make_unique<sdk_trace::ParentBasedSampler>(
-        std::make_shared<sdk_trace::AlwaysOnSampler>());
+    return Sampler::ParentBased(Sampler::AlwaysOn());
   }
-  if (name == "always_on") return std::make_unique<sdk_trace::AlwaysOnSampler>();
-  if (name == "always_off") return std::make_unique<sdk_trace::AlwaysOffSampler>();
-  if (name == "parentbased_always_off") {
-    return std::make_unique<sdk_trace::ParentBasedSampler>(
-        std::make_shared<sdk_trace::AlwaysOffSampler>());
-  }
+  if (name == "always_on") return Sampler::AlwaysOn();
+  if (name == "always_off") return Sampler::AlwaysOff();
+  if (name == "parentbased_always_off") return Sampler::ParentBased(Sampler::AlwaysOff());
   if (name == "traceidratio" || name == "parentbased_traceidratio") {
     absl::StatusOr<double> ratio = ParseRatio(arg);
     if (!ratio.ok()) return ratio.status();
-    if (name == "traceidratio") {
-      return std::make_unique<sdk_trace::TraceIdRatioBasedSampler>(*ratio);
-    }
-    return std::make_unique<sdk_trace::ParentBasedSampler>(
-        std::make_shared<sdk_trace::TraceIdRatioBasedSampler>(*ratio));
+    if (name == "traceidratio") return Sampler::TraceIdRatio(*ratio);
+    return Sampler::ParentBased(Sampler::TraceIdRatio(*ratio));
   }
   return MalformedVariable(kTracesSampler, sampler,
                    "expected always_on, always_off, traceidratio, parentbased_always_on, "
@@ -184,42 +156,49 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseKeyValueLi
   return entries;
 }
 
-absl::StatusOr<sdk_resource::ResourceAttributes> ParseResourceAttributes(std::string_view value) {
+absl::StatusOr<std::map<std::string, std::string>> ParseResourceAttributes(
+    std::string_view value) {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> entries =
       ParseKeyValueList(kResourceAttributes, value);
   if (!entries.ok()) return entries.status();
-  sdk_resource::ResourceAttributes attributes;
-  for (auto& [key, decoded] : *entries) attributes.SetAttribute(key, std::move(decoded));
+  std::map<std::string, std::string> attributes;
+  for (auto& [key, decoded] : *entries) attributes[key] = std::move(decoded);
   return attributes;
 }
 
-absl::StatusOr<sdk_resource::Resource> MakeResource(std::string_view resource_attributes,
-                                                    std::string_view service_name,
-                                                    std::string_view default_service_name) {
-  absl::StatusOr<sdk_resource::ResourceAttributes> attributes =
+absl::StatusOr<Resource> MakeResource(std::string_view resource_attributes,
+                                      std::string_view service_name,
+                                      std::string_view default_service_name) {
+  absl::StatusOr<std::map<std::string, std::string>> attributes =
       ParseResourceAttributes(resource_attributes);
   if (!attributes.ok()) return attributes.status();
+  Resource resource;
+  resource.attributes = {
+      {"telemetry.sdk.language", "cpp"},
+      {"telemetry.sdk.name", kTelemetrySdkName},
+      {"telemetry.sdk.version", POLYMESH_VERSION},
+  };
+  for (auto& [key, value] : *attributes) resource.attributes[key] = std::move(value);
   constexpr char kServiceNameKey[] = "service.name";
   service_name = TrimBlanks(service_name);
   if (!service_name.empty()) {
-    attributes->SetAttribute(kServiceNameKey, std::string(service_name));
-  } else if (attributes->find(kServiceNameKey) == attributes->end()) {
-    attributes->SetAttribute(kServiceNameKey, std::string(default_service_name));
+    resource.attributes[kServiceNameKey] = std::string(service_name);
+  } else if (!resource.attributes.contains(kServiceNameKey)) {
+    resource.attributes[kServiceNameKey] = std::string(default_service_name);
   }
-  return sdk_resource::Resource::GetDefault().Merge(
-      AttributesDetector(*std::move(attributes)).Detect());
+  return resource;
 }
 
-absl::StatusOr<sdk_trace::BatchSpanProcessorOptions> ParseBatchSpanProcessorOptions(
+absl::StatusOr<BatchOptions> ParseBatchSpanProcessorOptions(
     std::string_view schedule_delay, std::string_view max_queue_size,
     std::string_view max_export_batch_size) {
-  sdk_trace::BatchSpanProcessorOptions options;
-  options.schedule_delay_millis = std::chrono::milliseconds(kGatewayBspScheduleDelayMillis);
+  BatchOptions options;
+  options.schedule_delay = std::chrono::milliseconds(kGatewayBspScheduleDelayMillis);
   options.max_queue_size = kGatewayBspMaxQueueSize;
   options.max_export_batch_size = kGatewayBspMaxExportBatchSize;
   absl::StatusOr<uint64_t> delay =
       ParsePositive(kBspScheduleDelay, schedule_delay,
-                    static_cast<uint64_t>(options.schedule_delay_millis.count()));
+                    static_cast<uint64_t>(options.schedule_delay.count()));
   if (!delay.ok()) return delay.status();
   absl::StatusOr<uint64_t> queue = ParsePositive(kBspMaxQueueSize, max_queue_size,
                                                  options.max_queue_size);
@@ -231,7 +210,7 @@ absl::StatusOr<sdk_trace::BatchSpanProcessorOptions> ParseBatchSpanProcessorOpti
     return MalformedVariable(kBspMaxExportBatchSize, max_export_batch_size,
                      absl::StrCat("must not exceed the queue size (", *queue, ")"));
   }
-  options.schedule_delay_millis = std::chrono::milliseconds(*delay);
+  options.schedule_delay = std::chrono::milliseconds(*delay);
   options.max_queue_size = *queue;
   options.max_export_batch_size = *batch;
   return options;
@@ -247,17 +226,17 @@ absl::StatusOr<TracingEnvironment> ReadTracingEnvironment(std::string_view defau
 
   env.semconv = ParseSemconvStabilityOptIn(get_env(kSemconvStabilityOptIn));
 
-  absl::StatusOr<std::unique_ptr<sdk_trace::Sampler>> sampler =
+  absl::StatusOr<Sampler> sampler =
       ParseSampler(get_env(kTracesSampler), get_env(kTracesSamplerArg));
   if (!sampler.ok()) return sampler.status();
-  env.sampler = *std::move(sampler);
+  env.sampler = *sampler;
 
-  absl::StatusOr<sdk_resource::Resource> resource =
+  absl::StatusOr<Resource> resource =
       MakeResource(get_env(kResourceAttributes), get_env(kServiceName), default_service_name);
   if (!resource.ok()) return resource.status();
-  env.resource.emplace(*std::move(resource));
+  env.resource = *std::move(resource);
 
-  absl::StatusOr<sdk_trace::BatchSpanProcessorOptions> batch = ParseBatchSpanProcessorOptions(
+  absl::StatusOr<BatchOptions> batch = ParseBatchSpanProcessorOptions(
       get_env(kBspScheduleDelay), get_env(kBspMaxQueueSize), get_env(kBspMaxExportBatchSize));
   if (!batch.ok()) return batch.status();
   env.batch = *batch;

@@ -15,8 +15,7 @@
 #define POLYMESH_GATEWAY_SRC_OBSERVABILITY_TRACING_CONFIG_H_
 
 #include <cstdint>
-#include <memory>
-#include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,10 +23,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "observability/batch_processor.h"
 #include "observability/otlp_options.h"
-#include "opentelemetry/sdk/resource/resource.h"
-#include "opentelemetry/sdk/trace/batch_span_processor_options.h"
-#include "opentelemetry/sdk/trace/sampler.h"
+#include "observability/resource.h"
+#include "observability/sampler.h"
 
 namespace polymesh::observability {
 
@@ -75,18 +74,23 @@ absl::StatusOr<bool> ParseSdkDisabled(std::string_view value);
 // parentbased_always_off, parentbased_traceidratio. The ratio samplers take a
 // ratio in [0, 1] (default 1); other samplers ignore the argument. Fails with
 // INVALID_ARGUMENT naming the variable that is malformed.
-absl::StatusOr<std::unique_ptr<opentelemetry::sdk::trace::Sampler>> ParseSampler(
-    std::string_view sampler, std::string_view arg);
+absl::StatusOr<Sampler> ParseSampler(std::string_view sampler, std::string_view arg);
 
 // Parses OTEL_RESOURCE_ATTRIBUTES (ParseKeyValueList), later keys winning.
-absl::StatusOr<opentelemetry::sdk::resource::ResourceAttributes> ParseResourceAttributes(
+absl::StatusOr<std::map<std::string, std::string>> ParseResourceAttributes(
     std::string_view value);
 
-// The process's resource: the SDK's telemetry.sdk.* attributes, then
+// The telemetry.sdk.name of the gateway's spans: they are recorded and
+// exported by the gateway's own code, not by an OpenTelemetry SDK, and the
+// specification asks such an implementation to name itself.
+inline constexpr char kTelemetrySdkName[] = "polymesh";
+
+// The process's resource: telemetry.sdk.language (cpp), telemetry.sdk.name
+// (kTelemetrySdkName) and telemetry.sdk.version (the gateway's), then
 // OTEL_RESOURCE_ATTRIBUTES (`resource_attributes`), then service.name from
 // OTEL_SERVICE_NAME (`service_name`), else from the attributes, else
 // `default_service_name`.
-absl::StatusOr<opentelemetry::sdk::resource::Resource> MakeResource(
+absl::StatusOr<Resource> MakeResource(
     std::string_view resource_attributes, std::string_view service_name,
     std::string_view default_service_name);
 
@@ -108,9 +112,9 @@ inline constexpr int kGatewayMaxConcurrentExports = 2;
 // empty values keep the gateway's defaults above. Fails with
 // INVALID_ARGUMENT naming the variable on a value that is not a positive
 // integer, or on a batch size above the queue size.
-absl::StatusOr<opentelemetry::sdk::trace::BatchSpanProcessorOptions>
-ParseBatchSpanProcessorOptions(std::string_view schedule_delay, std::string_view max_queue_size,
-                               std::string_view max_export_batch_size);
+absl::StatusOr<BatchOptions> ParseBatchSpanProcessorOptions(
+    std::string_view schedule_delay, std::string_view max_queue_size,
+    std::string_view max_export_batch_size);
 
 // Everything the tracer takes from the environment.
 struct TracingEnvironment {
@@ -118,9 +122,9 @@ struct TracingEnvironment {
   // left at their defaults.
   bool sdk_disabled = false;
   SemconvMode semconv = SemconvMode::kOld;
-  std::unique_ptr<opentelemetry::sdk::trace::Sampler> sampler;
-  std::optional<opentelemetry::sdk::resource::Resource> resource;
-  opentelemetry::sdk::trace::BatchSpanProcessorOptions batch;
+  Sampler sampler = Sampler::ParentBased(Sampler::AlwaysOn());
+  Resource resource;
+  BatchOptions batch;
   // From OTEL_EXPORTER_OTLP_*.
   OtlpOptions exporter;
 };

@@ -5,9 +5,12 @@
 // client's call. Every test asserts the counters the gateway exports.
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -106,22 +109,23 @@ class CallPoliciesTest : public ::testing::Test {
   }
 
   // The CLIENT spans, after the gateway stopped (every span ended).
-  std::vector<std::unique_ptr<opentelemetry::sdk::trace::SpanData>> StopAndTakeSpans() {
+  std::vector<std::unique_ptr<observability::SpanRecord>> StopAndTakeSpans() {
     gateway_->Stop(absl::Seconds(1));
-    return spans_->GetSpans();
+    return spans_->Take();
   }
 
+  // The attribute `key` of `span` if it is a T.
   template <typename T>
-  static const T* Attribute(const opentelemetry::sdk::trace::SpanData& span,
-                            const std::string& key) {
-    const auto& attributes = span.GetAttributes();
-    auto it = attributes.find(key);
-    return it == attributes.end() ? nullptr : opentelemetry::nostd::get_if<T>(&it->second);
+  static std::optional<T> Attribute(const observability::SpanRecord& span,
+                                    const std::string& key) {
+    const std::optional<observability::SpanRecord::Value> value = span.attribute(key);
+    if (!value.has_value() || !std::holds_alternative<T>(*value)) return std::nullopt;
+    return std::get<T>(*value);
   }
 
   EchoBackend backend_;
   std::unique_ptr<Gateway> gateway_;
-  std::shared_ptr<opentelemetry::exporter::memory::InMemorySpanData> spans_;
+  std::shared_ptr<observability::InMemorySpans> spans_;
   std::unique_ptr<EchoService::Stub> stub_;
 };
 
@@ -149,11 +153,12 @@ TEST_F(CallPoliciesTest, UnavailableIsRetriedUntilTheUpstreamSucceeds) {
   std::vector<int64_t> attempts;
   int64_t server_attempts = 0;
   for (const auto& span : StopAndTakeSpans()) {
-    if (span->GetSpanKind() == opentelemetry::trace::SpanKind::kClient) {
-      const int64_t* attempt = Attribute<int64_t>(*span, "polymesh.attempt");
-      ASSERT_NE(attempt, nullptr);
+    if (span->kind() == opentelemetry::trace::SpanKind::kClient) {
+      const std::optional<int64_t> attempt = Attribute<int64_t>(*span, "polymesh.attempt");
+      ASSERT_TRUE(attempt.has_value());
       attempts.push_back(*attempt);
-    } else if (const int64_t* count = Attribute<int64_t>(*span, "polymesh.attempts")) {
+    } else if (const std::optional<int64_t> count =
+                   Attribute<int64_t>(*span, "polymesh.attempts")) {
       server_attempts = *count;
     }
   }
@@ -392,12 +397,10 @@ TEST_F(MirrorTest, TheShadowGetsACopyOfTheCall) {
 
   int mirror_spans = 0;
   for (const auto& span : StopAndTakeSpans()) {
-    if (span->GetSpanKind() != opentelemetry::trace::SpanKind::kClient) continue;
-    if (const bool* mirror = Attribute<bool>(*span, "polymesh.mirror"); mirror && *mirror) {
+    if (span->kind() != opentelemetry::trace::SpanKind::kClient) continue;
+    if (Attribute<bool>(*span, "polymesh.mirror") == true) {
       ++mirror_spans;
-      const std::string* cluster = Attribute<std::string>(*span, "polymesh.cluster");
-      ASSERT_NE(cluster, nullptr);
-      EXPECT_EQ(*cluster, "shadow");
+      EXPECT_EQ(Attribute<std::string_view>(*span, "polymesh.cluster"), "shadow");
     }
   }
   EXPECT_EQ(mirror_spans, 1);

@@ -126,7 +126,7 @@ routes:
   std::string echo_address_ = "127.0.0.1";
   EchoBackend backend_;
   std::unique_ptr<Gateway> gateway_;
-  std::shared_ptr<opentelemetry::exporter::memory::InMemorySpanData> spans_;
+  std::shared_ptr<observability::InMemorySpans> spans_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<EchoService::Stub> stub_;
 };
@@ -555,12 +555,12 @@ TEST_F(GatewayIntegrationTest, SpansOneServerPerCallOneClientPerAttempt) {
             grpc::StatusCode::UNIMPLEMENTED);
   gateway_->Stop(absl::Seconds(1));  // every span ended
 
-  auto spans = spans_->GetSpans();
+  auto spans = spans_->Take();
   int servers = 0;
   int clients = 0;
   for (const auto& span : spans) {
-    if (span->GetSpanKind() == opentelemetry::trace::SpanKind::kServer) ++servers;
-    if (span->GetSpanKind() == opentelemetry::trace::SpanKind::kClient) ++clients;
+    if (span->kind() == opentelemetry::trace::SpanKind::kServer) ++servers;
+    if (span->kind() == opentelemetry::trace::SpanKind::kClient) ++clients;
   }
   EXPECT_EQ(servers, 2);
   EXPECT_EQ(clients, 1);
@@ -592,15 +592,11 @@ TEST_F(GatewayIntegrationTest, BackendNamedByHostNameIsReachedAndNamedInSpans) {
   gateway_->Stop(absl::Seconds(1));  // every span ended
 
   int clients = 0;
-  for (const auto& span : spans_->GetSpans()) {
-    if (span->GetSpanKind() != opentelemetry::trace::SpanKind::kClient) continue;
+  for (const auto& span : spans_->Take()) {
+    if (span->kind() != opentelemetry::trace::SpanKind::kClient) continue;
     ++clients;
-    const auto& attributes = span->GetAttributes();
-    auto address = attributes.find("server.address");
-    ASSERT_NE(address, attributes.end());
-    const auto* value = opentelemetry::nostd::get_if<std::string>(&address->second);
-    ASSERT_NE(value, nullptr);
-    EXPECT_EQ(*value, "localhost");
+    EXPECT_EQ(span->attribute("server.address"),
+              observability::SpanRecord::Value(std::string_view("localhost")));
   }
   EXPECT_EQ(clients, 1);
 }

@@ -11,10 +11,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "observability/in_memory_spans.h"
 #include "observability/tracing_for_test.h"
-#include "opentelemetry/exporters/memory/in_memory_span_data.h"
-#include "opentelemetry/exporters/memory/in_memory_span_exporter.h"
-#include "opentelemetry/sdk/trace/simple_processor_factory.h"
 #include "prometheus/metric_family.h"
 #include "server/gateway.h"
 #include "worker/socket.h"
@@ -24,13 +22,10 @@ namespace polymesh::gateway::testing {
 // Starts a gateway on `config` whose tracer records every span into
 // memory, where `*spans` reads them.
 inline absl::StatusOr<std::unique_ptr<Gateway>> StartRecordingSpans(
-    const GatewayConfig& config,
-    std::shared_ptr<opentelemetry::exporter::memory::InMemorySpanData>* spans) {
-  auto exporter = std::make_unique<opentelemetry::exporter::memory::InMemorySpanExporter>();
-  *spans = exporter->GetData();
-  return Gateway::Start(config, observability::TracerForTest(
-                                    opentelemetry::sdk::trace::SimpleSpanProcessorFactory::Create(
-                                        std::move(exporter))));
+    const GatewayConfig& config, std::shared_ptr<observability::InMemorySpans>* spans) {
+  *spans = std::make_shared<observability::InMemorySpans>();
+  return Gateway::Start(config,
+                        observability::TracerForTest(observability::InMemoryProcessor(*spans)));
 }
 
 // Generous bound for things that happen "at once" (never reached when the

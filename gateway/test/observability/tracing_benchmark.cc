@@ -25,19 +25,16 @@
 #include "observability/tracing.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
+#include "observability/resource.h"
+#include "observability/sampler.h"
+#include "observability/span_pipeline.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
-#include "opentelemetry/sdk/instrumentationscope/instrumentation_scope.h"
-#include "opentelemetry/sdk/resource/resource.h"
-#include "opentelemetry/sdk/trace/exporter.h"
-#include "opentelemetry/sdk/trace/samplers/always_on.h"
 #include "opentelemetry/trace/span_context.h"
 
 namespace polymesh::observability {
 namespace {
 
 namespace collector = opentelemetry::proto::collector::trace::v1;
-namespace nostd = opentelemetry::nostd;
-namespace sdk_trace = opentelemetry::sdk::trace;
 namespace trace_api = opentelemetry::trace;
 
 constexpr char kPath[] = "/polymesh.ai.v1.AIService/Predict";
@@ -45,30 +42,25 @@ constexpr char kSampled[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b
 constexpr char kNotSampled[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
 
 // Serializes what OtlpSpanExporter would send, then drops it.
-class SerializingExporter final : public sdk_trace::SpanExporter {
+class SerializingExporter final : public SpanExporter {
  public:
-  std::unique_ptr<sdk_trace::Recordable> MakeRecordable() noexcept override {
-    return std::make_unique<SpanRecord>();
-  }
-  opentelemetry::sdk::common::ExportResult Export(
-      const nostd::span<std::unique_ptr<sdk_trace::Recordable>>& spans) noexcept override {
+  ExportResult Export(absl::Span<std::unique_ptr<SpanRecord>> spans) override {
     benchmark::DoNotOptimize(writer_.Write(spans).data());
-    return opentelemetry::sdk::common::ExportResult::kSuccess;
+    return ExportResult::kSuccess;
   }
-  bool ForceFlush(std::chrono::microseconds /*timeout*/) noexcept override { return true; }
-  bool Shutdown(std::chrono::microseconds /*timeout*/) noexcept override { return true; }
+  bool Shutdown(std::chrono::microseconds /*timeout*/) override { return true; }
 
  private:
   ExportRequestWriter writer_;
 };
 
 std::unique_ptr<Tracer> EnabledTracer(std::shared_ptr<TracingCounters> counters) {
-  sdk_trace::BatchSpanProcessorOptions options;
+  BatchOptions options;
   options.max_queue_size = 1 << 16;  // the benchmark measures spans, not drops
   options.max_export_batch_size = 512;
   return TracerForTest(std::make_unique<BatchExportProcessor>(
                            std::make_unique<SerializingExporter>(), options, counters),
-                       SemconvMode::kDup, std::make_unique<sdk_trace::AlwaysOnSampler>(),
+                       SemconvMode::kDup, Sampler::AlwaysOn(),
                        "polymesh-gateway", counters);
 }
 
@@ -103,7 +95,7 @@ BENCHMARK(BM_CallSampled)->ArgName("traceparent")->Arg(0)->Arg(1);
 void BM_CallNotSampled(benchmark::State& state) {
   std::unique_ptr<Tracer> tracer = TracerForTest(
       std::make_unique<BatchExportProcessor>(std::make_unique<SerializingExporter>(),
-                                             sdk_trace::BatchSpanProcessorOptions{}, nullptr),
+                                             BatchOptions{}, nullptr),
       SemconvMode::kDup);
   OneCall(*tracer, kNotSampled, state);
   tracer->Shutdown();
@@ -115,9 +107,8 @@ BENCHMARK(BM_CallNotSampled);
 constexpr int kBatch = 512;
 
 // Records one gateway SERVER span the way the tracer does.
-void RecordServerSpan(sdk_trace::Recordable& record,
-                      const opentelemetry::sdk::resource::Resource& resource,
-                      const opentelemetry::sdk::instrumentationscope::InstrumentationScope& scope) {
+void RecordServerSpan(SpanRecord& record, const Resource& resource,
+                      const InstrumentationScope& scope) {
   static constexpr uint8_t kTraceId[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
   static constexpr uint8_t kSpanId[8] = {1, 2, 3, 4, 5, 6, 7, 8};
   static constexpr uint8_t kParentId[8] = {8, 7, 6, 5, 4, 3, 2, 1};
@@ -128,7 +119,7 @@ void RecordServerSpan(sdk_trace::Recordable& record,
   record.SetTraceFlags(context.trace_flags());
   record.SetName("polymesh.ai.v1.AIService/Predict");
   record.SetSpanKind(trace_api::SpanKind::kServer);
-  record.SetStartTime(opentelemetry::common::SystemTimestamp(std::chrono::system_clock::now()));
+  record.SetStartTime(std::chrono::system_clock::now());
   record.SetResource(resource);
   record.SetInstrumentationScope(scope);
   record.SetAttribute("rpc.system", "grpc");
@@ -144,21 +135,19 @@ void RecordServerSpan(sdk_trace::Recordable& record,
 
 enum class Path { kWire, kArena };
 
-template <typename Record, Path path>
+template <Path path>
 void ExportBatch(benchmark::State& state) {
   ExportRequestWriter writer;
-  const opentelemetry::sdk::resource::Resource resource =
-      opentelemetry::sdk::resource::Resource::Create({{"service.name", "polymesh-gateway"}});
-  const auto scope =
-      opentelemetry::sdk::instrumentationscope::InstrumentationScope::Create("polymesh.gateway");
+  const Resource resource{{{"service.name", "polymesh-gateway"}}, ""};
+  const InstrumentationScope scope{"polymesh.gateway", "", ""};
   for (auto _ : state) {
-    std::vector<std::unique_ptr<sdk_trace::Recordable>> spans;
+    std::vector<std::unique_ptr<SpanRecord>> spans;
     spans.reserve(kBatch);
     for (int i = 0; i < kBatch; ++i) {
-      spans.push_back(std::make_unique<Record>());
-      RecordServerSpan(*spans.back(), resource, *scope);
+      spans.push_back(std::make_unique<SpanRecord>());
+      RecordServerSpan(*spans.back(), resource, scope);
     }
-    const nostd::span<std::unique_ptr<sdk_trace::Recordable>> batch(spans.data(), spans.size());
+    const absl::Span<const std::unique_ptr<SpanRecord>> batch(spans);
     if constexpr (path == Path::kWire) {
       benchmark::DoNotOptimize(writer.Write(batch).data());
       continue;
@@ -177,13 +166,13 @@ void ExportBatch(benchmark::State& state) {
 
 // What the exporter does: SpanRecords written straight in wire format.
 void BM_ExportSpanRecordWire(benchmark::State& state) {
-  ExportBatch<SpanRecord, Path::kWire>(state);
+  ExportBatch<Path::kWire>(state);
 }
 BENCHMARK(BM_ExportSpanRecordWire);
 
 // SpanRecords built into an arena message (BuildExportRequest), serialized.
 void BM_ExportSpanRecordArena(benchmark::State& state) {
-  ExportBatch<SpanRecord, Path::kArena>(state);
+  ExportBatch<Path::kArena>(state);
 }
 BENCHMARK(BM_ExportSpanRecordArena);
 

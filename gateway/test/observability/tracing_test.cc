@@ -10,21 +10,16 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "observability/in_memory_spans.h"
+#include "observability/sampler.h"
+#include "observability/span_record.h"
 #include "observability/tracing_config.h"
 #include "observability/tracing_for_test.h"
-#include "opentelemetry/exporters/memory/in_memory_span_data.h"
-#include "opentelemetry/exporters/memory/in_memory_span_exporter.h"
-#include "opentelemetry/sdk/trace/samplers/always_off.h"
-#include "opentelemetry/sdk/trace/simple_processor_factory.h"
-#include "opentelemetry/sdk/trace/span_data.h"
 #include "opentelemetry/trace/propagation/http_trace_context.h"
 
 namespace polymesh::observability {
 namespace {
 
-using ::opentelemetry::exporter::memory::InMemorySpanData;
-using ::opentelemetry::exporter::memory::InMemorySpanExporter;
-using ::opentelemetry::sdk::trace::SpanData;
 using ::opentelemetry::trace::SpanKind;
 using ::opentelemetry::trace::StatusCode;
 using ::testing::HasSubstr;
@@ -45,26 +40,26 @@ std::string Hex(const Id& id) {
   return std::string(buffer, sizeof(buffer));
 }
 
-std::string Name(const SpanData& span) { return std::string(span.GetName()); }
+std::string Name(const SpanRecord& span) { return std::string(span.name()); }
 
-bool HasAttribute(const SpanData& span, const std::string& key) {
-  return span.GetAttributes().count(key) != 0;
+bool HasAttribute(const SpanRecord& span, const std::string& key) {
+  return span.attribute(key).has_value();
 }
 
-std::optional<std::string> StringAttribute(const SpanData& span, const std::string& key) {
-  auto it = span.GetAttributes().find(key);
-  if (it == span.GetAttributes().end()) return std::nullopt;
-  const auto* value = opentelemetry::nostd::get_if<std::string>(&it->second);
-  if (value == nullptr) return "<not a string>";
-  return *value;
+std::optional<std::string> StringAttribute(const SpanRecord& span, const std::string& key) {
+  const std::optional<SpanRecord::Value> value = span.attribute(key);
+  if (!value.has_value()) return std::nullopt;
+  const auto* text = std::get_if<std::string_view>(&*value);
+  if (text == nullptr) return "<not a string>";
+  return std::string(*text);
 }
 
-std::optional<int64_t> IntAttribute(const SpanData& span, const std::string& key) {
-  auto it = span.GetAttributes().find(key);
-  if (it == span.GetAttributes().end()) return std::nullopt;
-  const auto* value = opentelemetry::nostd::get_if<int64_t>(&it->second);
-  if (value == nullptr) return -999;
-  return *value;
+std::optional<int64_t> IntAttribute(const SpanRecord& span, const std::string& key) {
+  const std::optional<SpanRecord::Value> value = span.attribute(key);
+  if (!value.has_value()) return std::nullopt;
+  const auto* number = std::get_if<int64_t>(&*value);
+  if (number == nullptr) return -999;
+  return *number;
 }
 
 // The span context a traceparent value stands for, parsed by the SDK's own
@@ -93,34 +88,30 @@ opentelemetry::trace::SpanContext Parse(const std::string& traceparent) {
 
 class TracingTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Tracer> MakeTracer(
-      SemconvMode semconv = SemconvMode::kDup,
-      std::unique_ptr<opentelemetry::sdk::trace::Sampler> sampler = nullptr) {
-    auto exporter = std::make_unique<InMemorySpanExporter>(1000);
-    spans_ = exporter->GetData();
-    return TracerForTest(
-        opentelemetry::sdk::trace::SimpleSpanProcessorFactory::Create(std::move(exporter)),
-        semconv, std::move(sampler));
+  std::unique_ptr<Tracer> MakeTracer(SemconvMode semconv = SemconvMode::kDup,
+                                     std::optional<Sampler> sampler = std::nullopt) {
+    spans_ = std::make_shared<InMemorySpans>();
+    return TracerForTest(InMemoryProcessor(spans_), semconv, sampler);
   }
 
   // The spans ended so far, in the order they ended.
-  std::vector<std::unique_ptr<SpanData>> TakeSpans() { return spans_->GetSpans(); }
+  std::vector<std::unique_ptr<SpanRecord>> TakeSpans() { return spans_->Take(); }
 
   // Ends one SERVER and one CLIENT span with `status`; returns {server, client}.
-  std::pair<std::unique_ptr<SpanData>, std::unique_ptr<SpanData>> EndBoth(
+  std::pair<std::unique_ptr<SpanRecord>, std::unique_ptr<SpanRecord>> EndBoth(
       SemconvMode semconv, int status, std::string_view message = "") {
     std::unique_ptr<Tracer> tracer = MakeTracer(semconv);
     ServerSpan server = tracer->StartServer(kPath, kTraceparent, "");
     ClientSpan client = server.StartClient("127.0.0.1", 50051);
     client.End(status, message);
     server.End(status, message);
-    std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+    std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
     EXPECT_THAT(spans, SizeIs(2));
     if (spans.size() != 2) return {};
     return {std::move(spans[1]), std::move(spans[0])};
   }
 
-  std::shared_ptr<InMemorySpanData> spans_;
+  std::shared_ptr<InMemorySpans> spans_;
 };
 
 TEST_F(TracingTest, ContinuesIncomingTraceThroughServerAndClientSpans) {
@@ -132,23 +123,23 @@ TEST_F(TracingTest, ContinuesIncomingTraceThroughServerAndClientSpans) {
   client.End(0);
   server.End(0);
 
-  std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+  std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
   ASSERT_THAT(spans, SizeIs(2));
-  const SpanData& client_span = *spans[0];
-  const SpanData& server_span = *spans[1];
-  EXPECT_EQ(server_span.GetSpanKind(), SpanKind::kServer);
-  EXPECT_EQ(client_span.GetSpanKind(), SpanKind::kClient);
+  const SpanRecord& client_span = *spans[0];
+  const SpanRecord& server_span = *spans[1];
+  EXPECT_EQ(server_span.kind(), SpanKind::kServer);
+  EXPECT_EQ(client_span.kind(), SpanKind::kClient);
   EXPECT_EQ(Name(server_span), kSpanName);
   EXPECT_EQ(Name(client_span), kSpanName);
   // incoming parent -> SERVER -> CLIENT -> upstream, one trace.
-  EXPECT_EQ(Hex(server_span.GetTraceId()), kTraceId);
-  EXPECT_EQ(Hex(client_span.GetTraceId()), kTraceId);
-  EXPECT_EQ(Hex(server_span.GetParentSpanId()), kParentSpanId);
-  EXPECT_EQ(client_span.GetParentSpanId(), server_span.GetSpanId());
-  EXPECT_NE(server_span.GetSpanId(), client_span.GetSpanId());
+  EXPECT_EQ(Hex(server_span.trace_id()), kTraceId);
+  EXPECT_EQ(Hex(client_span.trace_id()), kTraceId);
+  EXPECT_EQ(Hex(server_span.parent_span_id()), kParentSpanId);
+  EXPECT_EQ(client_span.parent_span_id(), server_span.span_id());
+  EXPECT_NE(server_span.span_id(), client_span.span_id());
   const opentelemetry::trace::SpanContext upstream = Parse(client.traceparent());
   ASSERT_TRUE(upstream.IsValid());
-  EXPECT_EQ(upstream.span_id(), client_span.GetSpanId());
+  EXPECT_EQ(upstream.span_id(), client_span.span_id());
   EXPECT_TRUE(upstream.IsSampled());
   EXPECT_EQ(client.tracestate(), "");
 }
@@ -163,10 +154,10 @@ TEST_F(TracingTest, EveryUpstreamAttemptIsANewClientSpanOfTheSameServerSpan) {
   server.End(0);
   EXPECT_NE(first.traceparent(), retry.traceparent());
 
-  std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+  std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
   ASSERT_THAT(spans, SizeIs(3));
-  EXPECT_EQ(spans[0]->GetParentSpanId(), spans[2]->GetSpanId());
-  EXPECT_EQ(spans[1]->GetParentSpanId(), spans[2]->GetSpanId());
+  EXPECT_EQ(spans[0]->parent_span_id(), spans[2]->span_id());
+  EXPECT_EQ(spans[1]->parent_span_id(), spans[2]->span_id());
   EXPECT_EQ(IntAttribute(*spans[1], "server.port"), 50052);
 }
 
@@ -178,10 +169,10 @@ TEST_F(TracingTest, PassesTracestateThrough) {
   client.End(0);
   server.End(0);
 
-  std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+  std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
   ASSERT_THAT(spans, SizeIs(2));
-  EXPECT_EQ(spans[0]->GetSpanContext().trace_state()->ToHeader(), kTracestate);
-  EXPECT_EQ(spans[1]->GetSpanContext().trace_state()->ToHeader(), kTracestate);
+  EXPECT_EQ(spans[0]->trace_state(), kTracestate);
+  EXPECT_EQ(spans[1]->trace_state(), kTracestate);
 }
 
 TEST_F(TracingTest, StartsNewTraceWithoutTraceparent) {
@@ -191,15 +182,15 @@ TEST_F(TracingTest, StartsNewTraceWithoutTraceparent) {
   client.End(0);
   server.End(0);
 
-  std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+  std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
   ASSERT_THAT(spans, SizeIs(2));
-  EXPECT_TRUE(spans[1]->GetTraceId().IsValid());
-  EXPECT_FALSE(spans[1]->GetParentSpanId().IsValid());
-  EXPECT_EQ(spans[0]->GetTraceId(), spans[1]->GetTraceId());
-  EXPECT_EQ(spans[0]->GetParentSpanId(), spans[1]->GetSpanId());
+  EXPECT_TRUE(spans[1]->trace_id().IsValid());
+  EXPECT_FALSE(spans[1]->parent_span_id().IsValid());
+  EXPECT_EQ(spans[0]->trace_id(), spans[1]->trace_id());
+  EXPECT_EQ(spans[0]->parent_span_id(), spans[1]->span_id());
   const opentelemetry::trace::SpanContext upstream = Parse(client.traceparent());
-  EXPECT_EQ(upstream.trace_id(), spans[1]->GetTraceId());
-  EXPECT_EQ(upstream.span_id(), spans[0]->GetSpanId());
+  EXPECT_EQ(upstream.trace_id(), spans[1]->trace_id());
+  EXPECT_EQ(upstream.span_id(), spans[0]->span_id());
 }
 
 TEST_F(TracingTest, StartsNewTraceOnMalformedTraceparentAndDropsTracestate) {
@@ -224,11 +215,11 @@ TEST_F(TracingTest, StartsNewTraceOnMalformedTraceparentAndDropsTracestate) {
     client.End(0);
     server.End(0);
 
-    std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+    std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
     ASSERT_THAT(spans, SizeIs(2));
-    EXPECT_FALSE(spans[1]->GetParentSpanId().IsValid());
-    EXPECT_NE(Hex(spans[1]->GetTraceId()), kTraceId);
-    EXPECT_EQ(spans[0]->GetParentSpanId(), spans[1]->GetSpanId());
+    EXPECT_FALSE(spans[1]->parent_span_id().IsValid());
+    EXPECT_NE(Hex(spans[1]->trace_id()), kTraceId);
+    EXPECT_EQ(spans[0]->parent_span_id(), spans[1]->span_id());
   }
 }
 
@@ -248,7 +239,7 @@ TEST_F(TracingTest, NotSampledParentRecordsNothingButPropagates) {
 TEST_F(TracingTest, AlwaysOffSamplerRecordsNothingButPropagates) {
   std::unique_ptr<Tracer> tracer =
       MakeTracer(SemconvMode::kDup,
-                 std::make_unique<opentelemetry::sdk::trace::AlwaysOffSampler>());
+                 Sampler::AlwaysOff());
   ServerSpan server = tracer->StartServer(kPath, "", "");
   ClientSpan client = server.StartClient("127.0.0.1", 50051);
   EXPECT_TRUE(Parse(client.traceparent()).IsValid());
@@ -262,7 +253,7 @@ TEST_F(TracingTest, UnsampledSpanUnderASampledParentSendsTheFlagCleared) {
   // The sampled flag upstream is this gateway's decision, not the parent's.
   std::unique_ptr<Tracer> tracer =
       MakeTracer(SemconvMode::kDup,
-                 std::make_unique<opentelemetry::sdk::trace::AlwaysOffSampler>());
+                 Sampler::AlwaysOff());
   ServerSpan server = tracer->StartServer(kPath, kTraceparent, "");
   ClientSpan client = server.StartClient("127.0.0.1", 50051);
   EXPECT_THAT(client.traceparent(),
@@ -275,7 +266,7 @@ TEST_F(TracingTest, UnsampledSpanUnderASampledParentSendsTheFlagCleared) {
 TEST_F(TracingTest, DupModeCarriesOldAndNewAttributes) {
   auto [server, client] = EndBoth(SemconvMode::kDup, 5, "no such model");
   ASSERT_NE(server, nullptr);
-  for (const SpanData* span : {server.get(), client.get()}) {
+  for (const SpanRecord* span : {server.get(), client.get()}) {
     SCOPED_TRACE(Name(*span));
     EXPECT_EQ(StringAttribute(*span, "rpc.system"), "grpc");
     EXPECT_EQ(StringAttribute(*span, "rpc.service"), "polymesh.ai.v1.AIService");
@@ -293,7 +284,7 @@ TEST_F(TracingTest, DupModeCarriesOldAndNewAttributes) {
 TEST_F(TracingTest, OldModeCarriesOldAttributesOnly) {
   auto [server, client] = EndBoth(SemconvMode::kOld, 0);
   ASSERT_NE(server, nullptr);
-  for (const SpanData* span : {server.get(), client.get()}) {
+  for (const SpanRecord* span : {server.get(), client.get()}) {
     SCOPED_TRACE(Name(*span));
     EXPECT_EQ(StringAttribute(*span, "rpc.system"), "grpc");
     EXPECT_EQ(StringAttribute(*span, "rpc.service"), "polymesh.ai.v1.AIService");
@@ -309,7 +300,7 @@ TEST_F(TracingTest, OldModeCarriesOldAttributesOnly) {
 TEST_F(TracingTest, NewModeCarriesNewAttributesOnly) {
   auto [server, client] = EndBoth(SemconvMode::kNew, 14);
   ASSERT_NE(server, nullptr);
-  for (const SpanData* span : {server.get(), client.get()}) {
+  for (const SpanRecord* span : {server.get(), client.get()}) {
     SCOPED_TRACE(Name(*span));
     EXPECT_EQ(StringAttribute(*span, "rpc.system.name"), "grpc");
     EXPECT_EQ(StringAttribute(*span, "rpc.method"), "polymesh.ai.v1.AIService/Predict");
@@ -336,14 +327,14 @@ TEST_F(TracingTest, StatusRulesDifferForServerAndClientSpans) {
     ASSERT_NE(server, nullptr);
     EXPECT_EQ(StringAttribute(*server, "rpc.response.status_code"), kNames[code]);
     EXPECT_EQ(IntAttribute(*server, "rpc.grpc.status_code"), code);
-    EXPECT_EQ(server->GetStatus(),
+    EXPECT_EQ(server->status(),
               kServerErrors.count(code) != 0 ? StatusCode::kError : StatusCode::kUnset);
-    EXPECT_EQ(client->GetStatus(), code != 0 ? StatusCode::kError : StatusCode::kUnset);
-    if (client->GetStatus() == StatusCode::kError) {
-      EXPECT_EQ(std::string(client->GetDescription()), "the message");
+    EXPECT_EQ(client->status(), code != 0 ? StatusCode::kError : StatusCode::kUnset);
+    if (client->status() == StatusCode::kError) {
+      EXPECT_EQ(std::string(client->status_message()), "the message");
     }
-    if (server->GetStatus() == StatusCode::kError) {
-      EXPECT_EQ(std::string(server->GetDescription()), "the message");
+    if (server->status() == StatusCode::kError) {
+      EXPECT_EQ(std::string(server->status_message()), "the message");
     }
   }
 }
@@ -353,7 +344,7 @@ TEST_F(TracingTest, CodeOutOfRangeIsUnknown) {
   ASSERT_NE(server, nullptr);
   EXPECT_EQ(IntAttribute(*server, "rpc.grpc.status_code"), 2);
   EXPECT_EQ(StringAttribute(*client, "rpc.response.status_code"), "UNKNOWN");
-  EXPECT_EQ(server->GetStatus(), StatusCode::kError);
+  EXPECT_EQ(server->status(), StatusCode::kError);
 }
 
 TEST_F(TracingTest, SetRouteRecordsRouteAndCluster) {
@@ -361,7 +352,7 @@ TEST_F(TracingTest, SetRouteRecordsRouteAndCluster) {
   ServerSpan server = tracer->StartServer(kPath, "", "");
   server.SetRoute("ai", "aiapi");
   server.End(0);
-  std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+  std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
   ASSERT_THAT(spans, SizeIs(1));
   EXPECT_EQ(StringAttribute(*spans[0], "polymesh.route"), "ai");
   EXPECT_EQ(StringAttribute(*spans[0], "polymesh.cluster"), "aiapi");
@@ -373,17 +364,17 @@ TEST_F(TracingTest, DestroyingUnendedSpansEndsThemCancelled) {
     ServerSpan server = tracer->StartServer(kPath, kTraceparent, "");
     ClientSpan client = server.StartClient("127.0.0.1", 50051);
   }
-  std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+  std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
   ASSERT_THAT(spans, SizeIs(2));
-  const SpanData& client = *spans[0];
-  const SpanData& server = *spans[1];
-  EXPECT_EQ(client.GetSpanKind(), SpanKind::kClient);
+  const SpanRecord& client = *spans[0];
+  const SpanRecord& server = *spans[1];
+  EXPECT_EQ(client.kind(), SpanKind::kClient);
   EXPECT_EQ(StringAttribute(client, "rpc.response.status_code"), "CANCELLED");
   EXPECT_EQ(IntAttribute(client, "rpc.grpc.status_code"), 1);
-  EXPECT_EQ(client.GetStatus(), StatusCode::kError);
-  EXPECT_EQ(server.GetSpanKind(), SpanKind::kServer);
+  EXPECT_EQ(client.status(), StatusCode::kError);
+  EXPECT_EQ(server.kind(), SpanKind::kServer);
   EXPECT_EQ(StringAttribute(server, "rpc.response.status_code"), "CANCELLED");
-  EXPECT_EQ(server.GetStatus(), StatusCode::kUnset);
+  EXPECT_EQ(server.status(), StatusCode::kUnset);
 }
 
 TEST_F(TracingTest, MovingSpansEndsEachOnce) {
@@ -403,13 +394,13 @@ TEST_F(TracingTest, MovingSpansEndsEachOnce) {
   client.End(0);  // moved-from: nothing
   EXPECT_EQ(client.traceparent(), "");
 
-  std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+  std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
   ASSERT_THAT(spans, SizeIs(3));
   EXPECT_EQ(IntAttribute(*spans[0], "server.port"), 50051);
   EXPECT_EQ(StringAttribute(*spans[0], "rpc.response.status_code"), "CANCELLED");
   EXPECT_EQ(IntAttribute(*spans[1], "server.port"), 50052);
   EXPECT_EQ(StringAttribute(*spans[1], "rpc.response.status_code"), "OK");
-  EXPECT_EQ(spans[2]->GetSpanKind(), SpanKind::kServer);
+  EXPECT_EQ(spans[2]->kind(), SpanKind::kServer);
 }
 
 TEST_F(TracingTest, SpansMayOutliveTheirTracer) {
@@ -439,7 +430,7 @@ TEST_F(TracingTest, MalformedPathsStillMakeSpans) {
   std::unique_ptr<Tracer> tracer = MakeTracer(SemconvMode::kOld);
   tracer->StartServer("", "", "").End(12);
   tracer->StartServer("/NoMethod", "", "").End(12);
-  std::vector<std::unique_ptr<SpanData>> spans = TakeSpans();
+  std::vector<std::unique_ptr<SpanRecord>> spans = TakeSpans();
   ASSERT_THAT(spans, SizeIs(2));
   EXPECT_EQ(Name(*spans[1]), "NoMethod");
   EXPECT_EQ(StringAttribute(*spans[1], "rpc.service"), "NoMethod");
