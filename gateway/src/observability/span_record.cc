@@ -49,6 +49,7 @@ SpanRecord::~SpanRecord() = default;
 uint32_t SpanRecord::Append(std::string_view text) {
   const uint32_t offset = text_size_;
   const size_t size = std::min(text.size(), kMaxText - text_size_);
+  if (size == 0) return offset;  // an empty view's data() may be null: no memcpy
   if (text_size_ + size > text_capacity_) {
     const size_t capacity = std::min(std::max<size_t>(2 * text_capacity_, text_size_ + size),
                                      kMaxText);

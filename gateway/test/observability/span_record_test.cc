@@ -26,6 +26,14 @@ TEST(SpanRecordTest, AttributesKeepTheirTypeAndTheLastValueWins) {
   EXPECT_EQ(record.attribute("absent"), std::nullopt);
 }
 
+TEST(SpanRecordTest, EmptyTextIsKeptAsEmpty) {
+  SpanRecord record;
+  record.SetName(std::string_view());  // null data, as a default view has
+  record.SetAttribute("method", std::string_view());
+  EXPECT_EQ(record.name(), "");
+  EXPECT_EQ(record.attribute("method"), SpanRecord::Value(std::string_view("")));
+}
+
 TEST(SpanRecordTest, TextPastTheInlineBufferStaysReadable) {
   SpanRecord record;
   record.SetName("polymesh.ai.v1.AIService/Predict");
