@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "cli_common.h"
+#include "common/byte_buffer.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/channel.h"
@@ -34,16 +35,6 @@ namespace {
 
 using ::google::protobuf::Descriptor;
 using ::google::protobuf::MethodDescriptor;
-
-std::string ToString(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  for (const grpc::Slice& slice : slices) {
-    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  return out;
-}
 
 std::string ShowMetadataValue(absl::string_view key, absl::string_view value) {
   return absl::EndsWith(key, "-bin") ? absl::Base64Escape(value) : std::string(value);
@@ -120,7 +111,7 @@ class CallReactor final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc:
   void OnReadDone(bool ok) override {
     if (!ok) return;
     absl::StatusOr<std::string> json =
-        codec_.BinaryToJson(response_type_, ToString(response_), style_);
+        codec_.BinaryToJson(response_type_, gateway::ByteBufferToString(response_), style_);
     if (!json.ok()) {
       {
         absl::MutexLock lock(&mutex_);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/byte_buffer.h"
 #include "common/log.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -31,16 +32,6 @@ std::string ChannelTarget(const UpstreamEndpoint& endpoint) {
   }
   if (endpoint.address == "localhost") return absl::StrCat("localhost:", endpoint.port);
   return absl::StrCat("ipv4:", endpoint.address, ":", endpoint.port);
-}
-
-std::string Flatten(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  for (const grpc::Slice& slice : slices) {
-    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  return out;
 }
 
 }  // namespace
@@ -188,7 +179,7 @@ void HealthChecker::StartCheck(Target& target) {
         if (!status.ok()) {
           detail = absl::StrCat("status ", status.error_code(), ": ", status.error_message());
         } else {
-          absl::StatusOr<int> serving = DecodeHealthCheckStatus(Flatten(in_flight->response));
+          absl::StatusOr<int> serving = DecodeHealthCheckStatus(ByteBufferToString(in_flight->response));
           if (!serving.ok()) {
             detail = std::string(serving.status().message());
           } else {
