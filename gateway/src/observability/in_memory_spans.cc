@@ -25,28 +25,6 @@ class InMemorySpanProcessor final : public SpanProcessor {
   std::atomic<bool> shut_down_{false};
 };
 
-class InMemorySpanExporter final : public SpanExporter {
- public:
-  explicit InMemorySpanExporter(std::shared_ptr<InMemorySpans> spans)
-      : spans_(std::move(spans)) {}
-
-  ExportResult Export(absl::Span<std::unique_ptr<SpanRecord>> spans) override {
-    if (shut_down_.load()) return ExportResult::kFailure;
-    for (std::unique_ptr<SpanRecord>& span : spans) {
-      if (span != nullptr) spans_->Add(std::move(span));
-    }
-    return ExportResult::kSuccess;
-  }
-  bool Shutdown(std::chrono::microseconds /*timeout*/) override {
-    shut_down_.store(true);
-    return true;
-  }
-
- private:
-  const std::shared_ptr<InMemorySpans> spans_;
-  std::atomic<bool> shut_down_{false};
-};
-
 }  // namespace
 
 void InMemorySpans::Add(std::unique_ptr<SpanRecord> span) {
@@ -61,10 +39,6 @@ std::vector<std::unique_ptr<SpanRecord>> InMemorySpans::Take() {
 
 std::unique_ptr<SpanProcessor> InMemoryProcessor(std::shared_ptr<InMemorySpans> spans) {
   return std::make_unique<InMemorySpanProcessor>(std::move(spans));
-}
-
-std::unique_ptr<SpanExporter> InMemoryExporter(std::shared_ptr<InMemorySpans> spans) {
-  return std::make_unique<InMemorySpanExporter>(std::move(spans));
 }
 
 }  // namespace polymesh::observability

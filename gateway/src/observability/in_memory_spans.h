@@ -1,6 +1,5 @@
-// Ended spans kept in memory, for tests and benchmarks to read: a processor
-// that hands each span over as it ends, and an exporter (for a batch
-// processor) that hands over each batch it is given.
+// Ended spans kept in memory, for tests to read: a processor that hands each
+// span over as it ends.
 //
 // Usage:
 //
@@ -35,10 +34,6 @@ class InMemorySpans {
 
 // A processor that adds each span to `spans` as it ends.
 std::unique_ptr<SpanProcessor> InMemoryProcessor(std::shared_ptr<InMemorySpans> spans);
-
-// An exporter that moves each batch's spans into `spans` (the batch's
-// pointers are left null) and succeeds, until it is shut down.
-std::unique_ptr<SpanExporter> InMemoryExporter(std::shared_ptr<InMemorySpans> spans);
 
 }  // namespace polymesh::observability
 
