@@ -149,22 +149,24 @@ uint64_t NonZeroRandom() {
   return value;
 }
 
+// Writes `value` into out[0..8), most significant byte first.
+void StoreBigEndian(uint64_t value, uint8_t* out) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(value >> (56 - 8 * i));
+}
+
+// The last 8 bytes are never all zero, so the id is valid whatever the
+// first 8 (and the ratio sampler, which reads the last 8, sees them random).
 trace_api::TraceId NewTraceId() {
   std::array<uint8_t, trace_api::TraceId::kSize> bytes;
-  const uint64_t high = absl::Uniform<uint64_t>(IdBits());
-  const uint64_t low = NonZeroRandom();
-  for (size_t i = 0; i < 8; ++i) {
-    bytes[i] = static_cast<uint8_t>(high >> (56 - 8 * i));
-    bytes[8 + i] = static_cast<uint8_t>(low >> (56 - 8 * i));
-  }
+  StoreBigEndian(absl::Uniform<uint64_t>(IdBits()), bytes.data());
+  StoreBigEndian(NonZeroRandom(), bytes.data() + 8);
   return trace_api::TraceId(
       nostd::span<const uint8_t, trace_api::TraceId::kSize>(bytes.data(), bytes.size()));
 }
 
 trace_api::SpanId NewSpanId() {
   std::array<uint8_t, trace_api::SpanId::kSize> bytes;
-  const uint64_t value = NonZeroRandom();
-  for (size_t i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(value >> (56 - 8 * i));
+  StoreBigEndian(NonZeroRandom(), bytes.data());
   return trace_api::SpanId(
       nostd::span<const uint8_t, trace_api::SpanId::kSize>(bytes.data(), bytes.size()));
 }
