@@ -193,6 +193,25 @@ TEST_F(TracingTest, StartsNewTraceWithoutTraceparent) {
   EXPECT_EQ(upstream.span_id(), spans[0]->span_id());
 }
 
+TEST_F(TracingTest, NewTracesAndSpansGetDistinctRandomIds) {
+  std::unique_ptr<Tracer> tracer = MakeTracer();
+  constexpr int kTraces = 1000;
+  for (int i = 0; i < kTraces; ++i) tracer->StartServer(kPath, "", "").End(0);
+  std::set<std::string> trace_ids;
+  std::set<std::string> span_ids;
+  // Ratio sampling reads the trace id's last 8 bytes: they must be random.
+  std::set<std::string> low_halves;
+  for (const std::unique_ptr<SpanRecord>& span : TakeSpans()) {
+    const std::string trace_id = Hex(span->trace_id());
+    trace_ids.insert(trace_id);
+    low_halves.insert(trace_id.substr(16));
+    span_ids.insert(Hex(span->span_id()));
+  }
+  EXPECT_EQ(trace_ids.size(), static_cast<size_t>(kTraces));
+  EXPECT_EQ(span_ids.size(), static_cast<size_t>(kTraces));
+  EXPECT_EQ(low_halves.size(), static_cast<size_t>(kTraces));
+}
+
 TEST_F(TracingTest, StartsNewTraceOnMalformedTraceparentAndDropsTracestate) {
   const std::string malformed[] = {
       "garbage",
