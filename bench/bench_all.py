@@ -1222,13 +1222,14 @@ def section(results: dict[str, Any], json_link: str) -> str:
         BEGIN,
         "## The whole suite: Go and Python side by side",
         "",
-        "Every number in this document comes from one run of `./dev bench`, which started every"
+        "Every number in this section comes from one run of `./dev bench`, which started every"
         " process itself on loopback, wrote this section, its plots, `build/bench/all.json` and"
         f" its copy [{json_link}]({json_link})"
         + (
             ", and ran the benchmarks of the sections below it with shorter profiles"
             f" ({', '.join(ran)}; `./dev bench gateway` and `./dev bench inference` run them"
-            " alone, longer)"
+            " alone, longer, and write only their own section). Each section says how its"
+            " numbers were taken"
             if ran
             else ""
         )
