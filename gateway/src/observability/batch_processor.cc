@@ -57,24 +57,6 @@ void BatchExportProcessor::OnEnd(std::unique_ptr<SpanRecord> span) {
   if (full_batch) wake_.Signal();
 }
 
-bool BatchExportProcessor::ForceFlush(std::chrono::microseconds timeout) {
-  const absl::Time deadline = timeout == std::chrono::microseconds::max()
-                                  ? absl::InfiniteFuture()
-                                  : absl::Now() + absl::FromChrono(timeout);
-  absl::MutexLock lock(&mu_);
-  if (!threads_started_ || stopping_) return queue_.empty();
-  const uint64_t target = ++flush_requested_;
-  if (queue_.empty() && in_flight_ == 0) {
-    flush_done_ = target;
-    return true;
-  }
-  wake_.SignalAll();
-  while (flush_done_ < target) {
-    if (flushed_.WaitWithDeadline(&mu_, deadline)) return flush_done_ >= target;
-  }
-  return true;
-}
-
 bool BatchExportProcessor::Shutdown(std::chrono::microseconds timeout) {
   if (shut_down_.exchange(true)) return true;
   bool started = false;
@@ -92,8 +74,7 @@ bool BatchExportProcessor::Shutdown(std::chrono::microseconds timeout) {
 
 bool BatchExportProcessor::HasWork() const {
   if (queue_.empty()) return false;
-  return stopping_ || flush_requested_ != flush_done_ ||
-         queue_.size() >= max_export_batch_size_ ||
+  return stopping_ || queue_.size() >= max_export_batch_size_ ||
          absl::Now() >= oldest_ + absl::FromChrono(schedule_delay_);
 }
 
@@ -122,16 +103,9 @@ void BatchExportProcessor::Run() {
       oldest_ = absl::Now();  // the rest waits at most another delay
       if (queue_.size() >= max_export_batch_size_) wake_.Signal();  // another full batch
     }
-    ++in_flight_;
     mu_.Unlock();
     Export(batch);
     mu_.Lock();
-    --in_flight_;
-    // A flush is done once everything queued before it has been exported.
-    if (flush_requested_ != flush_done_ && queue_.empty() && in_flight_ == 0) {
-      flush_done_ = flush_requested_;
-      flushed_.SignalAll();
-    }
   }
 }
 

@@ -7,7 +7,7 @@
 // OTLP/gRPC call: the per-call overhead is paid every few spans, the queue
 // overflows and spans are dropped. This processor waits for a full batch
 // (`max_export_batch_size`) or for `schedule_delay` since the oldest queued
-// span, whichever comes first; a flush or shutdown exports at once.
+// span, whichever comes first; shutdown exports what is queued at once.
 //
 // Up to `max_concurrent_exports` batches are exported at once, each from its
 // own thread: a collector that takes a while to answer one request (Jaeger
@@ -86,8 +86,6 @@ class BatchExportProcessor final : public SpanProcessor {
 
   // SpanProcessor.
   void OnEnd(std::unique_ptr<SpanRecord> span) override;
-  // Exports every queued span; false if `timeout` passed first.
-  bool ForceFlush(std::chrono::microseconds timeout) override;
   // Exports every queued span, stops the thread and shuts the exporter
   // down. Later spans are dropped (not counted).
   bool Shutdown(std::chrono::microseconds timeout) override;
@@ -98,7 +96,7 @@ class BatchExportProcessor final : public SpanProcessor {
   // One export thread.
   void Run();
   // Whether an export thread has work: a full batch, a span older than the
-  // schedule delay, a flush or a stop with spans queued.
+  // schedule delay, or a stop with spans queued.
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Exports `batch` (at most max_export_batch_size spans), then clears it.
   void Export(Batch& batch);
@@ -111,18 +109,12 @@ class BatchExportProcessor final : public SpanProcessor {
   const int max_concurrent_exports_;
 
   absl::Mutex mu_;
-  absl::CondVar wake_;     // the export threads wait on it
-  absl::CondVar flushed_;  // ForceFlush waits on it
+  absl::CondVar wake_;  // the export threads wait on it
   Batch queue_ ABSL_GUARDED_BY(mu_);
   // When queue_'s first span was queued.
   absl::Time oldest_ ABSL_GUARDED_BY(mu_);
   bool threads_started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // Batches being exported.
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  // Flushes asked for, and done, by number.
-  uint64_t flush_requested_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t flush_done_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> shut_down_{false};
   std::vector<std::thread> threads_;
 };

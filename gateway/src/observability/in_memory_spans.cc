@@ -14,7 +14,6 @@ class InMemorySpanProcessor final : public SpanProcessor {
   void OnEnd(std::unique_ptr<SpanRecord> span) override {
     if (span != nullptr && !shut_down_.load()) spans_->Add(std::move(span));
   }
-  bool ForceFlush(std::chrono::microseconds /*timeout*/) override { return true; }
   bool Shutdown(std::chrono::microseconds /*timeout*/) override {
     shut_down_.store(true);
     return true;

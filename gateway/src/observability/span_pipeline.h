@@ -35,8 +35,6 @@ class SpanProcessor {
   virtual ~SpanProcessor() = default;
   // Takes an ended span.
   virtual void OnEnd(std::unique_ptr<SpanRecord> span) = 0;
-  // Exports what is held; false if `timeout` passed first.
-  virtual bool ForceFlush(std::chrono::microseconds timeout) = 0;
   // Exports what is held and stops; later spans are dropped.
   virtual bool Shutdown(std::chrono::microseconds timeout) = 0;
 };
