@@ -139,7 +139,7 @@ namespace {
 class SerializingExporter final : public observability::SpanExporter {
  public:
   observability::ExportResult Export(
-      absl::Span<std::unique_ptr<observability::SpanRecord>> spans) override {
+      absl::Span<const std::unique_ptr<observability::SpanRecord>> spans) override {
     last_size_ = writer_.Write(spans).size();
     return observability::ExportResult::kSuccess;
   }

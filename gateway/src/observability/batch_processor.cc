@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/types/span.h"
 
 namespace polymesh::observability {
 namespace {
@@ -110,7 +109,7 @@ void BatchExportProcessor::Run() {
 }
 
 void BatchExportProcessor::Export(Batch& batch) {
-  const ExportResult result = exporter_->Export(absl::MakeSpan(batch));
+  const ExportResult result = exporter_->Export(batch);
   Add(counters_, &TracingCounters::exports, 1);
   Add(counters_,
       result == ExportResult::kSuccess

@@ -155,7 +155,7 @@ OtlpSpanExporter::OtlpSpanExporter(OtlpOptions options)
 
 OtlpSpanExporter::~OtlpSpanExporter() = default;
 
-ExportResult OtlpSpanExporter::Export(absl::Span<std::unique_ptr<SpanRecord>> spans) {
+ExportResult OtlpSpanExporter::Export(absl::Span<const std::unique_ptr<SpanRecord>> spans) {
   if (shut_down_.load(std::memory_order_relaxed)) return ExportResult::kFailure;
   if (spans.empty()) return ExportResult::kSuccess;
   std::shared_ptr<grpc::Channel> channel;

@@ -77,7 +77,7 @@ class OtlpSpanExporter final : public SpanExporter {
 
   // Sends `spans` in one request; kFailure (and one error log line) if the
   // collector answered with an error or did not answer within the timeout.
-  ExportResult Export(absl::Span<std::unique_ptr<SpanRecord>> spans) override;
+  ExportResult Export(absl::Span<const std::unique_ptr<SpanRecord>> spans) override;
   // Later exports fail.
   bool Shutdown(std::chrono::microseconds timeout) override;
 

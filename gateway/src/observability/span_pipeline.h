@@ -23,8 +23,8 @@ class SpanExporter {
  public:
   virtual ~SpanExporter() = default;
   // Sends `spans` (null entries are skipped); kFailure if they were not
-  // delivered. An exporter may take the records it is given.
-  virtual ExportResult Export(absl::Span<std::unique_ptr<SpanRecord>> spans) = 0;
+  // delivered.
+  virtual ExportResult Export(absl::Span<const std::unique_ptr<SpanRecord>> spans) = 0;
   // Later exports fail. Returns false if `timeout` passed first.
   virtual bool Shutdown(std::chrono::microseconds timeout) = 0;
 };

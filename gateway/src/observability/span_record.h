@@ -82,16 +82,12 @@ class SpanRecord final {
   opentelemetry::trace::SpanId span_id() const;
   // Invalid for a root span.
   opentelemetry::trace::SpanId parent_span_id() const;
-  opentelemetry::trace::TraceFlags trace_flags() const {
-    return opentelemetry::trace::TraceFlags(flags_);
-  }
   // The `tracestate` header value (empty: none).
   std::string trace_state() const;
   opentelemetry::trace::StatusCode status() const { return status_; }
   std::string_view status_message() const {
     return Text(status_message_offset_, status_message_size_);
   }
-  std::chrono::nanoseconds duration() const { return std::chrono::nanoseconds(duration_nanos_); }
   // The value of the attribute `key` (the last one set under it), if any;
   // a string_view into the record.
   std::optional<Value> attribute(std::string_view key) const;

@@ -176,7 +176,7 @@ TEST_F(OtlpExporterTest, SendsEveryFieldOfASpan) {
   span.SetStatus(trace_api::StatusCode::kError, "upstream unavailable");
   span.SetDuration(std::chrono::microseconds(1500));
 
-  ASSERT_EQ(exporter.Export(absl::MakeSpan(spans)), ExportResult::kSuccess);
+  ASSERT_EQ(exporter.Export(spans), ExportResult::kSuccess);
 
   const auto requests = receiver_.requests();
   ASSERT_THAT(requests, SizeIs(1));
@@ -292,7 +292,7 @@ TEST_F(OtlpExporterTest, SpanWithoutParentStatusOrTraceStateLeavesThemEmpty) {
   spans.back()->SetName("n");
   spans.back()->SetSpanKind(trace_api::SpanKind::kClient);
   spans.back()->SetStatus(trace_api::StatusCode::kOk, "ignored without an error");
-  ASSERT_EQ(exporter.Export(absl::MakeSpan(spans)), ExportResult::kSuccess);
+  ASSERT_EQ(exporter.Export(spans), ExportResult::kSuccess);
   const auto requests = receiver_.requests();
   ASSERT_THAT(requests, SizeIs(1));
   // No resource, no scope: still one ResourceSpans and ScopeSpans, empty.
@@ -365,9 +365,9 @@ TEST_F(OtlpExporterTest, UnreachableCollectorFailsWithinTheTimeout) {
   OtlpSpanExporter exporter(options);
   std::vector<std::unique_ptr<SpanRecord>> spans;
   spans.push_back(std::make_unique<SpanRecord>());
-  EXPECT_EQ(exporter.Export(absl::MakeSpan(spans)), ExportResult::kFailure);
+  EXPECT_EQ(exporter.Export(spans), ExportResult::kFailure);
   exporter.Shutdown(std::chrono::microseconds(0));
-  EXPECT_EQ(exporter.Export(absl::MakeSpan(spans)), ExportResult::kFailure);
+  EXPECT_EQ(exporter.Export(spans), ExportResult::kFailure);
 }
 
 TEST_F(OtlpExporterTest, NoSpanIsDroppedUnderConcurrentLoad) {

@@ -44,7 +44,7 @@ constexpr char kNotSampled[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba9
 // Serializes what OtlpSpanExporter would send, then drops it.
 class SerializingExporter final : public SpanExporter {
  public:
-  ExportResult Export(absl::Span<std::unique_ptr<SpanRecord>> spans) override {
+  ExportResult Export(absl::Span<const std::unique_ptr<SpanRecord>> spans) override {
     benchmark::DoNotOptimize(writer_.Write(spans).data());
     return ExportResult::kSuccess;
   }
