@@ -7,10 +7,17 @@
 #include <variant>
 
 #include "gtest/gtest.h"
+#include "opentelemetry/trace/span_context.h"
+#include "opentelemetry/trace/span_id.h"
 #include "opentelemetry/trace/span_metadata.h"
+#include "opentelemetry/trace/trace_flags.h"
+#include "opentelemetry/trace/trace_id.h"
+#include "opentelemetry/trace/trace_state.h"
 
 namespace polymesh::observability {
 namespace {
+
+namespace trace_api = ::opentelemetry::trace;
 
 TEST(SpanRecordTest, AttributesKeepTheirTypeAndTheLastValueWins) {
   SpanRecord record;
@@ -52,10 +59,29 @@ TEST(SpanRecordTest, StatusMessageIsKeptOnlyWithAnError) {
   EXPECT_EQ(record.status_message(), "upstream unavailable");
 }
 
-TEST(SpanRecordTest, ARootSpanHasNoParent) {
-  SpanRecord record;
-  EXPECT_FALSE(record.parent_span_id().IsValid());
-  EXPECT_EQ(record.trace_state(), "");
+TEST(SpanRecordTest, IdentityReadsBackAndARootSpanHasNoParent) {
+  const uint8_t trace_bytes[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  const uint8_t span_bytes[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  const uint8_t parent_bytes[8] = {2, 2, 2, 2, 2, 2, 2, 2};
+  const trace_api::TraceId trace_id(trace_bytes);
+  const trace_api::SpanId span_id(span_bytes);
+  const trace_api::SpanId parent_id(parent_bytes);
+
+  SpanRecord child;
+  child.SetIdentity(trace_api::SpanContext(trace_id, span_id, trace_api::TraceFlags(1), false,
+                                           trace_api::TraceState::FromHeader("k=v")),
+                    parent_id);
+  EXPECT_EQ(child.trace_id(), trace_id);
+  EXPECT_EQ(child.span_id(), span_id);
+  EXPECT_EQ(child.parent_span_id(), parent_id);
+  EXPECT_EQ(child.trace_state(), "k=v");
+
+  SpanRecord root;
+  root.SetIdentity(trace_api::SpanContext(trace_id, span_id, trace_api::TraceFlags(1), false),
+                   trace_api::SpanId());
+  EXPECT_EQ(root.span_id(), span_id);
+  EXPECT_FALSE(root.parent_span_id().IsValid());
+  EXPECT_EQ(root.trace_state(), "");
 }
 
 }  // namespace
