@@ -145,8 +145,42 @@ func parseFrom(in instruction) (stage, error) {
 	return stage{}, fmt.Errorf("cannot read FROM %q", in.args)
 }
 
-// final is the stage the image is made of.
+// final is the stage the image is made of when no target is given.
 func (d *dockerfile) final() *stage { return &d.stages[len(d.stages)-1] }
+
+// targetIndex is the index of the stage an image built with --target target
+// is made of: that stage, or the last one when target is "".
+func (d *dockerfile) targetIndex(target string) (int, error) {
+	if target == "" {
+		return len(d.stages) - 1, nil
+	}
+	if i := d.stageIndex(target); i >= 0 {
+		return i, nil
+	}
+	return -1, fmt.Errorf("%s: no stage named %q (the build target)", d.path, target)
+}
+
+// inherited is the instruction cmd that the image of stage i carries: the
+// stage's own last one or, failing that, the one of the earlier stage it is
+// built FROM, and so on; nil if none. As in Docker, an ENTRYPOINT clears the
+// CMD its stage inherits.
+func (d *dockerfile) inherited(i int, cmd string) *instruction {
+	for i >= 0 {
+		st := &d.stages[i]
+		if in := st.last(cmd); in != nil {
+			return in
+		}
+		if cmd == "CMD" && st.last("ENTRYPOINT") != nil {
+			return nil
+		}
+		base := d.stageIndex(st.base)
+		if base >= i {
+			return nil
+		}
+		i = base
+	}
+	return nil
+}
 
 // stageIndex is the index of the stage named name, or -1.
 func (d *dockerfile) stageIndex(name string) int {
@@ -384,5 +418,55 @@ ENTRYPOINT ["/app"]
 		if got := imagePinned(ref); got != want {
 			t.Errorf("imagePinned(%q): got %v, want %v", ref, got, want)
 		}
+	}
+}
+
+// TestBuildTargetsInheritFromTheirBaseStage checks what an image built with
+// --target carries: its stage's instructions, then those of the stages it
+// is built FROM, an ENTRYPOINT clearing the CMD it inherits.
+func TestBuildTargetsInheritFromTheirBaseStage(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "Dockerfile")
+	const text = `FROM debian:12.11-slim AS runtime
+USER 10:10
+CMD ["--base"]
+FROM runtime AS plain
+FROM runtime AS app
+ENTRYPOINT ["/app"]
+FROM runtime AS other
+USER 20:20
+`
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	df, err := parseDockerfile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := func(target, cmd string) string {
+		t.Helper()
+		i, err := df.targetIndex(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in := df.inherited(i, cmd); in != nil {
+			return in.args
+		}
+		return "<none>"
+	}
+	for _, c := range []struct{ target, cmd, want string }{
+		{"app", "USER", "10:10"},
+		{"app", "ENTRYPOINT", `["/app"]`},
+		{"app", "CMD", "<none>"},
+		{"plain", "CMD", `["--base"]`},
+		{"other", "USER", "20:20"},
+		{"", "USER", "20:20"},
+		{"runtime", "ENTRYPOINT", "<none>"},
+	} {
+		if got := args(c.target, c.cmd); got != c.want {
+			t.Errorf("--target %q, %s: got %s, want %s", c.target, c.cmd, got, c.want)
+		}
+	}
+	if _, err := df.targetIndex("missing"); err == nil {
+		t.Error(`targetIndex("missing"): got no error`)
 	}
 }

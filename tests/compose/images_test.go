@@ -107,8 +107,12 @@ func TestDockerfiles(t *testing.T) {
 				}
 			}
 
-			final := df.final()
-			user := final.last("USER")
+			target, err := df.targetIndex(s.Build.Target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := func(cmd string) *instruction { return df.inherited(target, cmd) }
+			user := last("USER")
 			if user == nil {
 				t.Errorf("%s: the image runs as root; add USER", df.path)
 			} else if u, _, _ := strings.Cut(user.args, ":"); u == "0" || u == "root" {
@@ -124,10 +128,10 @@ func TestDockerfiles(t *testing.T) {
 				if !slices.Contains([]string(s.Expose), port) {
 					t.Errorf("%s: runs its own entrypoint but does not expose its port %s", name, port)
 				}
-			} else if ex := final.last("EXPOSE"); ex == nil || !slices.Contains(strings.Fields(ex.args), port) {
+			} else if ex := last("EXPOSE"); ex == nil || !slices.Contains(strings.Fields(ex.args), port) {
 				t.Errorf("%s: EXPOSE lacks the listening port %s", df.path, port)
 			}
-			hc := final.last("HEALTHCHECK")
+			hc := last("HEALTHCHECK")
 			if hc == nil {
 				t.Errorf("%s: no HEALTHCHECK", df.path)
 			} else if cmd, err := healthcheckCommand(*hc); err != nil {
@@ -143,7 +147,7 @@ func TestDockerfiles(t *testing.T) {
 			}
 
 			// The same program as ./dev up, with the same arguments.
-			ep := final.last("ENTRYPOINT")
+			ep := last("ENTRYPOINT")
 			if ep == nil {
 				t.Fatalf("%s: no ENTRYPOINT", df.path)
 			}
@@ -151,7 +155,7 @@ func TestDockerfiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s:%d: ENTRYPOINT: %v", df.path, ep.line, err)
 			}
-			if c := final.last("CMD"); c != nil {
+			if c := last("CMD"); c != nil {
 				more, err := execForm(c.args)
 				if err != nil {
 					t.Fatalf("%s:%d: CMD: %v", df.path, c.line, err)
