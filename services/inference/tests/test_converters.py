@@ -7,13 +7,13 @@ import struct
 import numpy as np
 import pytest
 from inference import grpc_service_pb2 as pb
+from polymesh_common.datatypes import DATATYPES
 from polymesh_inference.converters import (
     decode_input,
     decode_parameters,
     decode_request,
     encode_response,
 )
-from polymesh_inference.datatypes import DATATYPES, from_numpy
 from polymesh_inference.errors import InvalidInput
 from polymesh_inference.types import InferenceResponse, Tensor
 
@@ -137,11 +137,6 @@ def test_encode_bytes_from_str():
     data = np.array(["a", b"b"], dtype=object)
     message = encode_response(InferenceResponse("m", "1", "", [Tensor("s", "BYTES", data)]))
     assert list(message.outputs[0].contents.bytes_contents) == [b"a", b"b"]
-
-
-def test_from_numpy():
-    assert from_numpy(np.dtype(np.float32)).name == "FP32"
-    assert from_numpy(np.dtype(object)).name == "BYTES"
 
 
 @pytest.mark.parametrize("datatype", [*sorted(NUMERIC), "FP16"])

@@ -18,8 +18,8 @@ import pytest_asyncio
 import yaml
 from inference import grpc_service_pb2 as pb
 from inference import grpc_service_pb2_grpc as pb_grpc
+from polymesh_common.datatypes import DATATYPES
 from polymesh_inference.app import InferenceServer
-from polymesh_inference.datatypes import DATATYPES
 from polymesh_inference.settings import Settings
 from sklearn.preprocessing import FunctionTransformer
 

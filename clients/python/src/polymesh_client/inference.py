@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import grpc
 import numpy as np
 from inference import grpc_service_pb2 as pb
 from inference import grpc_service_pb2_grpc as pb_grpc
+from polymesh_common.datatypes import DATATYPES, Datatype, from_numpy
 
 from .calls import DEFAULT_TIMEOUT, CallSettings
 
@@ -40,47 +40,6 @@ __all__ = [
     "decode_outputs",
     "infer_request",
 ]
-
-
-@dataclass(frozen=True)
-class Datatype:
-    """One Open Inference Protocol tensor datatype."""
-
-    name: str
-    """The protocol's name, such as "FP32"."""
-    dtype: np.dtype
-    """The numpy dtype of its elements (object for BYTES)."""
-    contents_field: str | None
-    """The InferTensorContents field that holds it; None if only raw bytes can."""
-
-
-DATATYPES: dict[str, Datatype] = {
-    name: Datatype(name, np.dtype(dtype), field)
-    for name, dtype, field in (
-        ("BOOL", np.bool_, "bool_contents"),
-        ("UINT8", np.uint8, "uint_contents"),
-        ("UINT16", np.uint16, "uint_contents"),
-        ("UINT32", np.uint32, "uint_contents"),
-        ("UINT64", np.uint64, "uint64_contents"),
-        ("INT8", np.int8, "int_contents"),
-        ("INT16", np.int16, "int_contents"),
-        ("INT32", np.int32, "int_contents"),
-        ("INT64", np.int64, "int64_contents"),
-        ("FP16", np.float16, None),
-        ("FP32", np.float32, "fp32_contents"),
-        ("FP64", np.float64, "fp64_contents"),
-        ("BYTES", object, "bytes_contents"),
-    )
-}
-
-
-def _datatype_of(array: np.ndarray) -> Datatype:
-    if array.dtype.kind in "OSU":
-        return DATATYPES["BYTES"]
-    for datatype in DATATYPES.values():
-        if datatype.dtype == array.dtype:
-            return datatype
-    raise ValueError(f"no Open Inference Protocol datatype for numpy dtype {array.dtype}")
 
 
 def _as_bytes(value: object) -> bytes:
@@ -119,7 +78,7 @@ def infer_request(
     request = pb.ModelInferRequest(model_name=model, model_version=version, id=request_id)
     for name, value in inputs.items():
         array = np.asarray(value)
-        datatype = _datatype_of(array)
+        datatype = from_numpy(array.dtype)
         tensor = request.inputs.add(name=name, datatype=datatype.name, shape=array.shape)
         if raw:
             request.raw_input_contents.append(_raw_bytes(array, datatype))

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from polymesh_common.datatypes import DATATYPES
 
-from .datatypes import DATATYPES
 from .errors import RepositoryError
 
 CONFIG_FILE = "model.yaml"

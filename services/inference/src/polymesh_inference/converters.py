@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 from inference import grpc_service_pb2 as pb
+from polymesh_common.datatypes import CONTENTS_FIELDS, DATATYPES, Datatype
 
-from .datatypes import CONTENTS_FIELDS, DATATYPES, Datatype
 from .errors import InvalidInput, InvalidParameter
 from .types import InferenceRequest, InferenceResponse, Tensor
 

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from polymesh_common.datatypes import DATATYPES
 
 from . import __version__
 from .batching import Batcher, Outcome
 from .config import ModelConfig, TensorSpec
-from .datatypes import DATATYPES
 from .errors import InvalidInput, ModelExecutionError, ModelLoadError, ModelNotReady, WorkerLost
 from .metrics import InferenceMetrics
 from .pool import WorkerExited

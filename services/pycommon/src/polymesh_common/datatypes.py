@@ -1,4 +1,10 @@
-"""The one table from Open Inference Protocol datatypes to numpy dtypes."""
+"""The one table of the Open Inference Protocol's tensor datatypes: for each,
+the numpy dtype of its elements and the InferTensorContents field that holds
+it. The model server and the Python client both read it.
+
+It needs numpy, the `tensors` extra of polymesh-common; nothing else in the
+package imports this module.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Datatype:
-    """One v2 tensor datatype."""
+    """One Open Inference Protocol tensor datatype."""
 
     name: str
     """The protocol's name, such as "FP32"."""
@@ -45,8 +51,12 @@ CONTENTS_FIELDS: tuple[str, ...] = tuple(
 
 
 def from_numpy(dtype: np.dtype) -> Datatype:
-    """The datatype of a numpy dtype (object arrays are BYTES)."""
+    """The datatype of a numpy dtype: BYTES for object, bytes and str arrays.
+
+    Raises ValueError for a dtype the protocol has no datatype for."""
+    if dtype.kind in "OSU":
+        return DATATYPES["BYTES"]
     for datatype in DATATYPES.values():
         if datatype.dtype == dtype:
             return datatype
-    raise KeyError(f"no v2 datatype for numpy dtype {dtype}")
+    raise ValueError(f"no Open Inference Protocol datatype for numpy dtype {dtype}")
