@@ -58,8 +58,6 @@ struct TracingCounters {
   std::atomic<uint64_t> exports{0};
 };
 
-// Batches ended spans and hands them to an exporter on its own thread.
-// Thread-safe.
 // The batch span processor's settings (OTEL_BSP_*). The defaults are the
 // specification's; the gateway's own are in tracing_config.h.
 struct BatchOptions {
@@ -71,6 +69,8 @@ struct BatchOptions {
   size_t max_export_batch_size = 512;
 };
 
+// Batches ended spans and hands them to an exporter on its own thread.
+// Thread-safe.
 class BatchExportProcessor final : public SpanProcessor {
  public:
   // `options`: max_queue_size spans may wait (more are dropped and counted),

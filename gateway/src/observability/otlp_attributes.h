@@ -15,8 +15,7 @@
 
 namespace polymesh::observability {
 
-// Fills `out` with the resource's attributes (its schema URL goes into the
-// ResourceSpans, not here).
+// Fills `out` with the resource's attributes.
 void SetResource(const Resource& resource, opentelemetry::proto::resource::v1::Resource* out);
 
 // Fills `out` with the scope's name and version.

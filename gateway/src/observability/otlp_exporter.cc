@@ -3,7 +3,6 @@
 #include <utility>
 #include <vector>
 
-#include "google/protobuf/arena.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
@@ -46,14 +45,10 @@ proto_trace::ScopeSpans* ScopeSpansFor(collector::ExportTraceServiceRequest& req
     resource_spans = request.add_resource_spans();
     if (record.resource() != nullptr) {
       SetResource(*record.resource(), resource_spans->mutable_resource());
-      resource_spans->set_schema_url(record.resource()->schema_url);
     }
   }
   proto_trace::ScopeSpans* scope_spans = resource_spans->add_scope_spans();
-  if (record.scope() != nullptr) {
-    SetScope(*record.scope(), scope_spans->mutable_scope());
-    scope_spans->set_schema_url(record.scope()->schema_url);
-  }
+  if (record.scope() != nullptr) SetScope(*record.scope(), scope_spans->mutable_scope());
   groups.push_back({record.resource(), record.scope(), resource_spans, scope_spans});
   return scope_spans;
 }
@@ -110,22 +105,21 @@ std::string_view ExportRequestWriter::Write(absl::Span<const std::unique_ptr<Spa
 
   out_.clear();
   for (size_t first = 0; first < group_count_; ++first) {
-    const void* resource = groups_[first].resource;
+    const Resource* resource = groups_[first].resource;
     bool seen = false;  // this resource went out with an earlier group
     for (size_t i = 0; i < first; ++i) seen = seen || groups_[i].resource == resource;
     if (seen) continue;
     resource_spans_.clear();
-    const auto* span_resource = static_cast<const Resource*>(resource);
-    if (span_resource != nullptr) {
+    if (resource != nullptr) {
       opentelemetry::proto::resource::v1::Resource resource_proto;
-      SetResource(*span_resource, &resource_proto);
+      SetResource(*resource, &resource_proto);
       wire::PutLengthDelimited(resource_spans_, ResourceSpans::kResourceFieldNumber,
                                resource_proto.SerializeAsString());
     }
     for (size_t i = first; i < group_count_; ++i) {
       if (groups_[i].resource != resource) continue;
       scope_spans_.clear();
-      const auto* scope = static_cast<const InstrumentationScope*>(groups_[i].scope);
+      const InstrumentationScope* scope = groups_[i].scope;
       if (scope != nullptr) {
         opentelemetry::proto::common::v1::InstrumentationScope scope_proto;
         SetScope(*scope, &scope_proto);
@@ -133,16 +127,8 @@ std::string_view ExportRequestWriter::Write(absl::Span<const std::unique_ptr<Spa
                                  scope_proto.SerializeAsString());
       }
       scope_spans_ += groups_[i].spans;
-      if (scope != nullptr && !scope->schema_url.empty()) {
-        wire::PutLengthDelimited(scope_spans_, ScopeSpans::kSchemaUrlFieldNumber,
-                                 scope->schema_url);
-      }
       wire::PutLengthDelimited(resource_spans_, ResourceSpans::kScopeSpansFieldNumber,
                                scope_spans_);
-    }
-    if (span_resource != nullptr && !span_resource->schema_url.empty()) {
-      wire::PutLengthDelimited(resource_spans_, ResourceSpans::kSchemaUrlFieldNumber,
-                               span_resource->schema_url);
     }
     wire::PutLengthDelimited(out_, ExportTraceServiceRequest::kResourceSpansFieldNumber,
                              resource_spans_);

@@ -26,19 +26,20 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/impl/rpc_method.h"
 #include "observability/otlp_options.h"
-#include "absl/types/span.h"
+#include "observability/resource.h"
 #include "observability/span_pipeline.h"
 #include "observability/span_record.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 
 namespace polymesh::observability {
 
-// Fills `request` (typically arena-allocated) with `spans`, which must be
-// SpanRecords: one ResourceSpans per resource, one ScopeSpans per
-// instrumentation scope in it, spans in their order.
+// Fills `request` (typically arena-allocated) with `spans`: one
+// ResourceSpans per resource, one ScopeSpans per instrumentation scope in
+// it, spans in their order.
 void BuildExportRequest(
     absl::Span<const std::unique_ptr<SpanRecord>> spans,
     opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* request);
@@ -55,8 +56,8 @@ class ExportRequestWriter {
  private:
   // The spans of one (resource, scope) pair, serialized.
   struct Group {
-    const void* resource = nullptr;
-    const void* scope = nullptr;
+    const Resource* resource = nullptr;
+    const InstrumentationScope* scope = nullptr;
     std::string spans;
   };
   std::vector<Group> groups_;
@@ -67,7 +68,7 @@ class ExportRequestWriter {
   std::string out_;
 };
 
-// Exports SpanRecords (its own recordables) over OTLP/gRPC. Thread-safe:
+// Exports SpanRecords over OTLP/gRPC. Thread-safe:
 // Export() may run on several threads at once (each uses a request writer
 // of its own, from a pool).
 class OtlpSpanExporter final : public SpanExporter {

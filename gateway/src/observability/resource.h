@@ -18,18 +18,15 @@
 
 namespace polymesh::observability {
 
-// An OTLP Resource: attributes (exported in key order) and a schema URL
-// (empty: none).
+// An OTLP Resource: its attributes, exported in key order.
 struct Resource {
   std::map<std::string, std::string> attributes;
-  std::string schema_url;
 };
 
 // An OTLP InstrumentationScope.
 struct InstrumentationScope {
   std::string name;
   std::string version;
-  std::string schema_url;
 };
 
 }  // namespace polymesh::observability

@@ -236,7 +236,7 @@ struct TracerCore {
       : semconv(mode),
         sampler(span_sampler),
         resource(std::move(span_resource)),
-        scope{kScopeName, POLYMESH_VERSION, {}},
+        scope{kScopeName, POLYMESH_VERSION},
         counters(std::move(tracing_counters)),
         processor(std::move(span_processor)) {}
 

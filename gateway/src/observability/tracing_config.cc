@@ -28,7 +28,6 @@ constexpr char kBspMaxQueueSize[] = "OTEL_BSP_MAX_QUEUE_SIZE";
 constexpr char kBspMaxExportBatchSize[] = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
 constexpr char kSemconvStabilityOptIn[] = "OTEL_SEMCONV_STABILITY_OPT_IN";
 
-
 // A ratio in [0, 1] from OTEL_TRACES_SAMPLER_ARG; 1 when empty.
 absl::StatusOr<double> ParseRatio(std::string_view arg) {
   arg = TrimBlanks(arg);

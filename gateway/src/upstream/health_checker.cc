@@ -179,7 +179,8 @@ void HealthChecker::StartCheck(Target& target) {
         if (!status.ok()) {
           detail = absl::StrCat("status ", status.error_code(), ": ", status.error_message());
         } else {
-          absl::StatusOr<int> serving = DecodeHealthCheckStatus(ByteBufferToString(in_flight->response));
+          absl::StatusOr<int> serving =
+              DecodeHealthCheckStatus(ByteBufferToString(in_flight->response));
           if (!serving.ok()) {
             detail = std::string(serving.status().message());
           } else {

@@ -142,8 +142,8 @@ const otlp::common::v1::AnyValue* Find(
 
 TEST_F(OtlpExporterTest, SendsEveryFieldOfASpan) {
   const Resource resource{
-      {{"service.name", "exporter-under-test"}, {"deployment.environment", "test"}}, ""};
-  const InstrumentationScope scope{"polymesh.gateway", "1.2.3", ""};
+      {{"service.name", "exporter-under-test"}, {"deployment.environment", "test"}}};
+  const InstrumentationScope scope{"polymesh.gateway", "1.2.3"};
   constexpr std::array<uint8_t, 16> kTraceId = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
                                                 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
   constexpr std::array<uint8_t, 8> kSpanId = {0, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
@@ -221,11 +221,10 @@ TEST_F(OtlpExporterTest, SendsEveryFieldOfASpan) {
 // builds, for spans of two resources and two scopes, with every kind of
 // field (and without the optional ones).
 TEST(ExportRequestWriterTest, WritesWhatBuildExportRequestBuilds) {
-  const Resource resource_a{{{"service.name", "a"}, {"count", "3"}},
-                            "https://opentelemetry.io/schemas/1.21.0"};
-  const Resource resource_b{{{"service.name", "b"}}, ""};
-  const InstrumentationScope scope_a{"one", "1", ""};
-  const InstrumentationScope scope_b{"two", "", "https://example.com/schema"};
+  const Resource resource_a{{{"service.name", "a"}, {"count", "3"}}};
+  const Resource resource_b{{{"service.name", "b"}}};
+  const InstrumentationScope scope_a{"one", "1"};
+  const InstrumentationScope scope_b{"two", ""};
   std::vector<std::unique_ptr<SpanRecord>> spans;
   const Resource* resources[] = {&resource_a, &resource_b};
   const InstrumentationScope* scopes[] = {&scope_a, &scope_b};

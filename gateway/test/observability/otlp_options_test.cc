@@ -163,8 +163,7 @@ TEST(OtlpChannelTest, AMissingCertificateFileIsAnError) {
 
 TEST(OtlpAttributesTest, ResourceAndScopeCarryTheirAttributes) {
   opentelemetry::proto::resource::v1::Resource resource;
-  SetResource(Resource{{{"service.name", "polymesh-gateway"}, {"pid", "12"}}, "ignored"},
-              &resource);
+  SetResource(Resource{{{"service.name", "polymesh-gateway"}, {"pid", "12"}}}, &resource);
   // In key order, each a string value.
   ASSERT_EQ(resource.attributes_size(), 2);
   EXPECT_EQ(resource.attributes(0).key(), "pid");
@@ -173,7 +172,7 @@ TEST(OtlpAttributesTest, ResourceAndScopeCarryTheirAttributes) {
   EXPECT_EQ(resource.attributes(1).value().string_value(), "polymesh-gateway");
 
   opentelemetry::proto::common::v1::InstrumentationScope scope;
-  SetScope(InstrumentationScope{"polymesh.gateway", "1.0", ""}, &scope);
+  SetScope(InstrumentationScope{"polymesh.gateway", "1.0"}, &scope);
   EXPECT_EQ(scope.name(), "polymesh.gateway");
   EXPECT_EQ(scope.version(), "1.0");
   EXPECT_EQ(scope.attributes_size(), 0);

@@ -138,8 +138,8 @@ enum class Path { kWire, kArena };
 template <Path path>
 void ExportBatch(benchmark::State& state) {
   ExportRequestWriter writer;
-  const Resource resource{{{"service.name", "polymesh-gateway"}}, ""};
-  const InstrumentationScope scope{"polymesh.gateway", "", ""};
+  const Resource resource{{{"service.name", "polymesh-gateway"}}};
+  const InstrumentationScope scope{"polymesh.gateway", ""};
   for (auto _ : state) {
     std::vector<std::unique_ptr<SpanRecord>> spans;
     spans.reserve(kBatch);
