@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "civetweb.h"
+#include "common/host_port.h"
 #include "prometheus/text_serializer.h"
 
 namespace polymesh::gateway {
@@ -37,9 +38,7 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(Options options)
   std::unique_ptr<AdminServer> server(new AdminServer(std::move(options)));
   const std::string host =
       server->options_.address == "localhost" ? "127.0.0.1" : server->options_.address;
-  const std::string listen = host.find(':') != std::string::npos
-                                 ? absl::StrCat("[", host, "]:", server->options_.port)
-                                 : absl::StrCat(host, ":", server->options_.port);
+  const std::string listen = JoinHostPort(host, server->options_.port);
   const char* config[] = {
       "listening_ports", listen.c_str(),
       "num_threads", "2",

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/host_port.h"
 #include "contracts/reflection_client.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -57,9 +58,7 @@ absl::StatusOr<ContractRegistry::NamedSet> AskCluster(const ParsedConfig& parsed
       entry.has_timeout() ? ToAbslDuration(entry.timeout()) : absl::Seconds(5);
   std::vector<std::string> failures;
   for (const v1::SocketAddress& endpoint : cluster->endpoints()) {
-    const bool ipv6 = absl::StrContains(endpoint.address(), ':');
-    const std::string target = absl::StrCat(ipv6 ? "[" : "", endpoint.address(), ipv6 ? "]" : "",
-                                            ":", endpoint.port());
+    const std::string target = JoinHostPort(endpoint.address(), endpoint.port());
     std::shared_ptr<grpc::Channel> channel =
         grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
     absl::StatusOr<google::protobuf::FileDescriptorSet> files =

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/host_port.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -43,9 +44,7 @@ absl::StatusOr<std::unique_ptr<LocalServices>> LocalServices::Start(
     absl::string_view address, uint16_t port, LocalServicesOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  const std::string host = address.find(':') != absl::string_view::npos
-                               ? absl::StrCat("[", address, "]")
-                               : std::string(address);
+  const std::string listen = JoinHostPort(address, port);
   auto unknown_methods = std::make_unique<UnknownMethodService>();
   builder.RegisterCallbackGenericService(unknown_methods.get());
   std::unique_ptr<ReflectionService> reflection;
@@ -56,12 +55,11 @@ absl::StatusOr<std::unique_ptr<LocalServices>> LocalServices::Start(
     builder.RegisterService(reflection->v1alpha());
   }
   int selected_port = 0;
-  builder.AddListeningPort(absl::StrCat(host, ":", port),
-                           grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port == 0) {
     return absl::UnavailableError(
-        absl::StrCat("cannot start the local services on ", host, ":", port));
+        absl::StrCat("cannot start the local services on ", listen));
   }
   std::unique_ptr<LocalServices> local(
       new LocalServices(std::move(server), static_cast<uint16_t>(selected_port)));
