@@ -3,7 +3,7 @@
 # the shared libraries, and the imported targets that find_package() made are
 # pointed at those archives.
 #
-# Why: a process that maps 70 shared libraries pays for each library's
+# Why: a process that maps dozens of shared libraries pays for each library's
 # dynamic symbol tables and relocations in resident memory at start, and
 # pages of code that only the start ran stay resident. Linked statically, the
 # gateway keeps only what it uses (docs/BENCHMARKS.md, idle RSS).
@@ -18,12 +18,14 @@
 # Call polymesh_link_dependencies_statically() after the find_package() calls,
 # in the directory that made the imported targets.
 
-# Library names (lib<name>.so) that are swapped for lib<name>.a.
+# Library names (lib<name>.so) that are swapped for lib<name>.a, as regular
+# expression alternatives; CheckStaticLinkage.cmake includes this file and
+# checks that no program loads any of them.
 set(_POLYMESH_STATIC_NAMES
   "grpc" "grpc\\+\\+" "grpc\\+\\+_[a-z_]+" "gpr" "upb" "address_sorting" "protobuf" "absl_[a-z0-9_]+"
   "cares" "ssl" "crypto" "z" "nghttp2" "yaml-cpp" "re2")
-list(JOIN _POLYMESH_STATIC_NAMES "|" _POLYMESH_STATIC_ALTERNATIVES)
-set(_POLYMESH_STATIC_PATTERN "^(.*)/lib(${_POLYMESH_STATIC_ALTERNATIVES})\\.so(\\.[0-9.]+)?$")
+list(JOIN _POLYMESH_STATIC_NAMES "|" POLYMESH_STATIC_ALTERNATIVES)
+set(_POLYMESH_STATIC_PATTERN "^(.*)/lib(${POLYMESH_STATIC_ALTERNATIVES})\\.so(\\.[0-9.]+)?$")
 
 # The archive for the shared library `path`, or "" when there is none.
 function(_polymesh_archive_for path out)
