@@ -228,7 +228,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const HostPort& target) {
 // Reflection errors are the server's: exit 10 + code; others are bad input.
 absl::StatusOr<std::unique_ptr<gateway::ContractRegistry>> Contracts(
     const ParsedArgs& args, grpc::Channel& channel, const std::vector<std::string>& services) {
-  if (args.Has("reflect")) return gateway::RegistryFromReflection(channel, services, kReflectionTimeout);
+  if (args.Has("reflect")) {
+    return gateway::RegistryFromReflection(channel, services, kReflectionTimeout);
+  }
   return LoadRegistry(args.Values("descriptor-set"));
 }
 
