@@ -12,10 +12,18 @@
 # (the SQLite driver is pure Go). The runtime images are distroless, with no
 # shell, and run as their unprivileged user.
 
-FROM golang:1.26.8-bookworm AS build
+# The base images, pinned; a machine without access to their registry passes
+# stand-ins as build arguments (deploy/docker/compose.local.yaml).
+ARG GO_IMAGE=golang:1.26.8-bookworm
+ARG STATIC_IMAGE=gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
+
+FROM ${GO_IMAGE} AS build
+# protoc, and the well-known types (google/protobuf/*.proto) that proto/
+# imports, which Debian ships in libprotobuf-dev.
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      protobuf-compiler=3.21.12-3+deb12u1 \
+      protobuf-compiler='3.21.12-3*' \
+      libprotobuf-dev='3.21.12-3*' \
  && rm -rf /var/lib/apt/lists/*
 ARG GRPC_HEALTH_PROBE_VERSION=v0.4.61
 ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
@@ -38,11 +46,17 @@ RUN go build -trimpath -ldflags="-s -w" -o /out/ ./services/aiapi/... ./services
  && mkdir -p /out/data
 
 # What every Go service's image has: the health probe, the unprivileged
-# user, and the trace settings.
-FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639 AS runtime
+# user, and the trace and gRPC settings. grpc-go's DNS resolver looks up a
+# TXT record (_grpc_config.<name>) after each name's addresses, and reports
+# neither before both answer: on compose's internal network the engine's DNS
+# cannot forward that query, and Debian 12's engine leaves it unanswered, so
+# every first connection (to the collector, to the gateway) would wait out
+# the resolver's timeout. The services use no service config from DNS.
+FROM ${STATIC_IMAGE} AS runtime
 COPY --from=build /out/grpc-health-probe /usr/local/bin/grpc-health-probe
 USER 65532:65532
-ENV OTEL_SEMCONV_STABILITY_OPT_IN=rpc/dup
+ENV OTEL_SEMCONV_STABILITY_OPT_IN=rpc/dup \
+    GRPC_ENABLE_TXT_SERVICE_CONFIG=false
 
 FROM runtime AS aiapi
 COPY --from=build /out/aiapi /usr/local/bin/aiapi

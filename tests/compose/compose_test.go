@@ -23,26 +23,33 @@ import (
 const defaultTestTimeout = 30 * time.Second
 
 // The services whose images this repository builds, the one that only
-// tracing needs, and the dashboards, which only compose runs (after the mesh,
-// in this order): Prometheus scrapes the /metrics endpoints that ./dev up
-// serves too, and Grafana shows them.
+// tracing needs, and the dashboards, which only compose runs (after the
+// mesh): Prometheus scrapes the /metrics endpoints that ./dev up serves too,
+// and Grafana shows them.
 var (
 	builtServices     = []string{"inference", "gateway", "aiapi", "users", "users-py"}
 	collector         = "jaeger"
 	dashboardServices = []string{"prometheus", "grafana"}
 )
 
-// startOrder is the position of each compose service in the startup order:
-// the processes of ./dev up in their order, then the dashboards.
-func startOrder(mesh []process) map[string]int {
-	order := map[string]int{}
-	for i, proc := range mesh {
-		order[proc.name] = i
+// dependsOn says whether service a waits for service b, directly or through
+// others.
+func dependsOn(p *types.Project, a, b string) bool {
+	seen := map[string]bool{}
+	var walk func(string) bool
+	walk = func(name string) bool {
+		if seen[name] {
+			return false
+		}
+		seen[name] = true
+		for dep := range p.Services[name].DependsOn {
+			if dep == b || walk(dep) {
+				return true
+			}
+		}
+		return false
 	}
-	for i, name := range dashboardServices {
-		order[name] = len(mesh) + i
-	}
-	return order
+	return walk(a)
 }
 
 func repoRoot(t *testing.T) string {
@@ -355,9 +362,31 @@ func TestComposeNetworks(t *testing.T) {
 	}
 }
 
+// callsBackThrough says whether service up calls its own upstream through
+// the gateway, which it then needs to be healthy (an east-west address
+// naming the gateway).
+func callsBackThrough(t *testing.T, p *types.Project, up, gateway string) bool {
+	t.Helper()
+	if gateway != "gateway" {
+		return false
+	}
+	for k, v := range composeEnv(t, p.Services[up]) {
+		if strings.HasSuffix(k, "_ADDR") && strings.HasPrefix(v, gateway+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestComposeHealthAndStartupOrder checks that every service has a
+// healthcheck and starts once what it needs is healthy: the collector
+// first, so that no service's first spans are lost; the gateway after every
+// upstream its configuration names, whose host names must resolve when it
+// starts (the engine's DNS answers for running containers only), and that
+// are healthy but for those that call back through it (they are healthy
+// only once it is); the dashboards after the mesh.
 func TestComposeHealthAndStartupOrder(t *testing.T) {
-	p, mesh := loadProject(t), devMesh(t)
-	order := startOrder(mesh)
+	p := loadProject(t)
 	probe := regexp.MustCompile(`127\.0\.0\.1:([0-9]+)`)
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
@@ -380,23 +409,42 @@ func TestComposeHealthAndStartupOrder(t *testing.T) {
 			}
 		}
 		for dep, d := range s.DependsOn {
-			if d.Condition != types.ServiceConditionHealthy {
-				t.Errorf("%s: depends_on %s: condition %q, want %s", name, dep, d.Condition, types.ServiceConditionHealthy)
+			want := types.ServiceConditionHealthy
+			if callsBackThrough(t, p, dep, name) {
+				want = types.ServiceConditionStarted
 			}
-			if depAt, ok := order[dep]; !ok {
-				t.Errorf("%s depends on %s, which neither ./dev up nor the dashboards start", name, dep)
-			} else if at, ok := order[name]; ok && depAt >= at {
-				t.Errorf("%s depends on %s, but ./dev up starts %s first", name, dep, name)
+			if d.Condition != want {
+				t.Errorf("%s: depends_on %s: condition %q, want %s", name, dep, d.Condition, want)
 			}
 		}
-		if name != mesh[0].name && len(s.DependsOn) == 0 {
-			t.Errorf("%s: depends on nothing; ./dev up starts it after %s", name, mesh[0].name)
+		if dependsOn(p, name, name) {
+			t.Errorf("%s: depends on itself through %v", name, sortedKeys(s.DependsOn))
+		}
+		if name != collector && !dependsOn(p, name, collector) {
+			t.Errorf("%s: does not wait for %s, the trace collector", name, collector)
+		}
+		if !slices.Contains(dashboardServices, name) {
+			for _, dash := range dashboardServices {
+				if dependsOn(p, name, dash) {
+					t.Errorf("%s: waits for the dashboard %s", name, dash)
+				}
+			}
 		}
 		if s.Deploy == nil || s.Deploy.Resources.Limits == nil || s.Deploy.Resources.Limits.MemoryBytes <= 0 {
 			t.Errorf("%s: no memory limit (deploy.resources.limits.memory)", name)
 		}
 		if s.Image != "" && s.Build == nil && !imagePinned(s.Image) {
 			t.Errorf("%s: image %q is not pinned to a version", name, s.Image)
+		}
+	}
+	for _, c := range readGatewayConfig(t, gatewayConfigFile(t, p)).Clusters {
+		for _, e := range c.Endpoints {
+			if _, ok := p.Services[e.Address]; !ok {
+				continue // reported by TestGatewayConfigMatchesTheLocalMesh
+			}
+			if _, ok := p.Services["gateway"].DependsOn[e.Address]; !ok {
+				t.Errorf("gateway: does not wait for %s (cluster %s); its name must resolve when the gateway starts", e.Address, c.Name)
+			}
 		}
 	}
 }

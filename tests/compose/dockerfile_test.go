@@ -145,6 +145,43 @@ func parseFrom(in instruction) (stage, error) {
 	return stage{}, fmt.Errorf("cannot read FROM %q", in.args)
 }
 
+// argDefaults is the default of every ARG before the first FROM, the only
+// build arguments a FROM line can use.
+func (d *dockerfile) argDefaults() map[string]string {
+	out := map[string]string{}
+	for _, in := range d.args {
+		name, value, _ := strings.Cut(in.args, "=")
+		out[strings.TrimSpace(name)] = strings.Trim(strings.TrimSpace(value), `"'`)
+	}
+	return out
+}
+
+var argRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
+
+// baseImage is the image a stage is built FROM when the build is given the
+// build arguments args, ARGs not given taking their defaults; an error if
+// the FROM names an ARG with no value.
+func (d *dockerfile) baseImage(st *stage, args map[string]string) (string, error) {
+	defaults := d.argDefaults()
+	var missing []string
+	base := argRef.ReplaceAllStringFunc(st.base, func(ref string) string {
+		m := argRef.FindStringSubmatch(ref)
+		name := m[1] + m[2]
+		if v, ok := args[name]; ok {
+			return v
+		}
+		if v := defaults[name]; v != "" {
+			return v
+		}
+		missing = append(missing, name)
+		return ref
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("%s:%d: FROM %s: no value for %v", d.path, st.line, st.base, missing)
+	}
+	return base, nil
+}
+
 // final is the stage the image is made of when no target is given.
 func (d *dockerfile) final() *stage { return &d.stages[len(d.stages)-1] }
 
@@ -410,6 +447,19 @@ ENTRYPOINT ["/app"]
 			t.Errorf("parseDockerfile(%q): got no error", bad)
 		}
 	}
+	df, err = parseDockerfile(writeDockerfile(t, "ARG BASE=debian:12.11-slim\nARG NONE\nFROM ${BASE} AS a\nFROM $NONE\nFROM a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"debian:12.11-slim", "", "a"} {
+		got, err := df.baseImage(&df.stages[i], nil)
+		if got != want && !(want == "" && err != nil) {
+			t.Errorf("stage %d: base image %q, %v; want %q", i, got, err, want)
+		}
+	}
+	if got, _ := df.baseImage(&df.stages[0], map[string]string{"BASE": "local/debian"}); got != "local/debian" {
+		t.Errorf("with BASE=local/debian: base image %q", got)
+	}
 	for ref, want := range map[string]bool{
 		"debian:12.11-slim": true, "golang:1.26.8-bookworm": true, "debian": false,
 		"debian:latest": false, "debian:bookworm": false, "localhost:5000/x": false,
@@ -419,6 +469,15 @@ ENTRYPOINT ["/app"]
 			t.Errorf("imagePinned(%q): got %v, want %v", ref, got, want)
 		}
 	}
+}
+
+func writeDockerfile(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "Dockerfile")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestBuildTargetsInheritFromTheirBaseStage checks what an image built with

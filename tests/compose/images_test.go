@@ -38,9 +38,10 @@ func devText(t *testing.T) string {
 	return string(data)
 }
 
-// aptPins is every name=version a Dockerfile stage passes to apt-get install.
-func aptPins(s *stage) map[string]string {
-	pins := map[string]string{}
+// aptPinWords is every name=version word a Dockerfile stage passes to
+// apt-get install, as written.
+func aptPinWords(s *stage) []string {
+	var words []string
 	for _, in := range s.instrs {
 		if in.cmd != "RUN" || !strings.Contains(in.args, "apt-get install") {
 			continue
@@ -48,16 +49,84 @@ func aptPins(s *stage) map[string]string {
 		_, rest, _ := strings.Cut(in.args, "apt-get install")
 		rest, _, _ = strings.Cut(rest, "&&")
 		for _, w := range strings.Fields(rest) {
-			if name, version, ok := strings.Cut(w, "="); ok && !strings.HasPrefix(w, "-") {
-				pins[name] = version
+			if strings.Contains(w, "=") && !strings.HasPrefix(w, "-") {
+				words = append(words, w)
 			}
 		}
+	}
+	return words
+}
+
+// aptPins is every package a Dockerfile stage installs by name=version, with
+// its version unquoted.
+func aptPins(s *stage) map[string]string {
+	pins := map[string]string{}
+	for _, w := range aptPinWords(s) {
+		name, version, _ := strings.Cut(w, "=")
+		pins[name] = unquote(version)
 	}
 	return pins
 }
 
+func unquote(s string) string {
+	if len(s) >= 2 && (s[0] == '\'' || s[0] == '"') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// debianPin is a pin by upstream version whose Debian revision floats, quoted
+// so that the shell does not expand the glob: name='1.51.1-3*'. An exact
+// revision (1.51.1-3+b1) stops installing once the archive's next point
+// release replaces it.
+var debianPin = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*='[0-9][^'*]*\*'$`)
+
+// dockerfilesOfTheRepository is every Dockerfile of the images the project
+// builds: those of compose.yaml and the local base images'.
+func dockerfilesOfTheRepository(t *testing.T) []string {
+	t.Helper()
+	root := repoRoot(t)
+	files := []string{"gateway/Dockerfile", "services/go.Dockerfile", "services/inference/Dockerfile"}
+	more, err := filepath.Glob(filepath.Join(root, "deploy/docker/images/*.Dockerfile"))
+	if err != nil || len(more) == 0 {
+		t.Fatalf("no deploy/docker/images/*.Dockerfile: %v", err)
+	}
+	for _, m := range more {
+		rel, _ := filepath.Rel(root, m)
+		files = append(files, rel)
+	}
+	return files
+}
+
+func TestDebianPackagesArePinnedByUpstreamVersion(t *testing.T) {
+	root := repoRoot(t)
+	for _, rel := range dockerfilesOfTheRepository(t) {
+		df, err := parseDockerfile(filepath.Join(root, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range df.stages {
+			for _, w := range aptPinWords(&st) {
+				if !debianPin.MatchString(w) {
+					t.Errorf("%s: apt-get install %s: pin the upstream version, quoted, the revision a glob: name='1.2.3-1*'", rel, w)
+				}
+			}
+		}
+		for _, in := range df.all() {
+			if in.cmd == "RUN" && strings.Contains(in.args, "apt-get install") && !strings.Contains(in.args, "--no-install-recommends") {
+				t.Errorf("%s:%d: apt-get install without --no-install-recommends", rel, in.line)
+			}
+		}
+	}
+	for _, spec := range devArray(t, "APT_PACKAGES") {
+		if !debianPin.MatchString(spec) && !strings.HasSuffix(spec, "='15.*'") {
+			t.Errorf("./dev: APT_PACKAGES: %s: pin the upstream version, the revision a glob", spec)
+		}
+	}
+}
+
 // TestDockerfiles checks each image's Dockerfile as far as a machine
-// without a container engine can: it parses, every base image is pinned,
+// can without building it: it parses, every base image is pinned,
 // every COPY reads something that exists in the build context (and is not
 // left out by .dockerignore) or in an earlier stage, and the image runs as
 // an unprivileged user the same program as ./dev up, with a grpc.health.v1
@@ -72,9 +141,13 @@ func TestDockerfiles(t *testing.T) {
 			ignore := readDockerignore(t, ctxDir)
 
 			for i, st := range df.stages {
-				fromStage := df.stageIndex(st.base)
-				if (fromStage < 0 || fromStage >= i) && !imagePinned(st.base) {
-					t.Errorf("%s:%d: FROM %s: pin the image to a version", df.path, st.line, st.base)
+				base, err := df.baseImage(&st, nil)
+				if err != nil {
+					t.Error(err)
+				}
+				fromStage := df.stageIndex(base)
+				if (fromStage < 0 || fromStage >= i) && !imagePinned(base) {
+					t.Errorf("%s:%d: FROM %s (%s): pin the image to a version", df.path, st.line, st.base, base)
 				}
 				for _, in := range st.instrs {
 					if in.cmd == "ADD" {
@@ -204,8 +277,8 @@ func TestImagesUseTheToolchainOfDev(t *testing.T) {
 		if slices.Contains(testOnly, name) {
 			continue
 		}
-		devPins[name] = version
-		devVersions[version] = true
+		devPins[name] = unquote(version)
+		devVersions[unquote(version)] = true
 	}
 	for _, name := range testOnly {
 		found := false
@@ -274,11 +347,19 @@ func TestImagesUseTheToolchainOfDev(t *testing.T) {
 				t.Errorf("%s: does not install %s, the version ./dev pins", df.path, tool)
 			}
 		}
-		for _, pkg := range []string{"protobuf-compiler"} {
+		// protoc, and the well-known types proto/ imports (Debian ships
+		// google/protobuf/*.proto in libprotobuf-dev, not with protoc).
+		for _, pkg := range []string{"protobuf-compiler", "libprotobuf-dev"} {
+			installed := false
 			for _, st := range df.stages {
-				if v, ok := aptPins(&st)[pkg]; ok && v != devPins[pkg] {
+				v, ok := aptPins(&st)[pkg]
+				installed = installed || ok
+				if ok && v != devPins[pkg] {
 					t.Errorf("%s: %s=%s, ./dev setup %s", df.path, pkg, v, devPins[pkg])
 				}
+			}
+			if !installed {
+				t.Errorf("%s: generates code with protoc but does not install %s", df.path, pkg)
 			}
 		}
 		for _, flag := range regexp.MustCompile(`--go(?:-grpc)?_opt=\S+`).FindAllString(devGen, -1) {
@@ -299,7 +380,11 @@ func TestImagesUseTheToolchainOfDev(t *testing.T) {
 	if !strings.Contains(infText, "-r requirements.lock") {
 		t.Errorf("%s: does not install requirements.lock", inf.path)
 	}
-	if pip := regexp.MustCompile(`pip==\S+`).FindString(devGen); pip == "" || !strings.Contains(infText, pip) {
+	pip := regexp.MustCompile(`pip==[0-9]\S*`).FindString(devGen)
+	if m := regexp.MustCompile(`(?m)^PIP_VERSION=(\S+)$`).FindStringSubmatch(devGen); m != nil {
+		pip = "pip==" + m[1]
+	}
+	if pip == "" || !strings.Contains(infText, pip) {
 		t.Errorf("%s: does not install %q, the pip of ./dev setup", inf.path, pip)
 	}
 	for _, out := range []string{"--python_out", "--pyi_out", "--grpc_python_out"} {
