@@ -21,11 +21,14 @@ made from a used one without removing things:
                    in the run). With --fresh-caches this is a new machine of
                    this kind, but for what its image ships.
 
+With --test, `./dev test` runs in the clone after the two demos, timed as a
+whole and suite by suite (its closing lines).
+
 Results: build/bench/first-run.json and a bar chart of the phases,
 docs/images/first-run.png (with --docs). Prints the phases of both runs.
 
-Usage: python3 bench/first_run.py [--fresh-caches] [--purge-debian] [--docs]
-                                  [--commit REV]
+Usage: python3 bench/first_run.py [--fresh-caches] [--purge-debian] [--test]
+                                  [--docs] [--commit REV]
 """
 
 from __future__ import annotations
@@ -153,6 +156,31 @@ def run_demo(clone: Path, env: dict[str, str], label: str) -> dict:
     return {"wall_s": round(wall, 1), "phases_s": phases}
 
 
+def run_test(clone: Path, env: dict[str, str]) -> dict:
+    """Runs ./dev test in the clone, echoing its output; its wall time and
+    the report of its suites ("  name  ok")."""
+    print(f"\n=== ./dev test in {clone}", flush=True)
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        ["./dev", "test"],
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    suites: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        m = re.match(r"^  (\S+)\s+(ok|FAILED)$", line.rstrip("\n"))
+        if m:
+            suites[m.group(1)] = m.group(2)
+    code = proc.wait()
+    return {"wall_s": round(time.monotonic() - start, 1), "exit_code": code, "suites": suites}
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -214,6 +242,7 @@ def main() -> None:
     )
     p.add_argument("--docs", action="store_true", help=f"also draw {PICTURE.relative_to(ROOT)}")
     p.add_argument("--commit", default="HEAD", help="the commit to measure (default HEAD)")
+    p.add_argument("--test", action="store_true", help="then run ./dev test in the clone, timed")
     p.add_argument(
         "--replot",
         action="store_true",
@@ -270,6 +299,8 @@ def main() -> None:
             results["runs"]["second run"] = run_demo(clone, env, "second run")
         finally:
             subprocess.run(["./dev", "down"], cwd=clone, env=env)
+        if args.test:
+            results["test"] = run_test(clone, env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -285,10 +316,18 @@ def main() -> None:
     print(
         f"{'wall clock':<28}" + "".join(f"{r['wall_s']:>12.1f} s" for r in results["runs"].values())
     )
+    if "test" in results:
+        t = results["test"]
+        print(
+            f"{'./dev test':<28}{t['wall_s']:>12.1f} s  exit {t['exit_code']}: "
+            + ", ".join(f"{k} {v}" for k, v in t["suites"].items())
+        )
     print(f"results: {OUT.relative_to(ROOT)}")
     if args.docs:
         plot(results, PICTURE)
         print(f"plot: {PICTURE.relative_to(ROOT)}")
+    if results.get("test", {}).get("exit_code"):
+        sys.exit(f"./dev test failed in the clone (exit {results['test']['exit_code']})")
 
 
 if __name__ == "__main__":
