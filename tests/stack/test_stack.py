@@ -18,7 +18,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from polymesh.ai.v1 import ai_pb2_grpc
 from polymesh.users.v1 import users_pb2, users_pb2_grpc
 from polymesh_client.ai import output_values, rows_request
-from polymesh_client.traces import Span, ancestry, fetch_trace
+from polymesh_client.traces import (
+    MODEL_INFER,
+    PREDICT,
+    PREDICT_HOPS,
+    Span,
+    fetch_trace,
+    hops,
+    predict_chain,
+)
 from sklearn import datasets
 
 from .conftest import API_KEY
@@ -55,28 +63,13 @@ def test_one_predict_is_one_trace_across_gateway_aiapi_and_inference(stack, chan
 
     services = ["polymesh-gateway", "polymesh-aiapi", "polymesh-inference"]
     spans = fetch_trace(stack.jaeger, trace_id, services=services, min_spans=7, timeout=30)
-    method = "polymesh.ai.v1.AIService/Predict"
-    infer = "inference.GRPCInferenceService/ModelInfer"
-    leaf = next(
-        s
-        for s in spans
-        if s.service == "polymesh-inference" and s.kind == "server" and s.name == infer
-    )
-    chain = ancestry(spans, leaf)
-    assert [(s.service, s.kind, s.name) for s in chain] == [
-        ("polymesh-inference", "server", infer),
-        ("polymesh-gateway", "client", infer),
-        ("polymesh-gateway", "server", infer),
-        ("polymesh-aiapi", "client", infer),
-        ("polymesh-aiapi", "server", method),
-        ("polymesh-gateway", "client", method),
-        ("polymesh-gateway", "server", method),
-    ]
+    chain = predict_chain(spans)
+    assert hops(chain) == list(PREDICT_HOPS)
     for s in chain:
         assert s.attributes.get("rpc.response.status_code") == "OK", s
     # The gateway's upstreams are the compose services, by their DNS names.
     upstreams = {s.name: s.attributes.get("server.address") for s in chain if _gateway_client(s)}
-    assert upstreams == {method: "aiapi", infer: "inference"}
+    assert upstreams == {PREDICT: "aiapi", MODEL_INFER: "inference"}
 
 
 def _gateway_client(span: Span) -> bool:

@@ -1,6 +1,16 @@
 """Tests of trace parsing, tree building and rendering over Jaeger's JSON."""
 
-from polymesh_client.traces import ancestry, children_by_parent, parse_trace, render_tree
+import pytest
+from polymesh_client.traces import (
+    PREDICT_HOPS,
+    Span,
+    ancestry,
+    children_by_parent,
+    hops,
+    parse_trace,
+    predict_chain,
+    render_tree,
+)
 
 
 def _span(span_id, parent, process, name, kind, start, code=None, error=False):
@@ -81,6 +91,28 @@ def test_ancestry_walks_to_the_root():
     spans = parse_trace(DOCUMENT)
     leaf = next(s for s in spans if s.span_id == "x")
     assert [s.span_id for s in ancestry(spans, leaf)] == ["x", "is", "gc", "gs", "c"]
+
+
+def _chain_of(shape: list[tuple[str, str, str]]) -> list[Span]:
+    """Spans with that shape, each the parent of the one before it."""
+    return [
+        Span(f"s{i}", f"s{i + 1}" if i + 1 < len(shape) else "", svc, name, kind, "OK", False, i, 1)
+        for i, (svc, kind, name) in enumerate(shape)
+    ]
+
+
+def test_predict_chain_starts_at_the_inference_tiers_server_span():
+    spans = _chain_of([*PREDICT_HOPS, ("polymesh-client", "client", "demo")])
+    # Listed root first: the chain is found by the leaf, whatever the order.
+    chain = predict_chain(reversed(spans))
+    assert hops(chain) == [*PREDICT_HOPS, ("polymesh-client", "client", "demo")]
+    assert chain[0].span_id == "s0"
+
+
+def test_predict_chain_of_a_trace_without_the_inference_tier_fails():
+    spans = _chain_of(list(PREDICT_HOPS[2:]))
+    with pytest.raises(LookupError, match="SERVER span of polymesh-inference"):
+        predict_chain(spans)
 
 
 def test_render_indents_children_under_parents():

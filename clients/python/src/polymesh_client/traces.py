@@ -130,6 +130,46 @@ def ancestry(spans: Iterable[Span], span: Span) -> list[Span]:
     return chain
 
 
+PREDICT = "polymesh.ai.v1.AIService/Predict"
+MODEL_INFER = "inference.GRPCInferenceService/ModelInfer"
+
+# The hops of one Predict through the mesh, as (service, kind, span name),
+# from the inference tier's SERVER span up to the gateway's first SERVER
+# span: the product's signature trace.
+PREDICT_HOPS = (
+    ("polymesh-inference", "server", MODEL_INFER),
+    ("polymesh-gateway", "client", MODEL_INFER),
+    ("polymesh-gateway", "server", MODEL_INFER),
+    ("polymesh-aiapi", "client", MODEL_INFER),
+    ("polymesh-aiapi", "server", PREDICT),
+    ("polymesh-gateway", "client", PREDICT),
+    ("polymesh-gateway", "server", PREDICT),
+)
+
+
+def predict_chain(spans: Iterable[Span]) -> list[Span]:
+    """The inference tier's ModelInfer SERVER span of a Predict's trace and
+    its ancestors up to the root (the gateway's ModelInfer SERVER span has
+    the same name; the leaf is the inference tier's)."""
+    spans = list(spans)
+    leaf = next(
+        (
+            s
+            for s in spans
+            if s.service == "polymesh-inference" and s.kind == "server" and s.name == MODEL_INFER
+        ),
+        None,
+    )
+    if leaf is None:
+        raise LookupError(f"no {MODEL_INFER} SERVER span of polymesh-inference in the trace")
+    return ancestry(spans, leaf)
+
+
+def hops(chain: Iterable[Span]) -> list[tuple[str, str, str]]:
+    """Each span of a chain as (service, kind, name), as PREDICT_HOPS has them."""
+    return [(s.service, s.kind, s.name) for s in chain]
+
+
 def render_tree(spans: Iterable[Span]) -> str:
     """The trace as an indented tree, one line per span.
 
