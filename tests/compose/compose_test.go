@@ -70,16 +70,27 @@ func repoRoot(t *testing.T) string {
 // resolved and paths made absolute.
 func loadProject(t *testing.T) *types.Project {
 	t.Helper()
+	return loadComposeFiles(t, nil, "compose.yaml")
+}
+
+// loadComposeFiles loads compose files (relative to the repository) merged
+// in order, as `docker compose -f a -f b --profile p` does, like loadProject.
+func loadComposeFiles(t *testing.T, profiles []string, files ...string) *types.Project {
+	t.Helper()
 	root := repoRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
+	var configs []types.ConfigFile
+	for _, f := range files {
+		configs = append(configs, types.ConfigFile{Filename: filepath.Join(root, f)})
+	}
 	p, err := loader.LoadWithContext(ctx, types.ConfigDetails{
 		WorkingDir:  root,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "compose.yaml")}},
+		ConfigFiles: configs,
 		Environment: types.Mapping{},
-	})
+	}, loader.WithProfiles(profiles))
 	if err != nil {
-		t.Fatalf("compose.yaml does not load: %v", err)
+		t.Fatalf("%s does not load: %v", strings.Join(files, " with "), err)
 	}
 	return p
 }

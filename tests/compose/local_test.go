@@ -1,7 +1,6 @@
 package compose
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -21,21 +19,7 @@ const localOverride = "deploy/docker/compose.local.yaml"
 // `docker compose -f compose.yaml -f deploy/docker/compose.local.yaml` does.
 func loadLocalProject(t *testing.T, profiles ...string) *types.Project {
 	t.Helper()
-	root := repoRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	p, err := loader.LoadWithContext(ctx, types.ConfigDetails{
-		WorkingDir: root,
-		ConfigFiles: []types.ConfigFile{
-			{Filename: filepath.Join(root, "compose.yaml")},
-			{Filename: filepath.Join(root, localOverride)},
-		},
-		Environment: types.Mapping{},
-	}, loader.WithProfiles(profiles))
-	if err != nil {
-		t.Fatalf("compose.yaml with %s does not load: %v", localOverride, err)
-	}
-	return p
+	return loadComposeFiles(t, profiles, "compose.yaml", localOverride)
 }
 
 // engineImages is every image name deploy/docker/engine.sh makes
