@@ -71,6 +71,8 @@ PORT_VARIABLES = (
 
 # One line of the demo's phase table: "  C++ build   123.4 s".
 PHASE_LINE = re.compile(r"^\s{2}(\S.*?)\s+(\d+\.\d) s$")
+# One line of ./dev test's report: "  ctest        ok".
+SUITE_LINE = re.compile(r"^  (\S+)\s+(ok|FAILED)$")
 
 
 def free_ports(n: int) -> list[int]:
@@ -123,12 +125,13 @@ def purge_debian() -> None:
     subprocess.run(["apt-get", "clean"], check=True)
 
 
-def run_demo(clone: Path, env: dict[str, str], label: str) -> dict:
-    """Runs ./dev demo in the clone, echoing its output; its wall time and phases."""
-    print(f"\n=== {label}: ./dev demo in {clone}", flush=True)
+def run_dev(clone: Path, env: dict[str, str], verb: str) -> tuple[int, float, list[str]]:
+    """Runs ./dev VERB in the clone, echoing its output as it comes: its exit
+    code, wall time in seconds, and output lines."""
+    print(f"\n=== ./dev {verb} in {clone}", flush=True)
     start = time.monotonic()
     proc = subprocess.Popen(
-        ["./dev", "demo"],
+        ["./dev", verb],
         cwd=clone,
         env=env,
         stdout=subprocess.PIPE,
@@ -136,49 +139,35 @@ def run_demo(clone: Path, env: dict[str, str], label: str) -> dict:
         text=True,
         bufsize=1,
     )
-    phases: dict[str, float] = {}
-    in_table = False
+    lines = []
     assert proc.stdout is not None
     for line in proc.stdout:
         sys.stdout.write(line)
-        if "time per phase" in line:
-            in_table = True
-        elif in_table:
-            m = PHASE_LINE.match(line.rstrip("\n"))
-            if m:
-                phases[m.group(1)] = float(m.group(2))
-            else:
-                in_table = False
-    code = proc.wait()
-    wall = time.monotonic() - start
+        lines.append(line.rstrip("\n"))
+    return proc.wait(), time.monotonic() - start, lines
+
+
+def run_demo(clone: Path, env: dict[str, str], label: str) -> dict:
+    """./dev demo in the clone: its wall time and its table of phases."""
+    code, wall, lines = run_dev(clone, env, "demo")
     if code != 0:
         raise SystemExit(f"{label}: ./dev demo exited with {code} after {wall:.0f} s")
+    phases: dict[str, float] = {}
+    table = next(i for i, line in enumerate(lines) if "time per phase" in line)
+    for line in lines[table + 1 :]:
+        m = PHASE_LINE.match(line)
+        if not m:
+            break
+        phases[m.group(1)] = float(m.group(2))
     return {"wall_s": round(wall, 1), "phases_s": phases}
 
 
 def run_test(clone: Path, env: dict[str, str]) -> dict:
-    """Runs ./dev test in the clone, echoing its output; its wall time and
-    the report of its suites ("  name  ok")."""
-    print(f"\n=== ./dev test in {clone}", flush=True)
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        ["./dev", "test"],
-        cwd=clone,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
-    suites: dict[str, str] = {}
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        m = re.match(r"^  (\S+)\s+(ok|FAILED)$", line.rstrip("\n"))
-        if m:
-            suites[m.group(1)] = m.group(2)
-    code = proc.wait()
-    return {"wall_s": round(time.monotonic() - start, 1), "exit_code": code, "suites": suites}
+    """./dev test in the clone: its wall time, exit code and the report of
+    its suites ("  name  ok")."""
+    code, wall, lines = run_dev(clone, env, "test")
+    suites = {m.group(1): m.group(2) for m in map(SUITE_LINE.match, lines) if m}
+    return {"wall_s": round(wall, 1), "exit_code": code, "suites": suites}
 
 
 def plot(results: dict, path: Path) -> None:
