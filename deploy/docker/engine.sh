@@ -21,21 +21,11 @@
 #   compose_test_stack  the whole compose stack built, started, called end to
 #                       end through its published gateway port, and removed
 #
-# By hand, from the repository root (as root):
-#
-#   . deploy/docker/engine.sh && engine_setup && engine_start && engine_base_images
-#   docker compose -f compose.yaml -f deploy/docker/compose.local.yaml up --build --wait
-#   docker compose -f compose.yaml -f deploy/docker/compose.local.yaml down -v
-#   engine_stop
-
-# --- defaults when not sourced by ./dev ------------------------------------
-: "${ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-: "${BUILD:=$ROOT/build}"
-: "${RUN:=${POLYMESH_RUN_DIR:-$ROOT/.run}}"
-: "${CACHE:=${POLYMESH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/polymesh}}"
-declare -F say >/dev/null || say() { printf '==> %s\n' "$*" >&2; }
-declare -F die >/dev/null || die() { printf 'engine: %s\n' "$*" >&2; exit 1; }
-declare -F as_root >/dev/null || as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# `./dev compose up | down | CMD` runs the demo stack with these; the
+# compose suite of `./dev test` runs compose_test_stack. The file uses what
+# ./dev defines before it sources it: ROOT, BUILD, RUN, CACHE, TOOLS, the
+# Jaeger and Prometheus pins, say, die, as_root, setup_apt, go_module_dir
+# and prometheus_release.
 
 # --- pinned versions -------------------------------------------------------
 # Debian 12 packages, by upstream version (the Debian revision floats: point
@@ -59,13 +49,6 @@ COMPOSE_VERSION=v2.40.3
 # the module proxy for each).
 # shellcheck disable=SC2034 # read by ./dev
 ENGINE_GO_MODULES=("$COMPOSE_MODULE@$COMPOSE_VERSION")
-# The releases of the Jaeger and Prometheus images that compose.yaml names,
-# built from their Go modules (./dev pins the same ones for the local mesh
-# and promtool).
-: "${JAEGER_MODULE:=github.com/jaegertracing/jaeger}"
-: "${JAEGER_VERSION:=v1.76.0}"
-: "${PROMETHEUS_MODULE:=github.com/prometheus/prometheus}"
-: "${PROMETHEUS_VERSION:=v0.313.5}"
 # The Debian release of every image.
 ENGINE_SUITE=bookworm
 
@@ -113,61 +96,17 @@ engine_paths() {
 }
 
 # --- setup -----------------------------------------------------------------
-# engine_apt_missing prints the packages of ENGINE_APT_PACKAGES not installed
-# at a version that matches their pin.
-engine_apt_missing() {
-  local spec name want have
-  for spec in "${ENGINE_APT_PACKAGES[@]}"; do
-    name="${spec%%=*}" want="${spec#*=}"
-    have="$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$name" 2>/dev/null || true)"
-    # shellcheck disable=SC2254 # the pin is a glob
-    case "$have" in "installed "$want) ;; *) echo "$name" ;; esac
-  done
-}
-
-# engine_apt_known says whether apt's lists have a version of every pinned
-# package that matches its pin (if not, they need an update).
-engine_apt_known() {
-  local spec name want
-  for spec in "${ENGINE_APT_PACKAGES[@]}"; do
-    name="${spec%%=*}" want="${spec#*=}"
-    apt-cache madison "$name" 2>/dev/null | awk -F' *[|] *' '{ print $2 }' |
-      while IFS= read -r v; do
-        # shellcheck disable=SC2254
-        case "$v" in $want) echo yes ;; esac
-      done | grep -q yes || return 1
-  done
-}
-
-# engine_go_module_dir prints the folder of a downloaded Go module.
-engine_go_module_dir() { # module@version
-  local json dir
-  json="$(cd / && GOWORK=off go mod download -json "$1")" || die "go mod download $1 failed"
-  dir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
-  [ -d "$dir" ] || die "go mod download $1: no module folder in $json"
-  printf '%s\n' "$dir"
-}
-
 engine_setup() {
   engine_paths
-  local missing
-  missing="$(engine_apt_missing)"
-  if [ -n "$missing" ]; then
-    say "installing Debian packages: $(echo "$missing" | tr "\n" " ")"
-    engine_apt_known || as_root apt-get -o DPkg::Lock::Timeout=600 update -q
-    # The package's own service is not the engine used here: where init
-    # starts it, it runs beside this one, on its own sockets and folders.
-    DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 \
-      install -y -q --no-install-recommends "${ENGINE_APT_PACKAGES[@]}"
-    missing="$(engine_apt_missing)"
-    [ -z "$missing" ] || die "Debian packages still missing: $(echo "$missing" | tr "\n" " ")"
-  fi
+  # The package's own service is not the engine used here: where init
+  # starts it, it runs beside this one, on its own sockets and folders.
+  setup_apt "${ENGINE_APT_PACKAGES[@]}"
 
   local bin="$CACHE/compose-$COMPOSE_VERSION/docker-compose"
   if [ ! -x "$bin" ]; then
     say "building Docker Compose $COMPOSE_VERSION (first time only; a few minutes)"
     local dir
-    dir="$(engine_go_module_dir "$COMPOSE_MODULE@$COMPOSE_VERSION")"
+    dir="$(go_module_dir "$COMPOSE_MODULE@$COMPOSE_VERSION")"
     mkdir -p "${bin%/*}"
     (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOWORK=off go build -trimpath \
       -ldflags "-s -w -X $COMPOSE_MODULE/internal.Version=$COMPOSE_VERSION" \
@@ -466,7 +405,7 @@ engine_go_binary() { # module@version package output [go build flags...]
   shift 3
   [ -x "$out" ] && return 0
   say "building $pkg of $mod (first time only; several minutes)"
-  dir="$(engine_go_module_dir "$mod")"
+  dir="$(go_module_dir "$mod")"
   mkdir -p "${out%/*}"
   # The modules' go.work files name folders their downloads leave out.
   (cd "$dir" && CGO_ENABLED=0 GOWORK=off GOFLAGS=-buildvcs=false go build -trimpath "$@" -o "$out.tmp" "$pkg") ||
@@ -509,8 +448,7 @@ engine_base_images() {
   # Prometheus, built as ./dev builds promtool: the module numbers v3.13.5
   # as v0.313.5, and the service discovery plugins are left out (the
   # targets are static).
-  release="${PROMETHEUS_VERSION#v0.3}"
-  release="3.$((10#${release%%.*})).${release#*.}"
+  release="$(prometheus_release)"
   prometheus="$CACHE/prometheus-$PROMETHEUS_VERSION/bin/prometheus"
   engine_go_binary "$PROMETHEUS_MODULE@$PROMETHEUS_VERSION" ./cmd/prometheus "$prometheus" \
     -tags remove_all_sd -ldflags "-X github.com/prometheus/common/version.Version=$release"
