@@ -49,24 +49,11 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "bench" / "first-run.json"
 PICTURE = ROOT / "docs" / "images" / "first-run.png"
 
-# The demo's port variables (README.md, Ports): each gets a free port so that
-# the measured mesh never meets one already running on the defaults.
-PORT_VARIABLES = (
-    "POLYMESH_GATEWAY_PORT",
-    "POLYMESH_GATEWAY_LOCAL_PORT",
-    "POLYMESH_GATEWAY_ADMIN_PORT",
-    "POLYMESH_AIAPI_PORT",
-    "POLYMESH_INFERENCE_PORT",
-    "POLYMESH_USERS_PORT",
-    "POLYMESH_USERS_PY_PORT",
-    "POLYMESH_AIAPI_METRICS_PORT",
-    "POLYMESH_INFERENCE_METRICS_PORT",
-    "POLYMESH_USERS_METRICS_PORT",
-    "POLYMESH_OTLP_GRPC_PORT",
-    "POLYMESH_OTLP_HTTP_PORT",
-    "POLYMESH_JAEGER_UI_PORT",
-    "POLYMESH_JAEGER_QUERY_GRPC_PORT",
-    "POLYMESH_JAEGER_HEALTH_PORT",
+# The demo's port variables, as ./dev defaults them (`: "${POLYMESH_X_PORT:=8080}"`):
+# each gets a free port so that the measured mesh never meets one already
+# running on the defaults.
+PORT_VARIABLES = tuple(
+    re.findall(r'^: "\$\{(POLYMESH_\w+_PORT):=', (ROOT / "dev").read_text(), re.M)
 )
 
 # One line of the demo's phase table: "  C++ build   123.4 s".

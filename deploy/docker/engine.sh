@@ -457,9 +457,13 @@ engine_base_images() {
 }
 
 # --- the stack, tested -----------------------------------------------------
-# engine_free_port prints a TCP port nothing listens on at 127.0.0.1 now.
-engine_free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# engine_free_ports prints N TCP ports nothing listens on at 127.0.0.1 now,
+# distinct: all are held open until the last is chosen.
+engine_free_ports() { # n
+  python3 -c 'import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))' "$1"
 }
 
 # engine_compose runs docker compose on compose.yaml and this machine's
@@ -527,9 +531,9 @@ compose_test_stack() (
 
   # compose.yaml takes its published ports from these.
   export COMPOSE_PROJECT_NAME=polymesh-test POLYMESH_PUBLISH_HOST=127.0.0.1
-  POLYMESH_GATEWAY_PORT="$(engine_free_port)" || exit
-  POLYMESH_JAEGER_UI_PORT="$(engine_free_port)" || exit
-  POLYMESH_GRAFANA_PORT="$(engine_free_port)" || exit
+  local ports
+  ports="$(engine_free_ports 3)" || exit
+  read -r POLYMESH_GATEWAY_PORT POLYMESH_JAEGER_UI_PORT POLYMESH_GRAFANA_PORT <<<"$ports"
   export POLYMESH_GATEWAY_PORT POLYMESH_JAEGER_UI_PORT POLYMESH_GRAFANA_PORT
   # The engine's classic builder: compose builds with BuildKit only through
   # buildx, which Debian 12 does not package.
