@@ -57,6 +57,10 @@ from benchlib import (  # bench/ is on sys.path only when run as a script
     stop_on_signals,
     write_section,
 )
+from polymesh_mesh.config import write_files
+from polymesh_mesh.model import Folders, ResolvedProcess, load
+from polymesh_mesh.probe import grpc_serving
+from polymesh_mesh.testing import Process, ProcessError, free_port, free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
@@ -266,9 +270,12 @@ class Service:
 
     name: str
     label: str  # for people: "users (Go)"
-    popen: subprocess.Popen[bytes]
-    log: Path
+    process: Process
     port: int = 0
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes]:
+        return self.process.popen
 
     @property
     def target(self) -> str:
@@ -278,8 +285,7 @@ class Service:
         return group_members(self.popen.pid) or [self.popen.pid]
 
     def tail(self, lines: int = 20) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return self.process.tail(lines)
 
 
 class Services:
@@ -289,34 +295,19 @@ class Services:
         self.logs = logs
         self.all: list[Service] = []
 
-    def start(self, name: str, label: str, argv: list[str], env: dict[str, str]) -> Service:
-        log = self.logs / f"{name}.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(
-                argv,
-                cwd=ROOT,
-                env={**os.environ, **env},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        service = Service(name, label, popen, log)
+    def start(self, name: str, label: str, process: ResolvedProcess) -> Service:
+        """Starts a process of the mesh, in a process group of its own."""
+        started = Process.start(process, self.logs, name=name, new_session=True)
+        service = Service(name, label, started)
         self.all.append(service)
         return service
 
-    def wait(self, service: Service, ready: Callable[[], bool], limit_s: float = 60) -> None:
-        deadline = time.monotonic() + limit_s
-        while time.monotonic() < deadline:
-            if service.popen.poll() is not None:
-                raise BenchError(
-                    f"{service.name} exited with status {service.popen.returncode}:\n"
-                    f"{service.tail()}"
-                )
-            if ready():
-                return
-            time.sleep(0.1)
-        raise BenchError(f"{service.name} not ready within {limit_s:.0f} s:\n{service.tail()}")
+    def wait(self, service: Service, limit_s: float = 60) -> None:
+        """Waits for grpc.health.v1 SERVING at the service's port."""
+        try:
+            service.process.wait_until(lambda: grpc_serving(service.target), limit_s)
+        except ProcessError as e:
+            raise BenchError(str(e)) from None
 
     def stop_all(self) -> None:
         for service in reversed(self.all):
@@ -383,36 +374,6 @@ class RssSampler:
 # --- the mesh of the suite -------------------------------------------------------
 
 
-GATEWAY_CONFIG = """\
-listener: {{ address: {host}, port: 0 }}
-tracing: {{ disabled: true }}
-admin: {{ disabled: true }}
-clusters:
-  - name: users
-    endpoints: [{{ address: {host}, port: {users} }}]
-  - name: users-py
-    endpoints: [{{ address: {host}, port: {users_py} }}]
-  - name: aiapi
-    endpoints: [{{ address: {host}, port: {aiapi_mesh} }}]
-  - name: inference
-    endpoints: [{{ address: {host}, port: {inference} }}]
-routes:
-  - name: users-python
-    match:
-      service: polymesh.users.v1.UserService
-      headers: [{{ name: x-users-impl, exact: python }}]
-    cluster: users-py
-  - name: users
-    match: {{ service: polymesh.users.v1.UserService }}
-    cluster: users
-  - name: ai
-    match: {{ service: polymesh.ai.v1.AIService }}
-    cluster: aiapi
-  - name: inference
-    match: {{ service: inference.GRPCInferenceService }}
-    cluster: inference
-"""
-
 # Tracing instrumented but sampled off, no exporters: the services do their
 # per-call work without a collector (the gateway section measures tracing).
 QUIET = {
@@ -424,103 +385,64 @@ QUIET = {
 }
 
 
-def grpc_serving(target: str) -> bool:
-    from polymesh_client.probe import grpc_serving as probe
-
-    return bool(probe(target))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def start_mesh(services: Services, work: Path) -> dict[str, Service]:
-    """users (Go), users-py, inference, the gateway, and two AI APIs: one
-    calling the inference tier directly, one through the gateway."""
-    gateway_bin = BUILD / "cmake/gateway/polymesh-gateway"
-    for path in (gateway_bin, BUILD / "bin/users", BUILD / "bin/aiapi", BUILD / "models/.complete"):
-        if not path.exists():
-            raise BenchError(f"{path.relative_to(ROOT)} is missing: run ./dev build")
-    ports = {n: free_port() for n in ("users", "users_py", "inference", "aiapi", "aiapi_mesh")}
+    """The processes of deploy/mesh.yaml but Jaeger, on free ports: users
+    (Go), users-py, inference, the gateway, and two AI APIs: the mesh's,
+    calling the inference tier through the gateway, and one calling it
+    directly. On top of the mesh file: QUIET, no /metrics listeners, no API
+    keys, and the gateway without tracing, admin listener or access log."""
+    mesh = load()
+    ports = dict(zip(mesh.port_variables, free_ports(len(mesh.port_variables)), strict=True))
+    resolved = mesh.resolve(
+        Folders.of_checkout(ROOT, run=work), {}, {"POLYMESH_HOST": HOST, **ports}
+    )
+    for process in resolved.only(("users", "users-py", "inference", "gateway", "aiapi")):
+        if not Path(process.argv[0]).exists():
+            raise BenchError(f"{process.argv[0]} is missing: run ./dev build")
+    if not (BUILD / "models/.complete").exists():
+        raise BenchError("build/models is missing: run ./dev build")
+    gateway_config = {
+        **{k: v for k, v in resolved.gateway.items() if k != "access_log"},
+        "tracing": {"disabled": True},
+        "admin": {"disabled": True},
+    }
+    write_files(resolved, [resolved.process("gateway")], gateway_config)
     found: dict[str, Service] = {}
 
-    def start(name: str, label: str, argv: list[str], env: dict[str, str], port: str) -> Service:
-        service = services.start(name, label, argv, {**QUIET, **env})
-        service.port = ports[port]
+    def start(name: str, label: str, process: ResolvedProcess, port: str) -> Service:
+        if "POLYMESH_METRICS_ADDR" in process.env:
+            process = process.with_env({"POLYMESH_METRICS_ADDR": "off"})
+        if "POLYMESH_API_KEYS_FILE" in process.env:
+            # No keys: every caller admitted, without the demo key's quota.
+            process = process.with_env({"POLYMESH_API_KEYS_FILE": ""})
+        service = services.start(name, label, process.with_env(QUIET, only_known=False))
+        service.port = process.port(port)
         found[name] = service
         return service
 
-    start(
-        "users",
-        "users (Go)",
-        [str(BUILD / "bin/users")],
-        {
-            "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['users']}",
-            "POLYMESH_USERS_DB": str(work / "users-go.db"),
-            "POLYMESH_METRICS_ADDR": "off",
-        },
-        "users",
-    )
-    start(
-        "users-py",
-        "users-py (Python)",
-        [sys.executable, "-m", "polymesh_users"],
-        {
-            "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['users_py']}",
-            "POLYMESH_USERS_DB": str(work / "users-py.db"),
-        },
-        "users_py",
-    )
-    start(
-        "inference",
-        "inference (Python, with its workers)",
-        [sys.executable, "-m", "polymesh_inference"],
-        {
-            "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['inference']}",
-            "POLYMESH_MODEL_REPOSITORY": str(BUILD / "models"),
-            "POLYMESH_METRICS_ADDR": "off",
-        },
-        "inference",
-    )
+    start("users", "users (Go)", resolved.process("users"), "POLYMESH_USERS_PORT")
+    start("users-py", "users-py (Python)", resolved.process("users-py"), "POLYMESH_USERS_PY_PORT")
+    inference = resolved.process("inference")
+    start("inference", "inference (Python, with its workers)", inference, "POLYMESH_INFERENCE_PORT")
     for name in ("users", "users-py", "inference"):
-        services.wait(found[name], lambda s=found[name]: grpc_serving(s.target), 120)
+        services.wait(found[name], 120)
+    start("gateway", "polymesh-gateway (C++)", resolved.process("gateway"), "POLYMESH_GATEWAY_PORT")
+    services.wait(found["gateway"], 30)
 
-    config = work / "gateway.yaml"
-    config.write_text(GATEWAY_CONFIG.format(host=HOST, **ports))
-    gateway = services.start(
-        "gateway", "polymesh-gateway (C++)", [str(gateway_bin), "--config", str(config)], QUIET
+    # The mesh's aiapi, behind the gateway's aiapi cluster, calls the
+    # inference tier through the gateway; the other one calls it directly.
+    aiapi = resolved.process("aiapi")
+    direct_port = free_port()
+    direct = aiapi.with_env(
+        {
+            "POLYMESH_LISTEN_ADDR": f"{HOST}:{direct_port}",
+            "POLYMESH_INFERENCE_ADDR": inference.health_target,
+        }
     )
-    found["gateway"] = gateway
-
-    def gateway_started() -> bool:
-        for line in gateway.log.read_text(errors="replace").splitlines():
-            if '"gateway started"' in line:
-                gateway.port = int(json.loads(line)["fields"]["listener"].rsplit(":", 1)[1])
-                return True
-        return False
-
-    services.wait(gateway, gateway_started, 30)
-    for name, label, port, upstream in (
-        ("aiapi", "aiapi (Go)", "aiapi", ports["inference"]),
-        ("aiapi-mesh", "aiapi (Go), via the gateway", "aiapi_mesh", gateway.port),
-    ):
-        start(
-            name,
-            label,
-            [str(BUILD / "bin/aiapi")],
-            {
-                "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports[port]}",
-                "POLYMESH_INFERENCE_ADDR": f"{HOST}:{upstream}",
-                "POLYMESH_METRICS_ADDR": "off",
-            },
-            port,
-        )
+    start("aiapi", "aiapi (Go)", direct, "POLYMESH_AIAPI_PORT").port = direct_port
+    start("aiapi-mesh", "aiapi (Go), via the gateway", aiapi, "POLYMESH_AIAPI_PORT")
     for name in ("aiapi", "aiapi-mesh"):
-        services.wait(found[name], lambda s=found[name]: grpc_serving(s.target), 60)
+        services.wait(found[name], 60)
     return found
 
 

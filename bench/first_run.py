@@ -38,7 +38,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,34 +45,23 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# polymesh_mesh from the checkout: this may run on the system Python, before
+# any .venv exists.
+sys.path.insert(0, str(ROOT / "deploy/mesh/src"))
+from polymesh_mesh.model import load  # noqa: E402
+from polymesh_mesh.testing import free_ports  # noqa: E402
+
 OUT = ROOT / "build" / "bench" / "first-run.json"
 PICTURE = ROOT / "docs" / "images" / "first-run.png"
 
-# The demo's port variables, as ./dev defaults them (`: "${POLYMESH_X_PORT:=8080}"`):
-# each gets a free port so that the measured mesh never meets one already
-# running on the defaults.
-PORT_VARIABLES = tuple(
-    re.findall(r'^: "\$\{(POLYMESH_\w+_PORT):=', (ROOT / "dev").read_text(), re.M)
-)
+# The demo's port variables (deploy/mesh.yaml): each gets a free port so that
+# the measured mesh never meets one already running on the defaults.
+PORT_VARIABLES = tuple(load().port_variables)
 
 # One line of the demo's phase table: "  C++ build   123.4 s".
 PHASE_LINE = re.compile(r"^\s{2}(\S.*?)\s+(\d+\.\d) s$")
 # One line of ./dev test's report: "  ctest        ok".
 SUITE_LINE = re.compile(r"^  (\S+)\s+(ok|FAILED)$")
-
-
-def free_ports(n: int) -> list[int]:
-    """n distinct free loopback ports, held open together while chosen."""
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def demo_packages() -> list[str]:

@@ -35,7 +35,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -54,6 +53,7 @@ from inference import grpc_service_pb2_grpc as pb_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import cpu_seconds, group_members, write_section  # bench/
+from polymesh_mesh.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
@@ -85,12 +85,6 @@ def niced(command: list[str]) -> list[str]:
 
 
 # --- the servers ------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ensure_mlserver_venv() -> Path:

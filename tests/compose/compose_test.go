@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,6 +17,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/polymesh/polymesh/deploy/mesh/meshfile"
 )
 
 const defaultTestTimeout = 30 * time.Second
@@ -95,50 +96,39 @@ func loadComposeFiles(t *testing.T, profiles []string, files ...string) *types.P
 	return p
 }
 
-// process is one process of `./dev up`, as `./dev mesh` prints it.
+// process is one process of deploy/mesh.yaml, as `./dev up` starts it with
+// the default addresses.
 type process struct {
 	name    string
 	command []string
 	env     map[string]string
+	spec    *meshfile.Process
 }
 
-// devMesh runs `./dev mesh` with the default addresses (every POLYMESH_*
-// override removed from the environment).
+// loadMesh reads deploy/mesh.yaml, the description of the mesh that
+// `./dev up` starts and that compose.yaml must agree with.
+func loadMesh(t *testing.T) *meshfile.File {
+	t.Helper()
+	f, err := meshfile.Load(meshfile.Path(repoRoot(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// devMesh is every process of deploy/mesh.yaml with the default addresses
+// and the checkout's folders.
 func devMesh(t *testing.T) []process {
 	t.Helper()
-	root := repoRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "dev"), "mesh")
-	cmd.Dir = root
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "POLYMESH_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("./dev mesh: %v", err)
-	}
+	f := loadMesh(t)
 	var mesh []process
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		fields := strings.Split(line, "\t")
-		if len(fields) < 2 {
-			t.Fatalf("./dev mesh: cannot read %q (want name<TAB>command<TAB>VAR=value...)", line)
+	for i := range f.Processes {
+		spec := &f.Processes[i]
+		argv, env, err := spec.Resolve(f.Defaults(), meshfile.CheckoutFolders(repoRoot(t)))
+		if err != nil {
+			t.Fatalf("deploy/mesh.yaml: %v", err)
 		}
-		p := process{name: fields[0], command: strings.Fields(fields[1]), env: map[string]string{}}
-		for _, kv := range fields[2:] {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				t.Fatalf("./dev mesh: %s: cannot read %q", p.name, kv)
-			}
-			p.env[k] = v
-		}
-		mesh = append(mesh, p)
-	}
-	if len(mesh) == 0 {
-		t.Fatal("./dev mesh printed no processes")
+		mesh = append(mesh, process{name: spec.Name, command: argv, env: env, spec: spec})
 	}
 	return mesh
 }
@@ -193,6 +183,9 @@ func TestComposeLoadsAgainstTheSpecification(t *testing.T) {
 	}
 }
 
+// TestComposeNamesTheServicesOfDevUp checks that compose.yaml runs every
+// process of deploy/mesh.yaml as a service of the same name, and the
+// dashboards.
 func TestComposeNamesTheServicesOfDevUp(t *testing.T) {
 	p, mesh := loadProject(t), devMesh(t)
 	var want []string
@@ -226,7 +219,7 @@ func TestComposeUsesTheEnvironmentOfDevUp(t *testing.T) {
 		}
 		env := composeEnv(t, s)
 		if got, want := sortedKeys(env), sortedKeys(proc.env); !slices.Equal(got, want) {
-			t.Errorf("%s: environment variable names: compose.yaml has %v, ./dev up sets %v", proc.name, got, want)
+			t.Errorf("%s: environment variable names: compose.yaml has %v, deploy/mesh.yaml %v", proc.name, got, want)
 			continue
 		}
 		for k, devValue := range proc.env {
@@ -487,11 +480,8 @@ func readGatewayConfig(t *testing.T, path string) gatewayConfig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The local template's @PLACEHOLDERS@ become strings.
-	text := regexp.MustCompile(`@([A-Z_]+)@`).ReplaceAllString(string(data), "@$1")
-	text = regexp.MustCompile(`(port|address): "?(@[A-Z_]+)"?`).ReplaceAllString(text, `$1: "$2"`)
 	var cfg gatewayConfig
-	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return cfg
@@ -517,6 +507,26 @@ func gatewayConfigFile(t *testing.T, p *types.Project) string {
 	return ""
 }
 
+// meshGatewayConfig is the gateway section of deploy/mesh.yaml (its
+// placeholders left as they are).
+func meshGatewayConfig(t *testing.T) gatewayConfig {
+	t.Helper()
+	data, err := yaml.Marshal(loadMesh(t).Gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg gatewayConfig
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatalf("deploy/mesh.yaml: gateway: %v", err)
+	}
+	return cfg
+}
+
+// TestGatewayConfigMatchesTheLocalMesh checks the gateway configuration
+// that compose mounts (hand-written, for readers) against the gateway
+// section of deploy/mesh.yaml: the same routes, and the same clusters, each
+// endpoint being the compose service of the process whose port the mesh
+// file names, at its default port.
 func TestGatewayConfigMatchesTheLocalMesh(t *testing.T) {
 	p := loadProject(t)
 	root := repoRoot(t)
@@ -524,11 +534,12 @@ func TestGatewayConfigMatchesTheLocalMesh(t *testing.T) {
 	if got, want := composeFile, filepath.Join(root, "gateway", "config", "compose.yaml"); got != want {
 		t.Errorf("gateway config: got %s, want %s", got, want)
 	}
-	local := readGatewayConfig(t, filepath.Join(root, "gateway", "config", "mesh.yaml.in"))
+	f := loadMesh(t)
+	local := meshGatewayConfig(t)
 	cont := readGatewayConfig(t, composeFile)
 
 	if got, want := cont.Routes, local.Routes; !equalYAML(t, got, want) {
-		t.Errorf("routes: gateway/config/compose.yaml has %v, mesh.yaml.in %v", got, want)
+		t.Errorf("routes: gateway/config/compose.yaml has %v, deploy/mesh.yaml %v", got, want)
 	}
 	if cont.Listener.Address != "0.0.0.0" {
 		t.Errorf("listener: %+v: want every interface of the container", cont.Listener)
@@ -536,26 +547,86 @@ func TestGatewayConfigMatchesTheLocalMesh(t *testing.T) {
 	if cont.LocalServices.Port == "" || cont.LocalServices.Port == cont.Listener.Port {
 		t.Errorf("local_services %+v: want its own port", cont.LocalServices)
 	}
+	// The gateway's own ports: the defaults of the mesh file's variables.
+	for what, pair := range map[string][2]string{
+		"listener":       {cont.Listener.Port, local.Listener.Port},
+		"local_services": {cont.LocalServices.Port, local.LocalServices.Port},
+		"admin":          {cont.Admin.Address.Port, local.Admin.Address.Port},
+	} {
+		variable := meshfile.PortVariable(pair[1])
+		if want := f.Defaults()[variable]; variable == "" || pair[0] != want {
+			t.Errorf("%s: compose has port %s, deploy/mesh.yaml %s (default %s)", what, pair[0], pair[1], want)
+		}
+	}
 	if len(cont.Clusters) != len(local.Clusters) {
-		t.Fatalf("clusters: compose has %d, mesh.yaml.in %d", len(cont.Clusters), len(local.Clusters))
+		t.Fatalf("clusters: compose has %d, deploy/mesh.yaml %d", len(cont.Clusters), len(local.Clusters))
 	}
 	for i, lc := range local.Clusters {
 		cc := cont.Clusters[i]
 		if cc.Name != lc.Name || len(cc.Endpoints) != len(lc.Endpoints) {
-			t.Errorf("cluster %d: compose has %s with %d endpoints, mesh.yaml.in %s with %d", i, cc.Name, len(cc.Endpoints), lc.Name, len(lc.Endpoints))
+			t.Errorf("cluster %d: compose has %s with %d endpoints, deploy/mesh.yaml %s with %d", i, cc.Name, len(cc.Endpoints), lc.Name, len(lc.Endpoints))
 			continue
 		}
 		for j, le := range lc.Endpoints {
-			// mesh.yaml.in names the service by its port's placeholder
-			// (@AIAPI_PORT@); compose reaches it by its service name.
-			service := strings.ReplaceAll(strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(le.Port, "@"), "_PORT")), "_", "-")
-			ce := cc.Endpoints[j]
-			if _, ok := p.Services[service]; !ok {
-				t.Errorf("cluster %s: mesh.yaml.in's endpoint %s names no compose service %q", lc.Name, le.Port, service)
+			// The mesh file names the port's variable; compose reaches the
+			// process that listens there by its service name.
+			owner, port, ok := f.Owner(meshfile.PortVariable(le.Port))
+			if !ok {
+				t.Errorf("cluster %s: endpoint port %s is no port variable of a process", lc.Name, le.Port)
 				continue
 			}
-			if ce.Address != service || ce.Port != listenPort(t, p, service) {
-				t.Errorf("cluster %s: endpoint %s:%s, want %s:%s", cc.Name, ce.Address, ce.Port, service, listenPort(t, p, service))
+			ce := cc.Endpoints[j]
+			if _, ok := p.Services[owner.Name]; !ok {
+				t.Errorf("cluster %s: deploy/mesh.yaml's endpoint %s names no compose service %q", lc.Name, le.Port, owner.Name)
+				continue
+			}
+			if want := strconv.Itoa(port.Default); ce.Address != owner.Name || ce.Port != want || want != listenPort(t, p, owner.Name) {
+				t.Errorf("cluster %s: endpoint %s:%s, want %s:%s", cc.Name, ce.Address, ce.Port, owner.Name, want)
+			}
+		}
+	}
+}
+
+// TestComposeListensAndChecksHealthAsTheMeshFile checks each process's ports
+// and health check against its compose service: every port of the mesh file
+// is one the service exposes or publishes (or, for the gateway, one its
+// configuration names), at the variable's default; the healthcheck asks the
+// port the mesh file's health check names, over gRPC health or, for HTTP,
+// at the same path.
+func TestComposeListensAndChecksHealthAsTheMeshFile(t *testing.T) {
+	p, f := loadProject(t), loadMesh(t)
+	cont := readGatewayConfig(t, gatewayConfigFile(t, p))
+	for _, proc := range f.Processes {
+		s, ok := p.Services[proc.Name]
+		if !ok {
+			continue // reported by TestComposeNamesTheServicesOfDevUp
+		}
+		reachable := slices.Clone([]string(s.Expose))
+		for _, port := range s.Ports {
+			reachable = append(reachable, strconv.FormatUint(uint64(port.Target), 10))
+		}
+		if proc.Name == "gateway" {
+			reachable = append(reachable, cont.Listener.Port, cont.LocalServices.Port, cont.Admin.Address.Port)
+		}
+		for _, port := range proc.Ports {
+			if want := strconv.Itoa(port.Default); !slices.Contains(reachable, want) {
+				t.Errorf("%s: deploy/mesh.yaml's %s (%s) is not a port compose.yaml exposes, publishes or configures: %v", proc.Name, port.Variable, want, reachable)
+			}
+		}
+		if s.HealthCheck == nil {
+			continue // reported by TestComposeHealthAndStartupOrder
+		}
+		test := strings.Join(s.HealthCheck.Test, " ")
+		_, port, _ := f.Owner(proc.Health.Variable())
+		addr := "127.0.0.1:" + strconv.Itoa(port.Default)
+		switch {
+		case proc.Health.GRPC != "":
+			if !strings.Contains(test, addr) || !(strings.Contains(test, "grpc-health-probe") || strings.Contains(test, "grpc_health.v1")) {
+				t.Errorf("%s: healthcheck %q: want grpc.health.v1 at %s, as deploy/mesh.yaml", proc.Name, test, addr)
+			}
+		default:
+			if !strings.Contains(test, "http://"+addr+proc.Health.Path) {
+				t.Errorf("%s: healthcheck %q: want GET http://%s%s, as deploy/mesh.yaml", proc.Name, test, addr, proc.Health.Path)
 			}
 		}
 	}

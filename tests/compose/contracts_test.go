@@ -17,36 +17,39 @@ type gatewayContracts struct {
 	} `yaml:"contracts"`
 }
 
+func meshGatewayConfigContracts(t *testing.T) []string {
+	t.Helper()
+	data, err := yaml.Marshal(loadMesh(t).Gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg gatewayContracts
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Contracts.DescriptorSets
+}
+
 func readGatewayContracts(t *testing.T, path string) []string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// mesh.yaml.in's unquoted @PLACEHOLDERS@ (ports) are not YAML scalars.
-	text := strings.NewReplacer("@", "").Replace(string(data))
 	var cfg gatewayContracts
-	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return cfg.Contracts.DescriptorSets
 }
 
 // The gateway checks its routes against the descriptor set of proto/ and
-// answers server reflection from it, in both meshes: ./dev fills in the one
-// the build writes, and the image carries the one its build stage writes,
-// where the compose configuration names it.
+// answers server reflection from it, in both meshes: deploy/mesh.yaml names
+// the one the build writes, and the image carries the one its build stage
+// writes, where the compose configuration names it.
 func TestGatewayContractsAreTheBuildsDescriptorSet(t *testing.T) {
-	root := repoRoot(t)
-	if got := readGatewayContracts(t, filepath.Join(root, "gateway", "config", "mesh.yaml.in")); !slices.Equal(got, []string{"DESCRIPTORS"}) {
-		t.Errorf("mesh.yaml.in: contracts.descriptor_sets = %q, want [\"@DESCRIPTORS@\"]", got)
-	}
-	dev, err := os.ReadFile(filepath.Join(root, "dev"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(dev), `s|@DESCRIPTORS@|$BUILD/cmake/descriptors/polymesh.binpb|g`) {
-		t.Error("dev: write_configs does not fill @DESCRIPTORS@ with build/cmake/descriptors/polymesh.binpb")
+	if got, want := meshGatewayConfigContracts(t), []string{"{build}/cmake/descriptors/polymesh.binpb"}; !slices.Equal(got, want) {
+		t.Errorf("deploy/mesh.yaml: gateway.contracts.descriptor_sets = %q, want %q", got, want)
 	}
 
 	p := loadProject(t)

@@ -1,91 +1,46 @@
 """The mesh as real processes on loopback, for the end-to-end tests.
 
-One session starts Jaeger, the echo backend (in this process), the inference
-service, the gateway and aiapi, each on a free port, waits for each through its
-health endpoint, and stops them with SIGTERM at the end, asserting that each of
-ours exits 0. Logs go to files that are printed when a test fails.
+One session starts every process of deploy/mesh.yaml (through polymesh_mesh:
+the commands and environment of `./dev up`) on free ports, plus the echo
+backend in this process, waits for each through its health check, and stops
+them with SIGTERM at the end, asserting that each of ours exits 0. Logs go to
+files that are printed when a test fails. What the tests need beyond the
+mesh file is stated as overrides on top of it (`OVERRIDES`, `gateway_config`).
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
+import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
-from polymesh_client.probe import grpc_serving, http_ok
+from polymesh_mesh.config import write_files
+from polymesh_mesh.model import ROOT, Folders, ResolvedMesh, load
+from polymesh_mesh.testing import HOST, Process, free_ports
 
 from . import echo_backend
 
-ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_BIN = ROOT / "build/cmake/gateway/polymesh-gateway"
 AIAPI_BIN = ROOT / "build/bin/aiapi"
 USERS_BIN = ROOT / "build/bin/users"
 MODELS = ROOT / "build/models"
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def jaeger_binary() -> str:
-    found = shutil.which("jaeger") or next(
-        iter(sorted(glob.glob(os.path.expanduser("~/.cache/polymesh/tools-*/bin/jaeger")))), None
-    )
-    if not found:
-        pytest.fail("no jaeger binary: run ./dev setup")
-    return found
 
 
 def require(path: Path) -> None:
     if not path.exists():
-        pytest.fail(f"{path.relative_to(ROOT)} is missing: run ./dev build")
+        pytest.fail(f"{path.relative_to(ROOT)} is missing: run ./dev build or ./dev setup")
 
 
-class Process:
-    """A child process with its log file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], logs: Path) -> None:
-        self.name = name
-        self.log = logs / f"{name}.log"
-        with self.log.open("wb") as out:
-            self.popen = subprocess.Popen(
-                argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
-            )
-
-    def wait_until(self, ready, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                pytest.fail(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
-            if ready():
-                return
-            time.sleep(0.1)
-        pytest.fail(f"{self.name} not ready within {timeout:.0f}s:\n{self.tail()}")
-
-    def stop(self) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        return self.popen.returncode
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+def resolve_mesh(run: Path, overrides: dict[str, int] | None = None) -> ResolvedMesh:
+    """deploy/mesh.yaml with every port free (or as `overrides` says), its
+    run folder `run`."""
+    mesh = load()
+    ports = dict(zip(mesh.port_variables, free_ports(len(mesh.port_variables)), strict=True))
+    ports.update(overrides or {})
+    return mesh.resolve(Folders.of_checkout(ROOT, run=run), {}, {"POLYMESH_HOST": HOST, **ports})
 
 
 @dataclass
@@ -118,158 +73,75 @@ keys:
     burst: 1
 """
 
-GATEWAY_CONFIG = """\
-listener: {{ address: {host}, port: {gateway} }}
-local_services: {{ address: {host}, port: {local} }}
-admin: {{ address: {{ address: {host}, port: {gateway_admin} }} }}
-clusters:
-  - name: echo
-    endpoints: [{{ address: {host}, port: {echo} }}]
-  - name: aiapi
-    endpoints: [{{ address: {host}, port: {aiapi} }}]
-  - name: inference
-    endpoints: [{{ address: {host}, port: {inference} }}]
-  - name: dead
-    endpoints: [{{ address: {host}, port: {dead} }}]
-  - name: users
-    endpoints: [{{ address: {host}, port: {users} }}]
-routes:
-  - name: users
-    match: {{ service: polymesh.users.v1.UserService }}
-    cluster: users
-  - name: echo
-    match: {{ service: polymesh.testing.v1.EchoService }}
-    cluster: echo
-  - name: ai
-    match: {{ service: polymesh.ai.v1.AIService }}
-    cluster: aiapi
-  - name: inference
-    match: {{ service: inference.GRPCInferenceService }}
-    cluster: inference
-  - name: dead
-    match: {{ method: polymesh.testing.v1.DeadService/Call }}
-    cluster: dead
-  - name: health
-    match: {{ service: grpc.health.v1.Health }}
-    cluster: local
-"""
+
+def gateway_config(resolved: ResolvedMesh, echo_port: int, dead_port: int) -> dict[str, Any]:
+    """The mesh's gateway configuration, plus the echo backend and a cluster
+    nobody listens on. Without contracts: the dead route's service is in no
+    contract of proto/ (test_e2e_reflection runs the gateway with them)."""
+    config = copy.deepcopy(resolved.gateway)
+    del config["contracts"]
+    config["clusters"] += [
+        {"name": "echo", "endpoints": [{"address": HOST, "port": echo_port}]},
+        {"name": "dead", "endpoints": [{"address": HOST, "port": dead_port}]},
+    ]
+    config["routes"] = [
+        {
+            "name": "echo",
+            "match": {"service": "polymesh.testing.v1.EchoService"},
+            "cluster": "echo",
+        },
+        {
+            "name": "dead",
+            "match": {"method": "polymesh.testing.v1.DeadService/Call"},
+            "cluster": "dead",
+        },
+        *config["routes"],
+    ]
+    return config
 
 
 @pytest.fixture(scope="session")
 def mesh(tmp_path_factory):
     for path in (GATEWAY_BIN, AIAPI_BIN, USERS_BIN, MODELS / ".complete"):
         require(path)
-    logs = tmp_path_factory.mktemp("mesh")
-    ports = {
-        n: free_port()
-        for n in (
-            "otlp",
-            "otlp_http",
-            "ui",
-            "query",
-            "health",
-            "gateway",
-            "local",
-            "gateway_admin",
-            "echo",
-            "aiapi",
-            "aiapi_metrics",
-            "users",
-            "inference",
-            "inference_metrics",
-            "dead",
-        )
+    run = tmp_path_factory.mktemp("mesh")
+    resolved = resolve_mesh(run)
+    require(Path(resolved.process("jaeger").argv[0]))
+    (run / "api-keys.yaml").write_text(API_KEYS)
+    echo_port, dead_port = free_ports(2)
+    # Test-only settings on top of the mesh file: spans exported every 100 ms,
+    # the tests' own API keys.
+    overrides = {
+        "aiapi": {"POLYMESH_API_KEYS_FILE": str(run / "api-keys.yaml")},
     }
-    jaeger_config = (ROOT / "tests/config/jaeger.yaml.in").read_text()
-    for name, value in {
-        "HOST": HOST,
-        "OTLP_GRPC_PORT": ports["otlp"],
-        "OTLP_HTTP_PORT": ports["otlp_http"],
-        "UI_PORT": ports["ui"],
-        "QUERY_GRPC_PORT": ports["query"],
-        "HEALTH_PORT": ports["health"],
-    }.items():
-        jaeger_config = jaeger_config.replace(f"@{name}@", str(value))
-    (logs / "jaeger.yaml").write_text(jaeger_config)
-    (logs / "gateway.yaml").write_text(GATEWAY_CONFIG.format(host=HOST, **ports))
-    (logs / "api-keys.yaml").write_text(API_KEYS)
-
-    otel = {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{HOST}:{ports['otlp']}",
-        "OTEL_SEMCONV_STABILITY_OPT_IN": "rpc/dup",
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
-    }
-    server, backend = echo_backend.start(ports["echo"])
+    extra = {"OTEL_BSP_SCHEDULE_DELAY": "100"}
+    write_files(resolved, gateway=gateway_config(resolved, echo_port, dead_port))
+    server, backend = echo_backend.start(echo_port)
     processes: list[Process] = []
     try:
-        jaeger_argv = [jaeger_binary(), "--config", str(logs / "jaeger.yaml")]
-        jaeger = Process("jaeger", jaeger_argv, {}, logs)
-        processes.append(jaeger)
-        jaeger.wait_until(lambda: http_ok(f"http://{HOST}:{ports['health']}/status"))
+        for spec in resolved.processes:
+            spec = spec.with_env(overrides.get(spec.name, {}))
+            if spec.name != "jaeger":
+                spec = spec.with_env(extra, only_known=False)
+            process = Process.start(spec, run)
+            processes.append(process)
+            process.wait_until()
 
-        inference = Process(
-            "inference",
-            [sys.executable, "-m", "polymesh_inference"],
-            {
-                **otel,
-                "OTEL_SERVICE_NAME": "polymesh-inference",
-                "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['inference']}",
-                "POLYMESH_MODEL_REPOSITORY": str(MODELS),
-                "POLYMESH_METRICS_ADDR": f"{HOST}:{ports['inference_metrics']}",
-            },
-            logs,
-        )
-        processes.append(inference)
-        gateway = Process(
-            "gateway",
-            [str(GATEWAY_BIN), "--config", str(logs / "gateway.yaml")],
-            {**otel, "OTEL_SERVICE_NAME": "polymesh-gateway"},
-            logs,
-        )
-        processes.append(gateway)
-        aiapi = Process(
-            "aiapi",
-            [str(AIAPI_BIN)],
-            {
-                **otel,
-                "OTEL_SERVICE_NAME": "polymesh-aiapi",
-                "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['aiapi']}",
-                "POLYMESH_INFERENCE_ADDR": f"{HOST}:{ports['gateway']}",
-                "POLYMESH_API_KEYS_FILE": str(logs / "api-keys.yaml"),
-                "POLYMESH_METRICS_ADDR": f"{HOST}:{ports['aiapi_metrics']}",
-            },
-            logs,
-        )
-        processes.append(aiapi)
-        users = Process(
-            "users",
-            [str(USERS_BIN)],
-            {
-                **otel,
-                "OTEL_SERVICE_NAME": "polymesh-users",
-                "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['users']}",
-                "POLYMESH_USERS_DB": str(logs / "users.db"),
-                "POLYMESH_METRICS_ADDR": "off",
-            },
-            logs,
-        )
-        processes.append(users)
-        inference.wait_until(lambda: grpc_serving(f"{HOST}:{ports['inference']}"))
-        gateway.wait_until(lambda: grpc_serving(f"{HOST}:{ports['gateway']}"))
-        aiapi.wait_until(lambda: grpc_serving(f"{HOST}:{ports['aiapi']}"))
-        users.wait_until(lambda: grpc_serving(f"{HOST}:{ports['users']}"))
+        def at(name: str, variable: str) -> str:
+            return f"{HOST}:{resolved.process(name).port(variable)}"
 
         yield Mesh(
-            gateway=f"{HOST}:{ports['gateway']}",
-            jaeger=f"http://{HOST}:{ports['ui']}",
-            otlp=otel["OTEL_EXPORTER_OTLP_ENDPOINT"],
+            gateway=at("gateway", "POLYMESH_GATEWAY_PORT"),
+            jaeger=f"http://{at('jaeger', 'POLYMESH_JAEGER_UI_PORT')}",
+            otlp=resolved.process("gateway").env["OTEL_EXPORTER_OTLP_ENDPOINT"],
             echo=backend,
             processes=processes,
-            inference_metrics=f"http://{HOST}:{ports['inference_metrics']}/metrics",
+            inference_metrics=f"http://{at('inference', 'POLYMESH_INFERENCE_METRICS_PORT')}"
+            "/metrics",
             api_key=API_KEY,
-            aiapi_metrics=f"http://{HOST}:{ports['aiapi_metrics']}/metrics",
-            gateway_admin=f"http://{HOST}:{ports['gateway_admin']}",
-            users=f"{HOST}:{ports['users']}",
+            aiapi_metrics=f"http://{at('aiapi', 'POLYMESH_AIAPI_METRICS_PORT')}/metrics",
+            gateway_admin=f"http://{at('gateway', 'POLYMESH_GATEWAY_ADMIN_PORT')}",
+            users=at("users", "POLYMESH_USERS_PORT"),
         )
     finally:
         codes = {p.name: p.stop() for p in reversed(processes)}

@@ -1,8 +1,9 @@
 """The Grafana dashboard against the real processes.
 
 aiapi, the gateway and the inference service run as `./dev up` starts them
-(the command and environment of `./dev mesh`), on free loopback ports, aiapi
-calling the inference service through the gateway. After real calls —
+(the commands, environment and gateway configuration of deploy/mesh.yaml),
+on free loopback ports, aiapi calling the inference service through the
+gateway. After real calls —
 answered, rejected, failed — every /metrics endpoint is scraped, and every metric and label that
 the dashboard's PromQL names must be among what they expose; promtool checks
 that every expression parses. (tests/compose checks deploy/prometheus/ and
@@ -12,7 +13,6 @@ Grafana's provisioning against compose.yaml.)
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import shutil
 import subprocess
 import urllib.request
@@ -27,12 +27,14 @@ from inference import grpc_service_pb2 as infer_pb2
 from inference import grpc_service_pb2_grpc as infer_pb2_grpc
 from polymesh.ai.v1 import ai_pb2, ai_pb2_grpc
 from polymesh_client.ai import rows_request, tensor
-from polymesh_client.probe import grpc_serving, http_ok
+from polymesh_mesh.config import write_files
+from polymesh_mesh.model import ROOT
+from polymesh_mesh.testing import Process
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_digits, load_iris
 
 from . import dashboard as dash
-from .conftest import API_KEY, API_KEYS, HOST, ROOT, Process, free_port, require
+from .conftest import API_KEY, API_KEYS, require, resolve_mesh
 
 DASHBOARD = ROOT / "deploy/grafana/dashboards/polymesh.json"
 DATASOURCES = ROOT / "deploy/grafana/provisioning/datasources"
@@ -48,19 +50,6 @@ SCRAPE_SERIES = {
     "scrape_series_added",
 }
 TARGET_LABELS = {"job", "instance"}
-
-
-def dev_mesh() -> dict[str, tuple[list[str], dict[str, str]]]:
-    """The processes of `./dev up`: name -> (command, environment)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POLYMESH_")}
-    out = subprocess.run(
-        [str(ROOT / "dev"), "mesh"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    mesh = {}
-    for line in out.strip().splitlines():
-        name, command, *variables = line.split("\t")
-        mesh[name] = (command.split(), dict(v.split("=", 1) for v in variables))
-    return mesh
 
 
 def promtool_binary() -> str:
@@ -87,64 +76,35 @@ def scrape(url: str) -> dict[str, set[str]]:
 def exposed(tmp_path_factory) -> Iterator[dict[str, dict[str, set[str]]]]:
     """What each job of the Prometheus config exposes after real calls:
     job -> sample name -> label names."""
-    mesh = dev_mesh()
     logs = tmp_path_factory.mktemp("dashboard")
+    resolved = resolve_mesh(logs)
     keys = logs / "api-keys.yaml"
     keys.write_text(API_KEYS)
-    ports = {
-        n: free_port()
-        for n in ("inference", "inference_metrics", "aiapi", "aiapi_metrics", "gateway", "admin")
-    }
-    gateway_config = logs / "gateway.yaml"
-    gateway_config.write_text(
-        f"""\
-listener: {{ address: {HOST}, port: {ports["gateway"]} }}
-admin: {{ address: {{ address: {HOST}, port: {ports["admin"]} }} }}
-tracing: {{ disabled: true }}
-clusters:
-  - name: inference
-    endpoints: [{{ address: {HOST}, port: {ports["inference"]} }}]
-routes:
-  - name: inference
-    match: {{ service: inference.GRPCInferenceService }}
-    cluster: inference
-"""
-    )
+    # On top of the mesh file: the gateway without tracing, the tests' keys.
     # No collector runs here: spans are not exported.
+    write_files(
+        resolved, [resolved.process("gateway")], {**resolved.gateway, "tracing": {"disabled": True}}
+    )
     quiet = {"OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
-    overrides = {
-        "inference": {
-            "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['inference']}",
-            "POLYMESH_METRICS_ADDR": f"{HOST}:{ports['inference_metrics']}",
-        },
-        "aiapi": {
-            "POLYMESH_LISTEN_ADDR": f"{HOST}:{ports['aiapi']}",
-            "POLYMESH_METRICS_ADDR": f"{HOST}:{ports['aiapi_metrics']}",
-            "POLYMESH_INFERENCE_ADDR": f"{HOST}:{ports['gateway']}",
-            "POLYMESH_API_KEYS_FILE": str(keys),
-        },
-        "gateway": {"POLYMESH_GATEWAY_CONFIG": str(gateway_config)},
-    }
-    ready = {
-        "inference": lambda: grpc_serving(f"{HOST}:{ports['inference']}"),
-        "gateway": lambda: http_ok(f"http://{HOST}:{ports['admin']}/ready"),
-        "aiapi": lambda: grpc_serving(f"{HOST}:{ports['aiapi']}"),
-    }
+    overrides = {"aiapi": {"POLYMESH_API_KEYS_FILE": str(keys)}}
     processes: list[Process] = []
     try:
-        for name in ("inference", "gateway", "aiapi"):
-            command, env = mesh[name]
-            require(Path(command[0]))
-            missing = set(overrides[name]) - set(env)
-            assert not missing, f"./dev up no longer sets {missing} for {name}"
-            process = Process(name, command, {**env, **quiet, **overrides[name]}, logs)
+        for spec in resolved.only(("inference", "gateway", "aiapi")):
+            require(Path(spec.argv[0]))
+            spec = spec.with_env(overrides.get(spec.name, {})).with_env(quiet, only_known=False)
+            process = Process.start(spec, logs)
             processes.append(process)
-            process.wait_until(ready[name])
-        make_calls(f"{HOST}:{ports['aiapi']}", f"{HOST}:{ports['inference']}")
+            process.wait_until()
+
+        def url(name: str, variable: str) -> str:
+            return f"http://{resolved.host}:{resolved.process(name).port(variable)}/metrics"
+
+        aiapi, inference = resolved.process("aiapi"), resolved.process("inference")
+        make_calls(aiapi.health_target, inference.health_target)
         yield {
-            "aiapi": scrape(f"http://{HOST}:{ports['aiapi_metrics']}/metrics"),
-            "inference": scrape(f"http://{HOST}:{ports['inference_metrics']}/metrics"),
-            "gateway": scrape(f"http://{HOST}:{ports['admin']}/metrics"),
+            "aiapi": scrape(url("aiapi", "POLYMESH_AIAPI_METRICS_PORT")),
+            "inference": scrape(url("inference", "POLYMESH_INFERENCE_METRICS_PORT")),
+            "gateway": scrape(url("gateway", "POLYMESH_GATEWAY_ADMIN_PORT")),
         }
     finally:
         codes = {p.name: p.stop() for p in reversed(processes)}

@@ -1,8 +1,8 @@
 """Server reflection through the gateway, with a reflection-based client.
 
-A gateway runs with the local mesh's own configuration (gateway/config/
-mesh.yaml.in: the build's descriptor set as contracts, reflection routed to
-the local services), every upstream being the e2e mesh's gateway. A client
+A gateway runs with the local mesh's own configuration (generated from
+deploy/mesh.yaml: the build's descriptor set as contracts, reflection routed
+to the local services), every upstream being the e2e mesh's gateway. A client
 that knows no contract (grpcio-reflection's descriptor database) lists the
 services, describes AIService, and calls the users service with messages
 built from the descriptors it was sent. A second gateway has no descriptor
@@ -12,7 +12,6 @@ reflection (contracts.reflection), and the same client works through it.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +24,12 @@ from google.protobuf.message_factory import GetMessageClass
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-from polymesh_client.probe import grpc_serving
+from polymesh_mesh.config import gateway_yaml
+from polymesh_mesh.model import ROOT, load
+from polymesh_mesh.probe import grpc_serving
+from polymesh_mesh.testing import HOST, Process, free_port
 
-from .conftest import GATEWAY_BIN, HOST, ROOT, Process, free_port, require
+from .conftest import GATEWAY_BIN, require, resolve_mesh
 
 DESCRIPTORS = ROOT / "build/cmake/descriptors/polymesh.binpb"
 
@@ -37,28 +39,24 @@ def gateway(mesh, tmp_path_factory) -> Iterator[str]:
     """The gateway of ./dev up's configuration, in front of the e2e mesh."""
     require(DESCRIPTORS)
     logs = tmp_path_factory.mktemp("reflection")
-    port = free_port()
-    config = (ROOT / "gateway/config/mesh.yaml.in").read_text()
-    for name, value in {
-        "HOST": HOST,
-        "GATEWAY_PORT": port,
-        "GATEWAY_LOCAL_PORT": free_port(),
-        "GATEWAY_ADMIN_PORT": free_port(),
-        "ACCESS_LOG": logs / "access.log",
-        "DESCRIPTORS": DESCRIPTORS,
-    }.items():
-        config = config.replace(f"@{name}@", str(value))
-    # Every upstream cluster is the e2e mesh's gateway.
-    mesh_port = mesh.gateway.rsplit(":", 1)[1]
-    config = re.sub(r"@[A-Z_]+_PORT@", mesh_port, config)
-    unfilled = [line for line in config.splitlines() if "@" in line.split("#", 1)[0]]
-    assert not unfilled, unfilled
+    # Every upstream cluster is the e2e mesh's gateway; its own ports are free.
+    mesh_port = int(mesh.gateway.rsplit(":", 1)[1])
+    gateway_ports = (
+        "POLYMESH_GATEWAY_PORT",
+        "POLYMESH_GATEWAY_LOCAL_PORT",
+        "POLYMESH_GATEWAY_ADMIN_PORT",
+    )
+    resolved = resolve_mesh(
+        logs, {v: mesh_port for v in load().port_variables if v not in gateway_ports}
+    )
+    config = resolved.gateway
+    assert config["contracts"] == {"descriptor_sets": [str(DESCRIPTORS)]}
     yield from serve_gateway(
         "reflection-gateway",
-        config,
+        gateway_yaml(config),
         {"OTEL_EXPORTER_OTLP_ENDPOINT": mesh.otlp, "OTEL_SERVICE_NAME": "polymesh-gateway-edge"},
         logs,
-        port,
+        resolved.process("gateway").port("POLYMESH_GATEWAY_PORT"),
     )
 
 
@@ -67,6 +65,7 @@ def serve_gateway(
 ) -> Iterator[str]:
     """Runs a gateway with `config` until the generator is closed; yields its address."""
     (logs / "gateway.yaml").write_text(config)
+    (logs / "logs").mkdir(exist_ok=True)  # the access log's folder
     process = Process(name, [str(GATEWAY_BIN), "--config", str(logs / "gateway.yaml")], env, logs)
     try:
         process.wait_until(lambda: grpc_serving(f"{HOST}:{port}"))

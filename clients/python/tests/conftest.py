@@ -13,10 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,12 +22,13 @@ import grpc
 import grpc.aio
 import pytest
 import pytest_asyncio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from polymesh_mesh.probe import grpc_serving
+from polymesh_mesh.testing import Process, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / "build/models"
@@ -46,57 +43,19 @@ def require(path: Path) -> None:
         pytest.fail(f"{path.relative_to(ROOT)} is missing: run ./dev build")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def wait_serving(address: str, process: subprocess.Popen, log: Path) -> None:
-    """Waits for grpc.health.v1 SERVING at address while the process runs."""
-    deadline = time.monotonic() + 60
-    with grpc.insecure_channel(address) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"{process.args[0]} exited ({process.returncode}):\n{log.read_text()}")
-            try:
-                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.1)
-    pytest.fail(f"{process.args[0]} not serving at {address}:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen) -> int:
-    """SIGTERM, then the exit code (SIGKILL after 20 s)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
-
-
 def start_process(
-    argv: list[str], env: dict[str, str], address: str, log: Path
-) -> subprocess.Popen:
-    """Starts argv, its output to log, and waits until it serves at address.
+    name: str, argv: list[str], env: dict[str, str], address: str, logs: Path
+) -> Process:
+    """Starts argv, its output to logs/<name>.log, and waits until it serves
+    grpc.health.v1 at address.
 
     Blocking: async fixtures run it with asyncio.to_thread, so that the servers of
     this process keep answering meanwhile."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
-        )
+    process = Process(name, argv, env, logs)
     try:
-        wait_serving(address, process, log)
+        process.wait_until(lambda: grpc_serving(address))
     except BaseException:
-        stop(process)
+        process.stop()
         raise
     return process
 
@@ -135,13 +94,14 @@ async def users_server(request, tmp_path) -> AsyncIterator[UsersServer]:
         "POLYMESH_METRICS_ADDR": "off",
         "OTEL_SDK_DISABLED": "true",
     }
-    log = tmp_path / "users.log"
-    process = await asyncio.to_thread(start_process, [str(USERS_BIN)], env, address, log)
+    process = await asyncio.to_thread(
+        start_process, "users", [str(USERS_BIN)], env, address, tmp_path
+    )
     try:
         yield UsersServer(address, None)
     finally:
-        code = await asyncio.to_thread(stop, process)
-        assert code == 0, log.read_text()
+        code = await asyncio.to_thread(process.stop)
+        assert code == 0, process.tail()
 
 
 @dataclass
@@ -229,14 +189,15 @@ async def aiapi(inference_server, tmp_path_factory) -> AsyncIterator[AIAPI]:
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{HOST}:{otlp_port}",
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
-    log = folder / "aiapi.log"
-    process = await asyncio.to_thread(start_process, [str(AIAPI_BIN)], env, address, log)
+    process = await asyncio.to_thread(
+        start_process, "aiapi", [str(AIAPI_BIN)], env, address, folder
+    )
     try:
         yield AIAPI(address, receiver)
     finally:
-        code = await asyncio.to_thread(stop, process)
+        code = await asyncio.to_thread(process.stop)
         await otlp.stop(0)
-        assert code == 0, log.read_text()
+        assert code == 0, process.tail()
 
 
 class _Recorder:

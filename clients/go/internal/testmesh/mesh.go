@@ -4,19 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"sync"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/polymesh/polymesh/deploy/mesh/meshfile"
 )
 
 // APIKey is the AI API key the mesh's aiapi admits.
 const APIKey = "polymesh-client-test-key"
 
-// Mesh is a set of processes started on first use: "users", "inference",
-// "aiapi" (calling inference directly) and "gateway" (routing the AI API,
-// the users API, inference and health).
+// Mesh is a set of processes of deploy/mesh.yaml started on first use, with
+// their commands and environment from that file: "users", "inference",
+// "aiapi" (calling inference directly) and "gateway" (the mesh file's
+// configuration, with the clusters of the processes started here). On top
+// of the file, for tests: free ports, spans to Collector every 100 ms, no
+// /metrics listeners, files in Dir, one inference worker.
 type Mesh struct {
 	// Dir holds binaries, logs, the users database and configs.
 	Dir string
@@ -25,6 +34,7 @@ type Mesh struct {
 
 	mu        sync.Mutex
 	root      string
+	file      *meshfile.File
 	processes []*Process
 	bins      map[string]string
 	started   map[string]string // name -> its gRPC address; "" after a failure
@@ -33,6 +43,10 @@ type Mesh struct {
 // New makes a mesh with nothing running yet but its span receiver.
 func New() (*Mesh, error) {
 	root, err := Root()
+	if err != nil {
+		return nil, err
+	}
+	file, err := meshfile.Load(meshfile.Path(root))
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +59,7 @@ func New() (*Mesh, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &Mesh{Dir: dir, Collector: c, root: root, started: map[string]string{}}, nil
+	return &Mesh{Dir: dir, Collector: c, root: root, file: file, started: map[string]string{}}, nil
 }
 
 // Close stops the processes, last started first, and the receiver; it
@@ -97,23 +111,70 @@ func (m *Mesh) Start(name string) (string, error) {
 	return m.startLocked(name)
 }
 
-func (m *Mesh) env(service string) []string {
-	return []string{
-		"OTEL_SERVICE_NAME=" + service,
-		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + m.Collector.Addr,
-		"OTEL_BSP_SCHEDULE_DELAY=100",
-		"OTEL_SEMCONV_STABILITY_OPT_IN=rpc/dup",
-		"POLYMESH_METRICS_ADDR=off",
-	}
+// folders are what the mesh file's {folder} placeholders stand for here.
+func (m *Mesh) folders() meshfile.Folders {
+	f := meshfile.CheckoutFolders(m.root)
+	f.Run = m.Dir
+	return f
 }
 
 func (m *Mesh) need(paths ...string) error {
 	for _, p := range paths {
-		if _, err := os.Stat(filepath.Join(m.root, p)); err != nil {
-			return fmt.Errorf("%s is missing: run ./dev build", p)
+		if _, err := os.Stat(p); err != nil {
+			rel, _ := filepath.Rel(m.root, p)
+			return fmt.Errorf("%s is missing: run ./dev build", rel)
 		}
 	}
 	return nil
+}
+
+// command is the process's argv and environment from the mesh file, its
+// gRPC port at addr, with the test's overrides: each must name a variable
+// the file sets (so that a rename there cannot leave a test setting a
+// variable nobody reads), and extra ones are added as they are.
+func (m *Mesh) command(name, addr string, overrides, extra map[string]string) ([]string, []string, error) {
+	spec, ok := m.file.Process(name)
+	if !ok {
+		return nil, nil, fmt.Errorf("testmesh: deploy/mesh.yaml has no process %q", name)
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	values := m.file.Defaults()
+	values[spec.Health.Variable()] = port
+	argv, env, err := spec.Resolve(values, m.folders())
+	if err != nil {
+		return nil, nil, err
+	}
+	if spec.Source != "" {
+		bin, err := m.binaryLocked(spec.Source)
+		if err != nil {
+			return nil, nil, err
+		}
+		argv[0] = bin
+	} else if err := m.need(argv[0]); err != nil {
+		return nil, nil, err
+	}
+	overrides = maps.Clone(overrides)
+	overrides["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + m.Collector.Addr
+	if _, ok := env["POLYMESH_METRICS_ADDR"]; ok {
+		overrides["POLYMESH_METRICS_ADDR"] = "off"
+	}
+	for k, v := range overrides {
+		if _, ok := env[k]; !ok {
+			return nil, nil, fmt.Errorf("testmesh: deploy/mesh.yaml sets no %s for %s", k, name)
+		}
+		env[k] = v
+	}
+	maps.Copy(env, extra)
+	env["OTEL_BSP_SCHEDULE_DELAY"] = "100"
+	keys := slices.Sorted(maps.Keys(env))
+	var kv []string
+	for _, k := range keys {
+		kv = append(kv, k+"="+env[k])
+	}
+	return argv, kv, nil
 }
 
 func (m *Mesh) startLocked(name string) (string, error) {
@@ -128,29 +189,17 @@ func (m *Mesh) startLocked(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var argv, env []string
+	overrides, extra := map[string]string{}, map[string]string{}
 	switch name {
 	case "users":
-		bin, err := m.binaryLocked("./services/users/cmd/users")
-		if err != nil {
-			return "", err
-		}
-		argv = []string{bin}
-		env = append(m.env("polymesh-users"), "POLYMESH_LISTEN_ADDR="+addr,
-			"POLYMESH_USERS_DB="+filepath.Join(m.Dir, "users.db"))
+		overrides["POLYMESH_USERS_DB"] = filepath.Join(m.Dir, "users.db")
 	case "inference":
-		if err := m.need(".venv/bin/python", "build/models/.complete"); err != nil {
+		if err := m.need(filepath.Join(m.root, "build/models/.complete")); err != nil {
 			return "", err
 		}
-		argv = []string{filepath.Join(m.root, ".venv/bin/python"), "-m", "polymesh_inference"}
-		env = append(m.env("polymesh-inference"), "POLYMESH_LISTEN_ADDR="+addr,
-			"POLYMESH_MODEL_REPOSITORY="+filepath.Join(m.root, "build/models"), "POLYMESH_WORKERS=1")
+		extra["POLYMESH_WORKERS"] = "1"
 	case "aiapi":
 		inference, err := m.startLocked("inference")
-		if err != nil {
-			return "", err
-		}
-		bin, err := m.binaryLocked("./services/aiapi/cmd/aiapi")
 		if err != nil {
 			return "", err
 		}
@@ -158,14 +207,9 @@ func (m *Mesh) startLocked(name string) (string, error) {
 		if err := os.WriteFile(keys, []byte("keys:\n  - name: test\n    key: "+APIKey+"\n"), 0o600); err != nil {
 			return "", err
 		}
-		argv = []string{bin}
-		env = append(m.env("polymesh-aiapi"), "POLYMESH_LISTEN_ADDR="+addr,
-			"POLYMESH_INFERENCE_ADDR="+inference, "POLYMESH_API_KEYS_FILE="+keys)
+		overrides["POLYMESH_INFERENCE_ADDR"] = inference
+		overrides["POLYMESH_API_KEYS_FILE"] = keys
 	case "gateway":
-		const bin = "build/cmake/gateway/polymesh-gateway"
-		if err := m.need(bin); err != nil {
-			return "", err
-		}
 		upstreams := map[string]string{}
 		for _, u := range []string{"aiapi", "users", "inference"} {
 			if upstreams[u], err = m.startLocked(u); err != nil {
@@ -176,10 +220,13 @@ func (m *Mesh) startLocked(name string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		argv = []string{filepath.Join(m.root, bin), "--config", config}
-		env = m.env("polymesh-gateway")
+		overrides["POLYMESH_GATEWAY_CONFIG"] = config
 	default:
 		return "", fmt.Errorf("testmesh: no process %q", name)
+	}
+	argv, env, err := m.command(name, addr, overrides, extra)
+	if err != nil {
+		return "", err
 	}
 	p, err := Start(name, argv, env, m.Dir)
 	if err != nil {
@@ -195,41 +242,52 @@ func (m *Mesh) startLocked(name string) (string, error) {
 	return addr, nil
 }
 
-// gatewayConfig writes the gateway's configuration: listening on addr,
-// routing each public contract to its upstream.
+// gatewayConfig writes the gateway's configuration: the mesh file's,
+// listening on addr, with the clusters of the upstreams started here (name
+// -> address) and the routes to them and to the gateway's own services.
 func (m *Mesh) gatewayConfig(addr string, upstreams map[string]string) (string, error) {
-	local, err := FreeAddr()
+	values := m.file.Defaults()
+	spec, _ := m.file.Process("gateway")
+	for _, port := range spec.Ports {
+		a := addr
+		if port.Variable != spec.Health.Variable() {
+			var err error
+			if a, err = FreeAddr(); err != nil {
+				return "", err
+			}
+		}
+		_, values[port.Variable], _ = net.SplitHostPort(a)
+	}
+	for name, a := range upstreams {
+		p, _ := m.file.Process(name)
+		_, values[p.Health.Variable()], _ = net.SplitHostPort(a)
+	}
+	tree, err := meshfile.ExpandTree(m.file.Gateway, values, m.folders())
 	if err != nil {
 		return "", err
 	}
-	admin, err := FreeAddr()
+	config := tree.(map[string]any)
+	var clusters, routes []any
+	kept := map[string]bool{"local": true}
+	for _, c := range config["clusters"].([]any) {
+		if name := c.(map[string]any)["name"].(string); upstreams[name] != "" {
+			clusters = append(clusters, c)
+			kept[name] = true
+		}
+	}
+	for _, r := range config["routes"].([]any) {
+		if kept[r.(map[string]any)["cluster"].(string)] {
+			routes = append(routes, r)
+		}
+	}
+	config["clusters"], config["routes"] = clusters, routes
+	if err := os.MkdirAll(filepath.Join(m.Dir, "logs"), 0o755); err != nil {
+		return "", err
+	}
+	data, err := yaml.Marshal(config)
 	if err != nil {
 		return "", err
 	}
-	hostPort := func(a string) string {
-		host, port, _ := strings.Cut(a, ":")
-		return fmt.Sprintf("{ address: %q, port: %s }", host, port)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "listener: %s\nlocal_services: %s\nadmin: { address: %s }\nclusters:\n",
-		hostPort(addr), hostPort(local), hostPort(admin))
-	for _, name := range []string{"aiapi", "users", "inference"} {
-		fmt.Fprintf(&b, "  - name: %s\n    endpoints: [%s]\n", name, hostPort(upstreams[name]))
-	}
-	b.WriteString(`routes:
-  - name: ai
-    match: { service: polymesh.ai.v1.AIService }
-    cluster: aiapi
-  - name: users
-    match: { service: polymesh.users.v1.UserService }
-    cluster: users
-  - name: inference
-    match: { service: inference.GRPCInferenceService }
-    cluster: inference
-  - name: health
-    match: { service: grpc.health.v1.Health }
-    cluster: local
-`)
 	path := filepath.Join(m.Dir, "gateway.yaml")
-	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+	return path, os.WriteFile(path, data, 0o600)
 }

@@ -1,8 +1,9 @@
 // Package testmesh runs real polymesh processes on loopback for the Go
-// client's tests: the Go services built from this module, the Python
-// inference service from the project's virtual environment, the C++
-// gateway of the build tree, and an in-process OTLP trace receiver that
-// they export their spans to.
+// client's tests, with the commands and environment that deploy/mesh.yaml
+// gives them: the Go services built from this module, the Python inference
+// service from the project's virtual environment, the C++ gateway of the
+// build tree, and an in-process OTLP trace receiver that they export their
+// spans to.
 //
 //	mesh, err := testmesh.New()
 //	defer mesh.Close()                 // SIGTERM to each, clean exits checked

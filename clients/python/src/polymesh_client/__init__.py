@@ -6,6 +6,5 @@
   (`inference.GRPCInferenceService`) that speaks numpy.
 - `polymesh_client.calls`: the deadline, metadata and trace context of their calls.
 - `polymesh_client.traces`: one trace from Jaeger's query API, as a tree.
-- `python -m polymesh_client.probe NAME`: is a process of `./dev up` ready?
 - `python -m polymesh_client.demo`: real calls through the gateway and their trace.
 """

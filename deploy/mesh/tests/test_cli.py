@@ -1,0 +1,38 @@
+"""python -m polymesh_mesh: the verbs that start nothing."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from polymesh_mesh.__main__ import main
+
+
+def test_values_prints_every_variable_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POLYMESH_GATEWAY_PORT", "18080")
+    assert main(["values"]) == 0
+    values = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert values["POLYMESH_HOST"] == "127.0.0.1"
+    assert values["POLYMESH_GATEWAY_PORT"] == "18080"
+    assert values["POLYMESH_USERS_METRICS_PORT"] == "9103"
+
+
+def test_gateway_config_and_show(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    monkeypatch.delenv("POLYMESH_GATEWAY_PORT", raising=False)
+    assert main(["--run", str(tmp_path), "gateway-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["listener"]["port"] == 8080
+    assert config["access_log"]["path"] == str(tmp_path / "logs/gateway-access.log")
+    assert main(["--run", str(tmp_path), "show"]) == 0
+    assert f"POLYMESH_USERS_DB={tmp_path}/users.db" in capsys.readouterr().out
+
+
+def test_bad_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("POLYMESH_AIAPI_PORT", "fifty")
+    assert main(["status"]) == 1
+    assert "POLYMESH_AIAPI_PORT='fifty' is not a port number" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["status", "aiapi"])
