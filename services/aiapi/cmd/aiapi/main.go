@@ -135,6 +135,7 @@ func run() error {
 	return grpcserver.Run(ctx, srv, lis, grpcserver.Options{
 		Services: []string{aiv1.AIService_ServiceDesc.ServiceName},
 		Logger:   log,
+		Ready:    proc.Ready(),
 		// NOT_SERVING while the inference tier is not ready.
 		Check: func(ctx context.Context) error {
 			ready, err := infer.ServerReady(ctx, &inference.ServerReadyRequest{})

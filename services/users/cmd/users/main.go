@@ -46,5 +46,5 @@ func run() error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	log.Info("starting", "database", app.Describe(*db))
-	return app.Run(ctx, lis, app.Config{DB: *db, Logger: log})
+	return app.Run(ctx, lis, app.Config{DB: *db, Logger: log, Ready: proc.Ready()})
 }
