@@ -60,15 +60,13 @@ def _argv(name: str) -> list[str]:
 
 
 def _ready_address(log: Path) -> str | None:
-    """The address of the service's ready log line (body "ready"; the Python
-    service still writes message "serving")."""
+    """The address of the service's ready log line (body "ready")."""
     for line in log.read_text(errors="replace").splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
-        ready = entry.get("body") == "ready" or entry.get("message") == "serving"
-        if ready and entry.get("address"):
+        if entry.get("body") == "ready" and entry.get("address"):
             return entry["address"]
     return None
 
