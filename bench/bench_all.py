@@ -282,6 +282,24 @@ class Service:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def ready_address(log: str) -> str | None:
+    """The gRPC address in a process's ready log line (body "ready", key
+    "address"), or in a gateway's older "gateway started" line (fields.listener);
+    None before either is logged."""
+    for line in log.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("body") == "ready" and entry.get("address"):
+            return str(entry["address"])
+        if entry.get("msg") == "gateway started":
+            return str(entry["fields"]["listener"])
+    return None
+
+
 class Services:
     """Every process of the suite; stop_all() ends them by PID."""
 
@@ -497,11 +515,11 @@ def start_mesh(services: Services, work: Path) -> dict[str, Service]:
     found["gateway"] = gateway
 
     def gateway_started() -> bool:
-        for line in gateway.log.read_text(errors="replace").splitlines():
-            if '"gateway started"' in line:
-                gateway.port = int(json.loads(line)["fields"]["listener"].rsplit(":", 1)[1])
-                return True
-        return False
+        address = ready_address(gateway.log.read_text(errors="replace"))
+        if address is None:
+            return False
+        gateway.port = int(address.rsplit(":", 1)[1])
+        return True
 
     services.wait(gateway, gateway_started, 30)
     for name, label, port, upstream in (

@@ -116,6 +116,20 @@ def test_the_document_has_every_section(tiny_run: tuple[dict[str, Any], str, Pat
     assert (tmp / "benchmarks/all.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("log", "want"),
+    [
+        ('{"severity":"INFO","body":"ready","service.name":"g","address":"h:1"}\n', "h:1"),
+        ('{"level":"INFO","msg":"gateway started","fields":{"listener":"h:2"}}\n', "h:2"),
+        ('not json\n{"body":"starting"}\n{"body":"ready","address":"h:3"}\n', "h:3"),
+        ('{"body":"starting"}\n', None),
+        ("", None),
+    ],
+)
+def test_ready_address(log: str, want: str | None) -> None:
+    assert suite.ready_address(log) == want
+
+
 def test_write_docs_keeps_the_other_sections(tmp_path: Path) -> None:
     docs = tmp_path / "BENCHMARKS.md"
     docs.write_text("# Benchmarks\n\nintro\n\n<!-- gateway-bench:begin -->\ngw\n")
