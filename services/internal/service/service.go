@@ -40,9 +40,18 @@ func Start(name, metricsAddr string) (*Process, error) {
 	return start(name, metricsAddr, os.Stderr)
 }
 
+// Logger is the JSON logger on stderr of the service `name` (or the one
+// OTEL_SERVICE_NAME names), the one Start makes slog's default; a command
+// sets it as the default itself for what it logs before Start.
+func Logger(name string) *slog.Logger { return newLogger(name, os.Stderr) }
+
+func newLogger(name string, logs io.Writer) *slog.Logger {
+	return logging.New(logs, Env("OTEL_SERVICE_NAME", name))
+}
+
 // start is Start logging to logs.
 func start(name, metricsAddr string, logs io.Writer) (*Process, error) {
-	log := logging.New(logs, Env("OTEL_SERVICE_NAME", name))
+	log := newLogger(name, logs)
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	p := &Process{Ctx: ctx, Log: log, closers: []func(){stop}}

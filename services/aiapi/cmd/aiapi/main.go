@@ -37,7 +37,10 @@ import (
 	"github.com/polymesh/polymesh/services/internal/telemetry"
 )
 
+const serviceName = "polymesh-aiapi"
+
 func main() {
+	slog.SetDefault(service.Logger(serviceName)) // for what is logged before service.Start
 	if err := run(); err != nil {
 		slog.Error("aiapi failed", "error", err)
 		os.Exit(1)
@@ -79,7 +82,7 @@ func run() error {
 		"how long model metadata is reused")
 	flag.Parse()
 
-	proc, err := service.Start("polymesh-aiapi", *metricsAddr)
+	proc, err := service.Start(serviceName, *metricsAddr)
 	if err != nil {
 		return err
 	}
