@@ -1,7 +1,7 @@
 """Both implementations of polymesh.users.v1.UserService as real processes.
 
 Each runs on a port the OS picks (POLYMESH_LISTEN_ADDR=127.0.0.1:0; the port
-is read from its "serving" log line) with its own SQLite file in a temporary
+is read from its ready log line) with its own SQLite file in a temporary
 folder, and is stopped with SIGTERM, by PID, at the end, where it must exit 0.
 """
 
@@ -59,14 +59,14 @@ def _argv(name: str) -> list[str]:
     return [str(PYTHON), "-m", "polymesh_users"]
 
 
-def _serving_address(log: Path) -> str | None:
-    """The address of the '"serving"' JSON log line (Go: msg, Python: message)."""
+def _ready_address(log: Path) -> str | None:
+    """The address of the service's ready log line (body "ready")."""
     for line in log.read_text(errors="replace").splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
-        if "serving" in (entry.get("msg"), entry.get("message")) and entry.get("address"):
+        if entry.get("body") == "ready" and entry.get("address"):
             return entry["address"]
     return None
 
@@ -91,7 +91,7 @@ def start_service(name: str, folder: Path, timeout_s: float = 30.0) -> Service:
     while time.monotonic() < deadline:
         if popen.poll() is not None:
             pytest.fail(f"{name} exited with {popen.returncode}:\n{log.read_text()}")
-        address = _serving_address(log)
+        address = _ready_address(log)
         if address:
             service = Service(name, address, db, popen, log)
             with service.channel() as channel:

@@ -51,7 +51,7 @@ async def wait_for_log(process, message: str) -> dict:
         if not line:
             raise AssertionError(f"the server exited before logging {message!r}")
         entry = json.loads(line)
-        if entry["message"] == message:
+        if entry["body"] == message:
             return entry
 
 
@@ -99,7 +99,7 @@ async def test_configuration_errors_exit_2(tmp_path, repository, want):
     _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
     assert process.returncode == 2
     entries = [json.loads(line) for line in stderr.decode().splitlines()]
-    assert any(e["level"] == "ERROR" and want in e["message"] for e in entries), entries
+    assert any(e["severity"] == "ERROR" and want in e["body"] for e in entries), entries
 
 
 async def test_metrics_address_in_use_exits_2(model_repository):
@@ -115,7 +115,7 @@ async def test_metrics_address_in_use_exits_2(model_repository):
         _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
     assert process.returncode == 2
     entries = [json.loads(line) for line in stderr.decode().splitlines()]
-    assert any(e["message"].startswith("cannot serve") for e in entries), entries
+    assert any(e["body"].startswith("cannot serve") for e in entries), entries
 
 
 async def test_sigterm_stops_gracefully_and_flushes_spans(model_repository):
@@ -123,13 +123,15 @@ async def test_sigterm_stops_gracefully_and_flushes_spans(model_repository):
         server_env(POLYMESH_MODEL_REPOSITORY=str(model_repository), POLYMESH_WORKERS="2")
     )
     try:
-        listening = await wait_for_log(process, "listening")
-        assert "iris" in listening["models"]
-        assert listening["workers"] == 2
+        ready = await wait_for_log(process, "ready")
+        assert "iris" in ready["models"]
+        assert ready["workers"] == 2
+        assert ready["service.name"] == "polymesh-inference"
+        assert ready["severity"] == "INFO"
         # The two workers, and the fork server they were forked from.
         helpers = await asyncio.to_thread(descendants, process.pid)
         assert len(helpers) >= 3, helpers
-        async with grpc.aio.insecure_channel(listening["address"]) as channel:
+        async with grpc.aio.insecure_channel(ready["address"]) as channel:
             stub = pb_grpc.GRPCInferenceServiceStub(channel)
             request = pb.ModelInferRequest(model_name="iris")
             request.inputs.add(name="input", datatype="FP32", shape=[1, 4])
@@ -138,9 +140,7 @@ async def test_sigterm_stops_gracefully_and_flushes_spans(model_repository):
             assert [t.name for t in response.outputs] == ["label", "probabilities"]
         metrics = await asyncio.to_thread(
             lambda: (
-                urllib.request.urlopen(f"http://{listening['metrics_address']}/metrics")
-                .read()
-                .decode()
+                urllib.request.urlopen(f"http://{ready['metrics_address']}/metrics").read().decode()
             )
         )
         assert 'polymesh_inference_requests_total{code="OK",model="iris"} 1.0' in metrics
@@ -153,7 +153,7 @@ async def test_sigterm_stops_gracefully_and_flushes_spans(model_repository):
             await process.wait()
     assert process.returncode == 0
     assert await asyncio.to_thread(wait_gone, helpers) == set()
-    messages = [json.loads(line)["message"] for line in stderr.decode().splitlines()]
+    messages = [json.loads(line)["body"] for line in stderr.decode().splitlines()]
     assert "signal received, stopping" in messages
     assert messages[-1] == "stopped"
     # The spans were still buffered at SIGTERM; stopping exported them.

@@ -307,7 +307,7 @@ async def test_load_and_unload_logs_carry_the_trace_id(stub, exporter):
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-    entries = {e["message"]: e for e in map(json.loads, stream.getvalue().splitlines())}
+    entries = {e["body"]: e for e in map(json.loads, stream.getvalue().splitlines())}
     spans = {s.name: s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER}
     unload = spans["inference.GRPCInferenceService/RepositoryModelUnload"]
     load = spans["inference.GRPCInferenceService/RepositoryModelLoad"]

@@ -2,7 +2,9 @@
 // does: grpc.health.v1 and server reflection registered, health SERVING once
 // listening and NOT_SERVING while stopping, and a graceful stop when ctx ends
 // (GracefulStop, then a forced Stop after the grace period). With a Check,
-// health also turns NOT_SERVING while a dependency is down.
+// health also turns NOT_SERVING while a dependency is down. Once serving it
+// logs the service's one ready line, the same in every polymesh process:
+// body "ready", with the gRPC address in "address" and Options.Ready after it.
 //
 //	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 //	defer stop()
@@ -28,8 +30,11 @@ type Options struct {
 	Services []string
 	// Grace is how long in-flight calls may run on after ctx ends. Default 10s.
 	Grace time.Duration
-	// Logger receives the start and stop lines. Default slog.Default().
+	// Logger receives the ready and stop lines. Default slog.Default().
 	Logger *slog.Logger
+	// Ready holds the ready line's attributes besides "address" (such as
+	// "metrics_address").
+	Ready []slog.Attr
 	// Check, if set, tells whether the service's dependencies (a database,
 	// an upstream API) can be used. It runs off the request path, every
 	// CheckInterval, with CheckInterval as its timeout; while it fails,
@@ -71,7 +76,7 @@ func Run(ctx context.Context, srv *grpc.Server, lis net.Listener, opts Options) 
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
-	log.Info("serving", "address", lis.Addr().String())
+	log.LogAttrs(ctx, slog.LevelInfo, "ready", append([]slog.Attr{slog.String("address", lis.Addr().String())}, opts.Ready...)...)
 
 	select {
 	case err := <-served:

@@ -1,11 +1,16 @@
 package grpcserver
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +18,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/polymesh/polymesh/services/internal/logging"
 )
 
 const defaultTestTimeout = 10 * time.Second
@@ -99,4 +106,42 @@ func TestCheckTurnsHealthNotServingWhileADependencyIsDown(t *testing.T) {
 	waitFor(healthpb.HealthCheckResponse_NOT_SERVING)
 	down.Store(false)
 	waitFor(healthpb.HealthCheckResponse_SERVING)
+}
+
+func TestRunLogsOneReadyLine(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer // Run has returned when it is read
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve, log ready, then stop at once
+	err = Run(ctx, grpc.NewServer(), lis, Options{
+		Logger: logging.New(&out, "polymesh-test"),
+		Ready:  []slog.Attr{slog.String("metrics_address", "127.0.0.1:9999")},
+	})
+	if err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	var ready []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		if entry["body"] == "ready" {
+			ready = append(ready, entry)
+		}
+	}
+	if len(ready) != 1 {
+		t.Fatalf("got %d ready lines, want 1:\n%s", len(ready), out.String())
+	}
+	got := slices.Sorted(maps.Keys(ready[0]))
+	want := []string{"address", "body", "metrics_address", "service.name", "severity", "time"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ready line keys: got %v, want %v", got, want)
+	}
+	if ready[0]["address"] != lis.Addr().String() || ready[0]["severity"] != "INFO" || ready[0]["metrics_address"] != "127.0.0.1:9999" {
+		t.Errorf("ready line %v: want address %s, severity INFO, metrics_address 127.0.0.1:9999", ready[0], lis.Addr())
+	}
 }

@@ -83,22 +83,23 @@ func (m *Metrics) Serve(ctx context.Context, lis net.Listener, log *slog.Logger)
 	return nil
 }
 
-// Start serves /metrics at addr in the background until ctx ends; "off" or
-// "" serves nothing. It fails only when addr cannot be listened on.
-func (m *Metrics) Start(ctx context.Context, addr string, log *slog.Logger) error {
+// Start serves /metrics at addr in the background until ctx ends and
+// returns the address it listens on; "off" or "" serves nothing and
+// returns "". It fails only when addr cannot be listened on.
+func (m *Metrics) Start(ctx context.Context, addr string, log *slog.Logger) (string, error) {
 	if addr == "" || addr == "off" {
-		return nil
+		return "", nil
 	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("metrics listen on %s: %w", addr, err)
+		return "", fmt.Errorf("metrics listen on %s: %w", addr, err)
 	}
 	go func() {
 		if err := m.Serve(ctx, lis, log); err != nil {
 			log.Error("metrics server failed", "error", err)
 		}
 	}()
-	return nil
+	return lis.Addr().String(), nil
 }
 
 // Shutdown stops the meter provider.

@@ -1,5 +1,5 @@
 // Package service starts what every Go service of polymesh runs beside its
-// gRPC server: JSON logs carrying trace ids, a context that ends on SIGTERM
+// gRPC server: JSON logs of polymesh's one shape (see package logging), a context that ends on SIGTERM
 // or an interrupt, OpenTelemetry tracing (the standard OTEL_* variables)
 // and a Prometheus /metrics endpoint.
 //
@@ -11,6 +11,7 @@ package service
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -26,14 +27,31 @@ type Process struct {
 	// Ctx ends when the process is asked to stop.
 	Ctx context.Context
 	// Log is the service's logger (also slog's default).
-	Log     *slog.Logger
-	closers []func()
+	Log *slog.Logger
+	// MetricsAddr is the address /metrics is served at; "" when none.
+	MetricsAddr string
+	closers     []func()
 }
 
 // Start sets up logging, the stop signals, tracing and metrics (served at
-// metricsAddr; "" or "off" serves none) for the service `name`.
+// metricsAddr; "" or "off" serves none) for the service `name` (the
+// default of OTEL_SERVICE_NAME, which names it in logs and traces).
 func Start(name, metricsAddr string) (*Process, error) {
-	log := logging.New(os.Stderr, name)
+	return start(name, metricsAddr, os.Stderr)
+}
+
+// Logger is the JSON logger on stderr of the service `name` (or the one
+// OTEL_SERVICE_NAME names), the one Start makes slog's default; a command
+// sets it as the default itself for what it logs before Start.
+func Logger(name string) *slog.Logger { return newLogger(name, os.Stderr) }
+
+func newLogger(name string, logs io.Writer) *slog.Logger {
+	return logging.New(logs, Env("OTEL_SERVICE_NAME", name))
+}
+
+// start is Start logging to logs.
+func start(name, metricsAddr string, logs io.Writer) (*Process, error) {
+	log := newLogger(name, logs)
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	p := &Process{Ctx: ctx, Log: log, closers: []func(){stop}}
@@ -54,11 +72,20 @@ func Start(name, metricsAddr string) (*Process, error) {
 		return nil, err
 	}
 	p.closers = append(p.closers, func() { _ = m.Shutdown(context.Background()) })
-	if err := m.Start(ctx, metricsAddr, log); err != nil {
+	if p.MetricsAddr, err = m.Start(ctx, metricsAddr, log); err != nil {
 		p.Close()
 		return nil, err
 	}
 	return p, nil
+}
+
+// Ready is the attributes the process adds to its service's ready line:
+// "metrics_address" when /metrics is served.
+func (p *Process) Ready() []slog.Attr {
+	if p.MetricsAddr == "" {
+		return nil
+	}
+	return []slog.Attr{slog.String("metrics_address", p.MetricsAddr)}
 }
 
 // Close stops the metrics, flushes spans and stops watching signals, in

@@ -37,7 +37,10 @@ import (
 	"github.com/polymesh/polymesh/services/internal/telemetry"
 )
 
+const serviceName = "polymesh-aiapi"
+
 func main() {
+	slog.SetDefault(service.Logger(serviceName)) // for what is logged before service.Start
 	if err := run(); err != nil {
 		slog.Error("aiapi failed", "error", err)
 		os.Exit(1)
@@ -79,7 +82,7 @@ func run() error {
 		"how long model metadata is reused")
 	flag.Parse()
 
-	proc, err := service.Start("polymesh-aiapi", *metricsAddr)
+	proc, err := service.Start(serviceName, *metricsAddr)
 	if err != nil {
 		return err
 	}
@@ -135,6 +138,7 @@ func run() error {
 	return grpcserver.Run(ctx, srv, lis, grpcserver.Options{
 		Services: []string{aiv1.AIService_ServiceDesc.ServiceName},
 		Logger:   log,
+		Ready:    proc.Ready(),
 		// NOT_SERVING while the inference tier is not ready.
 		Check: func(ctx context.Context) error {
 			ready, err := infer.ServerReady(ctx, &inference.ServerReadyRequest{})

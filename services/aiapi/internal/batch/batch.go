@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/polymesh/polymesh/gen/go/inference"
+	"github.com/polymesh/polymesh/services/internal/datatypes"
 )
 
 // InferFunc calls the inference tier.
@@ -377,8 +378,7 @@ func sliceContents(c *inference.InferTensorContents, from, to int64) (*inference
 
 // cutRaw cuts one output's raw bytes into each call's rows.
 func cutRaw(b []byte, datatype string, per int64, g *group) ([][]byte, error) {
-	size := map[string]int64{"BOOL": 1, "INT8": 1, "UINT8": 1, "INT16": 2, "UINT16": 2, "FP16": 2,
-		"INT32": 4, "UINT32": 4, "FP32": 4, "INT64": 8, "UINT64": 8, "FP64": 8}[datatype]
+	size := int64(datatypes.Size(datatype))
 	out := make([][]byte, 0, len(g.calls))
 	if datatype == "BYTES" { // 4-byte little-endian length, then the bytes, per element
 		for _, c := range g.calls {

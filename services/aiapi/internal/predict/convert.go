@@ -8,6 +8,7 @@ import (
 	"github.com/polymesh/polymesh/gen/go/inference"
 	aiv1 "github.com/polymesh/polymesh/gen/go/polymesh/ai/v1"
 	"github.com/polymesh/polymesh/services/aiapi/internal/catalog"
+	"github.com/polymesh/polymesh/services/internal/datatypes"
 )
 
 // inferRequest turns a PredictRequest checked against model into a
@@ -122,8 +123,7 @@ func fromContents(t *aiv1.Tensor, c *inference.InferTensorContents) {
 
 // fromRaw decodes little-endian raw contents by datatype.
 func fromRaw(t *aiv1.Tensor, b []byte) error {
-	size := map[string]int{"BOOL": 1, "INT8": 1, "UINT8": 1, "INT16": 2, "UINT16": 2, "FP16": 2,
-		"INT32": 4, "UINT32": 4, "FP32": 4, "INT64": 8, "UINT64": 8, "FP64": 8}[t.GetDatatype()]
+	size := datatypes.Size(t.GetDatatype())
 	if t.GetDatatype() == "BYTES" {
 		for len(b) > 0 {
 			if len(b) < 4 {

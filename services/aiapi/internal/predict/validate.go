@@ -14,6 +14,7 @@ import (
 
 	aiv1 "github.com/polymesh/polymesh/gen/go/polymesh/ai/v1"
 	"github.com/polymesh/polymesh/services/aiapi/internal/catalog"
+	"github.com/polymesh/polymesh/services/internal/datatypes"
 )
 
 // valueField is the Tensor field that holds a datatype's values.
@@ -26,12 +27,24 @@ const (
 	fieldBytes
 )
 
-// datatypes maps each Open Inference Protocol datatype to its value field.
-var datatypes = map[string]valueField{
-	"FP16": fieldFP, "FP32": fieldFP, "FP64": fieldFP,
-	"INT8": fieldInt, "INT16": fieldInt, "INT32": fieldInt, "INT64": fieldInt,
-	"UINT8": fieldInt, "UINT16": fieldInt, "UINT32": fieldInt, "UINT64": fieldInt,
-	"BOOL": fieldBool, "BYTES": fieldBytes,
+// valueFieldOf is the Tensor value field that carries the values of the
+// Open Inference Protocol datatype named datatype; ok is false for an
+// unknown name.
+func valueFieldOf(datatype string) (field valueField, ok bool) {
+	d, ok := datatypes.Lookup(datatype)
+	if !ok {
+		return 0, false
+	}
+	switch d.Kind {
+	case datatypes.Float:
+		return fieldFP, true
+	case datatypes.Int, datatypes.Uint:
+		return fieldInt, true
+	case datatypes.Bool:
+		return fieldBool, true
+	default:
+		return fieldBytes, true
+	}
 }
 
 // violations collects the field violations of one request.
@@ -96,7 +109,7 @@ func validateTensor(t *aiv1.Tensor, path string, v *violations) {
 	if t.GetName() == "" {
 		v.add(path+".name", "required")
 	}
-	field, ok := datatypes[t.GetDatatype()]
+	field, ok := valueFieldOf(t.GetDatatype())
 	if !ok {
 		v.add(path+".datatype", "unknown datatype %q (want BOOL, INT8..INT64, UINT8..UINT64, FP16, FP32, FP64 or BYTES)", t.GetDatatype())
 	}

@@ -86,25 +86,20 @@ class InferenceServer:
             raise RepositoryError(f"no model of {self.settings.model_repository} could be loaded")
         self._started_runner = True
         await self.runner.start(models)
-        metrics_address = METRICS_OFF
+        metrics: dict[str, str] = {}  # metrics_address on the ready line, when served
         if self.settings.metrics_addr != METRICS_OFF:
             self.metrics_server = await asyncio.to_thread(
                 self.metrics.serve, self.settings.metrics_addr
             )
             host = self.settings.metrics_addr.rsplit(":", 1)[0]
-            metrics_address = f"{host}:{self.metrics_server.port}"
+            metrics["metrics_address"] = f"{host}:{self.metrics_server.port}"
         port = await self.host.start()
         await self._sync_health()
         await self.host.set_serving(SERVICE_NAME)
-        log.info(
-            "listening",
-            extra={
-                "address": self.settings.listen_addr.rsplit(":", 1)[0] + f":{port}",
-                "port": port,
-                "metrics_address": metrics_address,
-                "models": [m.name for m in models if m.ready],
-                "workers": self.settings.workers,
-            },
+        self.host.log_ready(
+            **metrics,
+            models=[m.name for m in models if m.ready],
+            workers=self.settings.workers,
         )
         return port
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -68,7 +67,7 @@ def run_service(
     types raised while serving to a message template formatted with
     `settings` and `error`; an OSError (such as an address in use) is fatal
     too."""
-    setup_logging(os.environ.get("OTEL_SERVICE_NAME") or service)
+    setup_logging(service)
     try:
         settings = load_settings()
     except settings_errors as err:

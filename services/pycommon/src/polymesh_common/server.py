@@ -10,6 +10,7 @@ Usage::
     my_pb2_grpc.add_MyServiceServicer_to_server(MyServicer(), host.server)
     port = await host.start()
     await host.set_serving("")            # overall health: SERVING
+    host.log_ready(models=["iris"])       # the one "ready" line, with host.address
     await host.wait_for_signal()          # until SIGTERM or SIGINT
     await host.stop()                     # NOT_SERVING, drain, stop
 
@@ -81,6 +82,18 @@ class GrpcServerHost:
             raise OSError(f"cannot listen on {self.listen_addr}") from err
         await self.server.start()
         return self.port
+
+    @property
+    def address(self) -> str:
+        """host:port the server listens on (the port bound, once started)."""
+        host, _, port = self.listen_addr.rpartition(":")
+        return f"{host}:{self.port if self.port is not None else port}"
+
+    def log_ready(self, **attributes: object) -> None:
+        """Logs the service's one ready line, the same in every polymesh
+        process: body "ready", "address" (host:port of gRPC), then attributes
+        (such as metrics_address)."""
+        log.info("ready", extra={"address": self.address, **attributes})
 
     async def set_serving(self, service: str = "") -> None:
         """Marks service ("" for the whole server) SERVING in grpc.health.v1."""

@@ -97,8 +97,7 @@ class UsersServer:
         port = await self.host.start()
         await self._set_health(True)
         self._checker = asyncio.create_task(self._check_database())
-        host = self.settings.listen_addr.rsplit(":", 1)[0]
-        log.info("serving", extra={"address": f"{host}:{port}", "port": port})
+        self.host.log_ready()
         return port
 
     async def _set_health(self, serving: bool) -> None:

@@ -19,7 +19,10 @@ import (
 	"github.com/polymesh/polymesh/services/users/internal/app"
 )
 
+const serviceName = "polymesh-users"
+
 func main() {
+	slog.SetDefault(service.Logger(serviceName)) // for what is logged before service.Start
 	if err := run(); err != nil {
 		slog.Error("users failed", "error", err)
 		os.Exit(1)
@@ -34,7 +37,7 @@ func run() error {
 		`Prometheus /metrics listen address, or "off"`)
 	flag.Parse()
 
-	proc, err := service.Start("polymesh-users", *metricsAddr)
+	proc, err := service.Start(serviceName, *metricsAddr)
 	if err != nil {
 		return err
 	}
@@ -46,5 +49,5 @@ func run() error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	log.Info("starting", "database", app.Describe(*db))
-	return app.Run(ctx, lis, app.Config{DB: *db, Logger: log})
+	return app.Run(ctx, lis, app.Config{DB: *db, Logger: log, Ready: proc.Ready()})
 }

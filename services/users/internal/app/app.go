@@ -31,6 +31,9 @@ type Config struct {
 	DB string
 	// Logger receives the service's lines. Default slog.Default().
 	Logger *slog.Logger
+	// Ready holds the ready line's attributes besides "address" (such as
+	// "metrics_address").
+	Ready []slog.Attr
 	// OpenTimeout is how long Run retries a database that is unavailable
 	// at start (a PostgreSQL server still starting). Default 30s.
 	OpenTimeout time.Duration
@@ -63,6 +66,7 @@ func Run(ctx context.Context, lis net.Listener, cfg Config) error {
 	return grpcserver.Run(ctx, srv, lis, grpcserver.Options{
 		Services:      []string{usersv1.UserService_ServiceDesc.ServiceName},
 		Logger:        log,
+		Ready:         cfg.Ready,
 		Grace:         cfg.Grace,
 		Check:         st.Ping,
 		CheckInterval: cfg.CheckInterval,
