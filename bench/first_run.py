@@ -65,12 +65,12 @@ SUITE_LINE = re.compile(r"^  (\S+)\s+(ok|FAILED)$")
 
 
 def demo_packages() -> list[str]:
-    """The Debian packages `./dev demo` installs, as ./dev lists them."""
+    """The Debian packages `./dev demo` installs, as deploy/dev/versions.sh lists them."""
     out = subprocess.run(
         [
             "bash",
             "-c",
-            'source <(sed -n "/^APT_PACKAGES=(/,/^)/p;/^APT_TEST_ONLY=/p" dev); '
+            "source deploy/dev/versions.sh; "
             'for s in "${APT_PACKAGES[@]}"; do n="${s%%=*}"; '
             '[[ " ${APT_TEST_ONLY[*]} " == *" $n "* ]] || echo "$n"; done',
         ],

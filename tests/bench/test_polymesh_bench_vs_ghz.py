@@ -41,8 +41,8 @@ def ghz_binary() -> str:
     found = shutil.which("ghz")
     if found:
         return found
-    match = re.search(r"(?m)^GHZ_VERSION=(\S+)", (ROOT / "dev").read_text())
-    assert match, "./dev pins no GHZ_VERSION"
+    match = re.search(r"(?m)^GHZ_VERSION=(\S+)", (ROOT / "deploy/dev/versions.sh").read_text())
+    assert match, "deploy/dev/versions.sh pins no GHZ_VERSION"
     cache = os.environ.get("POLYMESH_CACHE") or str(
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "polymesh"
     )

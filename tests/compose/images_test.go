@@ -10,14 +10,11 @@ import (
 	"testing"
 )
 
-// devArray is the words of a bash array assigned in ./dev (NAME=( ... )).
+// devArray is the words of a bash array assigned in ./dev or a script it
+// sources (NAME=( ... )).
 func devArray(t *testing.T, name string) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "dev"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?ms)^` + name + `=\((.*?)\)`).FindStringSubmatch(string(data))
+	m := regexp.MustCompile(`(?ms)^` + name + `=\((.*?)\)`).FindStringSubmatch(devText(t))
 	if m == nil {
 		t.Fatalf("./dev: no %s=( ... )", name)
 	}
@@ -29,13 +26,24 @@ func devArray(t *testing.T, name string) []string {
 	return words
 }
 
+// devText is ./dev and the scripts of deploy/dev/ that it sources, where
+// the pinned versions are.
 func devText(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "dev"))
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "deploy/dev/*.sh"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("deploy/dev/*.sh: none found (%v)", err)
 	}
-	return string(data)
+	var text strings.Builder
+	for _, f := range append([]string{filepath.Join(repoRoot(t), "dev")}, files...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text.Write(data)
+		text.WriteString("\n")
+	}
+	return text.String()
 }
 
 // aptPinWords is every name=version word a Dockerfile stage passes to
