@@ -26,8 +26,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "common/log.h"
 #include "admin/admin_server.h"
+#include "common/log.h"
 #include "config/config_loader.h"
 #include "observability/tracing.h"
 #include "observability/tracing_metrics.h"
@@ -136,7 +136,7 @@ int Main(int argc, char** argv) {
       admin != nullptr
           ? absl::StrCat(config->admin().has_address() ? config->admin().address().address()
                                                        : std::string("127.0.0.1"),
-                         ":", admin->port())
+                         admin->port())
           : std::string("none");
 
   const Gateway& first = (*gateway)->current();

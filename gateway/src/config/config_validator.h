@@ -21,7 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "config/config_loader.h"
+#include "config/config_parser.h"
 
 namespace polymesh::gateway {
 

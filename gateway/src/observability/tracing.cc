@@ -90,13 +90,7 @@ struct MethodNames {
 
 MethodNames SplitPath(std::string_view path) {
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
-  MethodNames names{path, path, {}};
-  const size_t slash = path.rfind('/');
-  if (slash != std::string_view::npos) {
-    names.service = path.substr(0, slash);
-    names.method = path.substr(slash + 1);
-  }
-  return names;
+  return MethodNames{path, path, {}};
 }
 
 // The attributes a span starts with, on the stack.

@@ -4,7 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "common/grpc_status.h"
-#include "config/config_loader.h"
+#include "config/config_parser.h"
 
 namespace polymesh::gateway {
 namespace {

@@ -10,8 +10,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "config/config_loader.h"
-#include "worker/socket.h"
+#include "config/config_parser.h"
+#include "transport/socket.h"
 
 namespace polymesh::gateway {
 namespace {

@@ -1,0 +1,27 @@
+#include "transport/headers.h"
+
+namespace polymesh::gateway {
+
+const HeaderString* HeaderList::Find(absl::string_view name) const {
+  for (const Header& header : fields_) {
+    if (header.name == name) return &header.value;
+  }
+  return nullptr;
+}
+
+bool IsHopByHopHeader(absl::string_view name) {
+  return name == "connection" || name == "keep-alive" ||
+         name == "proxy-connection" || name == "transfer-encoding" ||
+         name == "upgrade" || name == "http2-settings" || name == "host";
+}
+
+NvArray ToNghttp2(const HeaderList& headers) {
+  NvArray nva;
+  nva.reserve(headers.fields().size());
+  for (const Header& header : headers.fields()) {
+    nva.push_back(MakeNv(header.name, header.value));
+  }
+  return nva;
+}
+
+}  // namespace polymesh::gateway
