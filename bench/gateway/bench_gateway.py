@@ -351,8 +351,8 @@ def start_gateway(
 
     def ready() -> bool:
         for line in log.read_text(errors="replace").splitlines():
-            if '"gateway started"' in line:
-                started.update(json.loads(line)["fields"])
+            if '"body":"ready"' in line:
+                started.update(json.loads(line))
                 return True
         return False
 
@@ -360,7 +360,7 @@ def start_gateway(
         wait_for(name, ready, proc, 30)
     except BenchError as e:
         raise BenchError(f"{e}\n{procs.tail(name)}") from None
-    port = int(started["listener"].rsplit(":", 1)[1])
+    port = int(started["address"].rsplit(":", 1)[1])
     return Proxy(name, port, proc.pid), int(started["workers"])
 
 

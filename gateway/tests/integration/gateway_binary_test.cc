@@ -104,15 +104,15 @@ routes:
     cluster: local
 )yaml");
   GatewayProcess gateway(path);
-  const std::string started = gateway.ReadLineWith("gateway started");
-  EXPECT_THAT(started, HasSubstr(R"("level":"info")"));
-  EXPECT_THAT(started, HasSubstr(R"("listener":"127.0.0.1:)"));
+  const std::string started = gateway.ReadLineWith(R"("body":"ready")");
+  EXPECT_THAT(started, HasSubstr(R"("severity":"INFO","body":"ready",)"));
+  EXPECT_THAT(started, HasSubstr(R"("address":"127.0.0.1:)"));
   EXPECT_THAT(started, HasSubstr(R"("routes":"ai->aiapi,inference->inference,health->local")"));
   EXPECT_THAT(started, HasSubstr(R"("clusters":"aiapi=127.0.0.1:50051,)"
                                  R"(inference=127.0.0.1:50052,local=127.0.0.1:)"));
 
   // The admin listener, at the port the log line names.
-  const std::string marker = R"("admin":"127.0.0.1:)";
+  const std::string marker = R"("admin_address":"127.0.0.1:)";
   const size_t at = started.find(marker);
   ASSERT_NE(at, std::string::npos) << started;
   const size_t from = at + marker.size();
@@ -131,13 +131,13 @@ routes:
   EXPECT_THAT(clusters, HasSubstr(R"({"host":"127.0.0.1","address":"127.0.0.1","port":50051,)"
                                   R"("healthy":true,"ejected":false,)"));
   gateway.Signal(SIGTERM);
-  EXPECT_THAT(gateway.ReadLineWith("gateway stopped"), HasSubstr(R"("msg":"gateway stopped")"));
+  EXPECT_THAT(gateway.ReadLineWith("gateway stopped"), HasSubstr(R"("body":"gateway stopped")"));
   EXPECT_EQ(gateway.Wait(), 0);
 }
 
-// The admin port named in the "gateway started" line (0 if none).
+// The admin port named in the ready line (0 if none).
 uint16_t AdminPort(const std::string& started) {
-  const std::string marker = R"("admin":"127.0.0.1:)";
+  const std::string marker = R"("admin_address":"127.0.0.1:)";
   const size_t at = started.find(marker);
   if (at == std::string::npos) return 0;
   const size_t from = at + marker.size();
@@ -160,7 +160,7 @@ routes:
 )yaml";
   const std::string path = WriteConfig("reload.yaml", config);
   GatewayProcess gateway(path);
-  const uint16_t admin = AdminPort(gateway.ReadLineWith("gateway started"));
+  const uint16_t admin = AdminPort(gateway.ReadLineWith(R"("body":"ready")"));
   ASSERT_NE(admin, 0);
 
   // A bad configuration is rejected; the running one stays.
@@ -190,7 +190,7 @@ TEST(GatewayBinaryTest, BadConfigExitsTwoNamingTheField) {
       "bad.yaml", "listener: { address: 127.0.0.1, port: 0 }\nroutes: [{ nme: x }]\n");
   GatewayProcess gateway(path);
   const std::string line = gateway.ReadLineWith("invalid configuration");
-  EXPECT_THAT(line, HasSubstr(R"("level":"error")"));
+  EXPECT_THAT(line, HasSubstr(R"("severity":"ERROR")"));
   EXPECT_THAT(line, HasSubstr("bad.yaml:2:12: routes[0].nme: unknown field"));
   EXPECT_EQ(gateway.Wait(), 2);
 }
@@ -236,7 +236,7 @@ routes:
 )yaml");
   GatewayProcess gateway(path);
   const std::string line = gateway.ReadLineWith("invalid configuration");
-  EXPECT_THAT(line, HasSubstr(R"("level":"error")"));
+  EXPECT_THAT(line, HasSubstr(R"("severity":"ERROR")"));
   EXPECT_THAT(line, HasSubstr(R"(clusters[0].endpoints[1].address: )"
                               R"(host name \"nothing.invalid\" does not resolve)"));
   EXPECT_EQ(gateway.Wait(), 2);
