@@ -4,11 +4,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/random/random.h"
+#include "absl/strings/string_view.h"
 #include "common/grpc_status.h"
+#include "common/method_path.h"
 #include "observability/batch_processor.h"
 #include "observability/otlp_exporter.h"
 #include "observability/resource.h"
@@ -89,6 +92,14 @@ struct MethodNames {
 };
 
 MethodNames SplitPath(std::string_view path) {
+  const auto view = [](absl::string_view part) {
+    return std::string_view(part.data(), part.size());
+  };
+  if (const std::optional<gateway::MethodPath> parsed =
+          gateway::MethodPath::Parse(absl::string_view(path.data(), path.size()))) {
+    return MethodNames{view(parsed->name()), view(parsed->service()), view(parsed->method())};
+  }
+  // Not a method path: the whole of it (without a leading "/") names the span.
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   return MethodNames{path, path, {}};
 }

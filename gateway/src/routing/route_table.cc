@@ -1,9 +1,11 @@
 #include "routing/route_table.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "common/grpc_status.h"
+#include "common/method_path.h"
 #include "config/config_parser.h"
 
 namespace polymesh::gateway {
@@ -38,20 +40,6 @@ RetrySpec RetrySpecFromConfig(const v1::RetryPolicy& policy) {
     spec.min_retry_concurrency = policy.min_retry_concurrency();
   }
   return spec;
-}
-
-bool SplitGrpcPath(absl::string_view path, absl::string_view& service,
-                   absl::string_view& method) {
-  if (path.size() < 4 || path[0] != '/') return false;
-  path.remove_prefix(1);
-  const size_t slash = path.find('/');
-  if (slash == absl::string_view::npos || slash == 0 || slash + 1 == path.size() ||
-      path.find('/', slash + 1) != absl::string_view::npos) {
-    return false;
-  }
-  service = path.substr(0, slash);
-  method = path.substr(slash + 1);
-  return true;
 }
 
 RouteTable::RouteTable(const v1::GatewayConfig& config) {
@@ -118,9 +106,10 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
         by_service_[route.match().service()].push_back(index);
         break;
       case v1::RouteMatch::kMethod: {
-        absl::string_view method = route.match().method();
-        if (!method.empty() && method[0] == '/') method.remove_prefix(1);
-        by_method_[std::string(method)].push_back(index);
+        // Validated: "pkg.Service/Method", the leading "/" optional.
+        const std::optional<MethodPath> method = MethodPath::ParseName(route.match().method());
+        by_method_[std::string(method ? method->name() : route.match().method())].push_back(
+            index);
         break;
       }
       case v1::RouteMatch::kPackage:
@@ -179,16 +168,16 @@ const Route* RouteTable::Find(absl::string_view path) const {
 }
 
 const Route* RouteTable::Find(absl::string_view path, HeaderLookup headers) const {
-  absl::string_view service;
-  absl::string_view method;
-  if (!SplitGrpcPath(path, service, method)) return nullptr;
+  const std::optional<MethodPath> method = MethodPath::Parse(path);
+  if (!method.has_value()) return nullptr;
+  const absl::string_view service = method->service();
   size_t best = routes_.size();
   // The first of `candidates` (in config order) that beats `best` and whose
   // metadata conditions hold.
   auto consider = [&](size_t index) {
     if (index < best && HeadersMatch(routes_[index], headers)) best = index;
   };
-  if (auto it = by_method_.find(path.substr(1)); it != by_method_.end()) {
+  if (auto it = by_method_.find(method->name()); it != by_method_.end()) {
     for (size_t index : it->second) consider(index);
   }
   if (auto it = by_service_.find(service); it != by_service_.end()) {

@@ -119,11 +119,6 @@ struct Route {
 // Looks up a request metadata value by its lowercase key; nullopt if absent.
 using HeaderLookup = absl::FunctionRef<std::optional<absl::string_view>(absl::string_view)>;
 
-// Splits a gRPC path "/pkg.Service/Method" into service and method; false
-// when `path` is not of that shape.
-bool SplitGrpcPath(absl::string_view path, absl::string_view& service,
-                   absl::string_view& method);
-
 // The routes of a configuration, indexed for lookup by method path.
 class RouteTable {
  public:

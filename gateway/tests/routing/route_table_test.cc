@@ -84,16 +84,6 @@ TEST(RouteTableTest, UnroutedAndMalformedPathsFindNothing) {
   EXPECT_EQ(table.Find(""), nullptr);
 }
 
-TEST(SplitGrpcPathTest, SplitsServiceAndMethod) {
-  absl::string_view service;
-  absl::string_view method;
-  ASSERT_TRUE(SplitGrpcPath("/pkg.Svc/M", service, method));
-  EXPECT_EQ(service, "pkg.Svc");
-  EXPECT_EQ(method, "M");
-  EXPECT_FALSE(SplitGrpcPath("/pkg.Svc/", service, method));
-  EXPECT_FALSE(SplitGrpcPath("//M", service, method));
-}
-
 constexpr absl::string_view kRulesConfig = R"yaml(
 listener: { address: 127.0.0.1, port: 0 }
 clusters:
