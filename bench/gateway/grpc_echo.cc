@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 #include "echo_engine.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/security/server_credentials.h"
@@ -17,6 +18,7 @@
 namespace polymesh::bench {
 namespace {
 
+using ::polymesh::gateway::JoinHostPort;
 using ::polymesh::testing::v1::BidiStreamRequest;
 using ::polymesh::testing::v1::BidiStreamResponse;
 using ::polymesh::testing::v1::EchoService;
@@ -186,16 +188,14 @@ class GrpcEcho final : public EchoEngine {
                                                            uint16_t port, int threads) {
     auto echo = std::make_unique<GrpcEcho>();
     grpc::ServerBuilder builder;
-    const std::string host = address.find(':') != absl::string_view::npos
-                                 ? absl::StrCat("[", address, "]")
-                                 : std::string(address);
-    builder.AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),
+    builder.AddListeningPort(JoinHostPort(address, port), grpc::InsecureServerCredentials(),
                              &echo->port_);
     builder.RegisterService(&echo->service_);
     for (int i = 0; i < threads; ++i) echo->queues_.push_back(builder.AddCompletionQueue());
     echo->server_ = builder.BuildAndStart();
     if (echo->server_ == nullptr || echo->port_ == 0) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ":", port));
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", JoinHostPort(address, port)));
     }
     for (auto& queue : echo->queues_) {
       auto& counts = echo->counts_.emplace_back(std::make_unique<ThreadCounts>());

@@ -28,6 +28,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "admin/admin_server.h"
+#include "common/host_port.h"
 #include "common/log.h"
 #include "config/config_loader.h"
 #include "observability/tracing.h"
@@ -135,7 +136,7 @@ int Main(int argc, char** argv) {
   }
   const std::string admin_address =
       admin != nullptr
-          ? absl::StrCat(config->admin().has_address() ? config->admin().address().address()
+          ? JoinHostPort(config->admin().has_address() ? config->admin().address().address()
                                                        : std::string("127.0.0.1"),
                          admin->port())
           : std::string("none");
@@ -145,12 +146,10 @@ int Main(int argc, char** argv) {
   for (const Route& route : first.routes().routes()) {
     routes.push_back(absl::StrCat(route.name, "->", route.cluster));
   }
-  const std::string listener =
-      absl::StrCat(config->listener().address(), ":", first.port());
+  const std::string listener = JoinHostPort(config->listener().address(), first.port());
   const std::string local =
       config->has_local_services()
-          ? absl::StrCat(config->local_services().address(), ":",
-                         first.local_services_port())
+          ? JoinHostPort(config->local_services().address(), first.local_services_port())
           : std::string("none");
   // Each cluster as "name=host:port[address] ...": every endpoint as
   // configured, with the address its host name resolved to at start.
@@ -158,7 +157,7 @@ int Main(int argc, char** argv) {
   for (const ClusterSpec& cluster : first.clusters()) {
     std::vector<std::string> endpoints;
     for (const UpstreamEndpoint& endpoint : cluster.endpoints) {
-      std::string entry = absl::StrCat(endpoint.host, ":", endpoint.port);
+      std::string entry = JoinHostPort(endpoint.host, endpoint.port);
       if (endpoint.address != endpoint.host) absl::StrAppend(&entry, "[", endpoint.address, "]");
       endpoints.push_back(std::move(entry));
     }

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/grpc_timeout.h"
+#include "common/host_port.h"
 #include "common/string_views.h"
 #include "proxy/call_policies.h"
 #include "proxy/downstream_connection.h"
@@ -214,7 +215,7 @@ void Call::StartAttempt() {
   upstream_ = context_.clusters.Pick(cluster_index_, avoid);
   const UpstreamEndpoint& endpoint = upstream_->endpoint();
   if (context_.access_log != nullptr) {
-    endpoint_ = absl::StrCat(endpoint.host, ":", endpoint.port);
+    endpoint_ = JoinHostPort(endpoint.host, endpoint.port);
   }
   bool transparent = false;
   if (retry_ != nullptr) {

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/host_port.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -53,7 +54,7 @@ absl::StatusOr<ResolvedAddress> Resolve(absl::string_view address, uint16_t port
 
 absl::Status ErrnoError(absl::string_view what, absl::string_view address,
                         uint16_t port) {
-  return absl::UnavailableError(absl::StrCat(what, " ", address, ":", port, ": ",
+  return absl::UnavailableError(absl::StrCat(what, " ", JoinHostPort(address, port), ": ",
                                              std::strerror(errno)));
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/host_port.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -277,7 +278,7 @@ EchoBackend::EchoBackend(const std::string& address, int port)
       service_(std::make_unique<EchoServiceImpl>(*record_)) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat(address, ":", port), grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(JoinHostPort(address, port), grpc::InsecureServerCredentials(),
                            &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/host_port.h"
 #include "config/config_loader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -191,7 +192,7 @@ clusters:
 std::vector<std::string> Addresses(const EndpointSet& set) {
   std::vector<std::string> out;
   for (const auto& state : set.endpoints) {
-    out.push_back(absl::StrCat(state->endpoint().address, ":", state->endpoint().port));
+    out.push_back(JoinHostPort(state->endpoint().address, state->endpoint().port));
   }
   return out;
 }
