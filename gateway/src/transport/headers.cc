@@ -15,13 +15,4 @@ bool IsHopByHopHeader(absl::string_view name) {
          name == "upgrade" || name == "http2-settings" || name == "host";
 }
 
-NvArray ToNghttp2(const HeaderList& headers) {
-  NvArray nva;
-  nva.reserve(headers.fields().size());
-  for (const Header& header : headers.fields()) {
-    nva.push_back(MakeNv(header.name, header.value));
-  }
-  return nva;
-}
-
 }  // namespace polymesh::gateway

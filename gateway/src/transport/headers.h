@@ -6,7 +6,8 @@
 //   HeaderList headers;
 //   headers.Add(":status", "200");
 //   headers.Add("grpc-status", "0");
-//   std::vector<nghttp2_nv> nva = ToNghttp2(headers);   // views into headers
+//   NvArray nva;                                        // views into headers
+//   for (const Header& h : headers.fields()) nva.push_back(MakeNv(h.name, h.value));
 //   nghttp2_submit_response(session, stream_id, nva.data(), nva.size(), ...);
 #ifndef POLYMESH_GATEWAY_SRC_TRANSPORT_HEADERS_H_
 #define POLYMESH_GATEWAY_SRC_TRANSPORT_HEADERS_H_
@@ -68,10 +69,6 @@ class HeaderList {
 // proxy-connection, transfer-encoding, upgrade, http2-settings, host. `te`
 // is not in the list (gRPC needs "te: trailers").
 bool IsHopByHopHeader(absl::string_view name);
-
-// nghttp2 name/value entries that point into `headers` (which must outlive
-// them, until the submit call that copies them returns).
-NvArray ToNghttp2(const HeaderList& headers);
 
 // An nghttp2 entry viewing `name` and `value`.
 inline nghttp2_nv MakeNv(absl::string_view name, absl::string_view value) {
