@@ -14,12 +14,12 @@
 #include "common/method_path.h"
 #include "observability/batch_processor.h"
 #include "observability/otlp_exporter.h"
+#include "observability/recording_tracer.h"
 #include "observability/resource.h"
 #include "observability/sampler.h"
 #include "observability/span_pipeline.h"
 #include "observability/span_record.h"
 #include "observability/tracing_config.h"
-#include "observability/tracing_for_test.h"
 #include "opentelemetry/common/string_util.h"
 #include "opentelemetry/nostd/shared_ptr.h"
 #include "opentelemetry/nostd/span.h"
@@ -512,18 +512,16 @@ absl::StatusOr<std::unique_ptr<Tracer>> Tracer::FromEnvironment(const TracerOpti
   auto processor = std::make_unique<BatchExportProcessor>(
       std::make_unique<OtlpSpanExporter>(env->exporter), env->batch, counters,
       kGatewayMaxConcurrentExports);
-  return std::make_unique<RecordingTracer>(std::make_shared<TracerCore>(
-      std::move(processor), env->sampler, std::move(env->resource), env->semconv,
-      std::move(counters)));
+  return NewRecordingTracer(std::move(processor), env->sampler, std::move(env->resource),
+                            env->semconv, std::move(counters));
 }
 
-std::unique_ptr<Tracer> TracerForTest(std::unique_ptr<SpanProcessor> processor,
-                                      SemconvMode semconv, std::optional<Sampler> sampler,
-                                      std::string_view service_name,
-                                      std::shared_ptr<TracingCounters> counters) {
+std::unique_ptr<Tracer> NewRecordingTracer(std::unique_ptr<SpanProcessor> processor,
+                                           Sampler sampler, Resource resource,
+                                           SemconvMode semconv,
+                                           std::shared_ptr<TracingCounters> counters) {
   return std::make_unique<RecordingTracer>(std::make_shared<TracerCore>(
-      std::move(processor), sampler.value_or(*ParseSampler("", "")),
-      *MakeResource("", "", service_name), semconv, std::move(counters)));
+      std::move(processor), sampler, std::move(resource), semconv, std::move(counters)));
 }
 
 }  // namespace polymesh::observability

@@ -1,5 +1,6 @@
 // Test-only construction of a Tracer over a span processor of the test's
-// choice, with no environment involved.
+// choice, with no environment involved (the test-support library
+// polymesh_observability_testing, which only tests and benchmarks link).
 //
 // Usage (spans are handed over synchronously as they end):
 //
@@ -7,8 +8,8 @@
 //   std::unique_ptr<Tracer> tracer = TracerForTest(InMemoryProcessor(spans));
 //   tracer->StartServer("/pkg.Svc/Method", "", "").End(0);
 //   spans->Take();  // one SERVER span
-#ifndef POLYMESH_GATEWAY_SRC_OBSERVABILITY_TRACING_FOR_TEST_H_
-#define POLYMESH_GATEWAY_SRC_OBSERVABILITY_TRACING_FOR_TEST_H_
+#ifndef POLYMESH_GATEWAY_TESTS_OBSERVABILITY_TRACING_FOR_TEST_H_
+#define POLYMESH_GATEWAY_TESTS_OBSERVABILITY_TRACING_FOR_TEST_H_
 
 #include <memory>
 #include <optional>
@@ -34,4 +35,4 @@ std::unique_ptr<Tracer> TracerForTest(std::unique_ptr<SpanProcessor> processor,
 
 }  // namespace polymesh::observability
 
-#endif  // POLYMESH_GATEWAY_SRC_OBSERVABILITY_TRACING_FOR_TEST_H_
+#endif  // POLYMESH_GATEWAY_TESTS_OBSERVABILITY_TRACING_FOR_TEST_H_

@@ -1,5 +1,5 @@
 // Ended spans kept in memory, for tests to read: a processor that hands each
-// span over as it ends.
+// span over as it ends (test support: polymesh_observability_testing).
 //
 // Usage:
 //
@@ -7,8 +7,8 @@
 //   std::unique_ptr<Tracer> tracer = TracerForTest(InMemoryProcessor(spans));
 //   ... calls ...
 //   std::vector<std::unique_ptr<SpanRecord>> ended = spans->Take();
-#ifndef POLYMESH_GATEWAY_SRC_OBSERVABILITY_IN_MEMORY_SPANS_H_
-#define POLYMESH_GATEWAY_SRC_OBSERVABILITY_IN_MEMORY_SPANS_H_
+#ifndef POLYMESH_GATEWAY_TESTS_OBSERVABILITY_IN_MEMORY_SPANS_H_
+#define POLYMESH_GATEWAY_TESTS_OBSERVABILITY_IN_MEMORY_SPANS_H_
 
 #include <memory>
 #include <vector>
@@ -37,4 +37,4 @@ std::unique_ptr<SpanProcessor> InMemoryProcessor(std::shared_ptr<InMemorySpans> 
 
 }  // namespace polymesh::observability
 
-#endif  // POLYMESH_GATEWAY_SRC_OBSERVABILITY_IN_MEMORY_SPANS_H_
+#endif  // POLYMESH_GATEWAY_TESTS_OBSERVABILITY_IN_MEMORY_SPANS_H_
