@@ -29,6 +29,10 @@ namespace polymesh::gateway {
 
 using ::polymesh::gateway::v1::GatewayConfig;
 
+// The reserved cluster name routes use for the gateway's own services
+// (local_services).
+inline constexpr absl::string_view kLocalClusterName = "local";
+
 // A duration of the configuration (google.protobuf.Duration) as absl's.
 inline absl::Duration ToAbslDuration(const google::protobuf::Duration& duration) {
   return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());

@@ -25,9 +25,6 @@
 
 namespace polymesh::gateway {
 
-// The cluster name routes use for the gateway's own services.
-inline constexpr absl::string_view kLocalClusterName = "local";
-
 // The most worker threads a config may ask for.
 inline constexpr uint32_t kMaxWorkers = 256;
 

@@ -43,26 +43,32 @@ RetrySpec RetrySpecFromConfig(const v1::RetryPolicy& policy) {
 }
 
 RouteTable::RouteTable(const v1::GatewayConfig& config) {
+  // Each cluster's position by its name, in ClusterSpecsFromConfig's order:
+  // the configured clusters, then the gateway's own services.
   absl::flat_hash_map<absl::string_view, size_t> clusters;
   for (int i = 0; i < config.clusters_size(); ++i) {
     clusters.try_emplace(config.clusters(i).name(), i);
   }
+  if (config.has_local_services()) {
+    clusters.try_emplace(kLocalClusterName, config.clusters_size());
+  }
+  // A name no cluster has (validation rejects it): past every cluster.
+  const auto position = [&clusters](absl::string_view name) {
+    auto found = clusters.find(name);
+    return found == clusters.end() ? clusters.size() : found->second;
+  };
   routes_.reserve(config.routes_size());
   for (const auto& route : config.routes()) {
     const size_t index = routes_.size();
     Route& entry = routes_.emplace_back();
     entry.name = route.name();
     entry.cluster = route.cluster();
-    auto cluster = clusters.find(route.cluster());
-    entry.cluster_index =
-        cluster == clusters.end() ? config.clusters_size() : cluster->second;
+    entry.cluster_index = position(route.cluster());
     for (const auto& share : route.split()) {
       if (share.weight() == 0) continue;
       Route::Share& entry_share = entry.split.emplace_back();
       entry_share.cluster = share.cluster();
-      auto found = clusters.find(share.cluster());
-      entry_share.cluster_index =
-          found == clusters.end() ? config.clusters_size() : found->second;
+      entry_share.cluster_index = position(share.cluster());
       entry.split_total += share.weight();
       entry_share.end = entry.split_total;
     }
@@ -75,8 +81,7 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
     if (route.has_mirror()) {
       MirrorSpec& mirror = entry.mirror.emplace();
       mirror.cluster = route.mirror().cluster();
-      auto found = clusters.find(mirror.cluster);
-      mirror.cluster_index = found == clusters.end() ? config.clusters_size() : found->second;
+      mirror.cluster_index = position(mirror.cluster);
       if (route.mirror().percent() > 0) mirror.percent = route.mirror().percent();
       if (route.mirror().max_buffered_bytes() > 0) {
         mirror.max_buffered_bytes = route.mirror().max_buffered_bytes();

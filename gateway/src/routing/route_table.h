@@ -79,8 +79,8 @@ struct Route {
   std::string name;
   // The cluster its calls go to ("local" for the gateway's own services).
   std::string cluster;
-  // The cluster's position: its index in the config's clusters, or the
-  // number of clusters for "local" (see ClusterSpecsFromConfig).
+  // The cluster's position, found by its name among the clusters in
+  // ClusterSpecsFromConfig's order (the configured ones, then "local").
   size_t cluster_index = 0;
   // The longest a call may last; absl::InfiniteDuration() when uncapped.
   absl::Duration timeout = absl::InfiniteDuration();

@@ -17,6 +17,7 @@
 #include "config/config_loader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "routing/route_table.h"
 #include "transport/socket.h"
 
 namespace polymesh::gateway {
@@ -52,6 +53,38 @@ TEST(ResolveHostTest, ReservedInvalidNameDoesNotResolve) {
   // RFC 6761: names under .invalid never resolve.
   absl::StatusOr<std::vector<std::string>> addresses = ResolveHost("nothing.invalid");
   EXPECT_FALSE(addresses.ok());
+}
+
+// Routes find each cluster by its name, "local" included: the position a
+// route holds names the same cluster in the specs the workers build.
+TEST(ClusterSpecsTest, RoutesFindEveryClusterByItsNameLocalIncluded) {
+  const GatewayConfig config = Config(R"yaml(
+listener: { address: 127.0.0.1, port: 0 }
+local_services: { address: 127.0.0.1, port: 0 }
+clusters:
+  - name: a
+    endpoints: [{ address: 127.0.0.1, port: 7001 }]
+  - name: b
+    endpoints: [{ address: 127.0.0.1, port: 7002 }]
+routes:
+  - name: health
+    match: { service: grpc.health.v1.Health }
+    cluster: local
+  - name: b
+    match: { any: true }
+    cluster: b
+)yaml");
+  absl::StatusOr<std::vector<ClusterSpec>> specs = ClusterSpecsFromConfig(config, 9000);
+  ASSERT_TRUE(specs.ok()) << specs.status();
+  const RouteTable routes(config);
+  for (absl::string_view path : {"/grpc.health.v1.Health/Check", "/pkg.Svc/M"}) {
+    const Route* route = routes.Find(path);
+    ASSERT_NE(route, nullptr) << path;
+    ASSERT_LT(route->cluster_index, specs->size()) << path;
+    EXPECT_EQ((*specs)[route->cluster_index].name, route->cluster) << path;
+  }
+  EXPECT_EQ(specs->back().name, kLocalClusterName);
+  EXPECT_EQ(specs->back().endpoints.at(0).cluster, kLocalClusterName);
 }
 
 TEST(ClusterSpecsTest, EveryAddressOfAHostNameIsAnEndpointKeepingTheName) {
