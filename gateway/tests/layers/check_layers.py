@@ -11,9 +11,13 @@ repeats it in its opening comment): bottom first, one tuple per layer; the
 folders of one tuple sit beside each other. "main" stands for the files at
 the top of the tree (main.cc).
 
+The C++ command-line client (clients/cpp/src) may include only the
+gateway folders it links: CLIENT_FOLDERS.
+
 Usage:
 
-    check_layers.py [SRC_DIR]
+    check_layers.py [SRC_DIR]                  # the gateway's layers
+    check_layers.py --client CLIENT_DIR SRC_DIR  # what the client includes
 
 Exit status 0 when the tree keeps the order, 1 with one line per problem.
 """
@@ -33,6 +37,9 @@ LAYERS = (
     ("server",),
     ("main",),
 )
+
+# The gateway folders the command-line client links (clients/cpp/CMakeLists.txt).
+CLIENT_FOLDERS = ("common", "transport", "contracts")
 
 TOP = "main"
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
@@ -107,9 +114,29 @@ def check(src, layers=LAYERS):
     return problems
 
 
+def check_client(client, src, allowed=CLIENT_FOLDERS):
+    """The includes of the tree at `client` of gateway folders (those of `src`)
+    outside `allowed`, one line each."""
+    client = pathlib.Path(client)
+    folders = {p.name for p in pathlib.Path(src).iterdir() if p.is_dir()}
+    problems = []
+    for path in sorted(client.rglob("*")):
+        if path.suffix not in (".h", ".cc") or not path.is_file():
+            continue
+        for target in INCLUDE.findall(path.read_text(encoding="utf-8")):
+            first = target.split("/", 1)[0]
+            if "/" in target and first in folders and first not in allowed:
+                rel = path.relative_to(client)
+                problems.append(f"{rel}: {target}: the client links only {', '.join(allowed)}")
+    return problems
+
+
 def main(argv):
-    src = argv[1] if len(argv) > 1 else pathlib.Path(__file__).resolve().parents[2] / "src"
-    problems = check(src)
+    default_src = pathlib.Path(__file__).resolve().parents[2] / "src"
+    if len(argv) > 1 and argv[1] == "--client":
+        problems = check_client(argv[2], argv[3] if len(argv) > 3 else default_src)
+    else:
+        problems = check(argv[1] if len(argv) > 1 else default_src)
     for problem in problems:
         print(problem)
     return 1 if problems else 0

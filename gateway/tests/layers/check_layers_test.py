@@ -82,9 +82,31 @@ class CheckLayersTest(unittest.TestCase):
         problems = self.check({"main.cc": "", "proxy/call.cc": '#include "main.h"\n'})
         self.assertEqual(problems, [])  # "main.h" names no folder
 
+    def test_the_client_includes_only_what_it_links(self):
+        with tempfile.TemporaryDirectory() as root:
+            write_tree(
+                root,
+                {
+                    "src/transport/socket.h": "",
+                    "src/proxy/call.h": "",
+                    "cli/load.cc": '#include "transport/socket.h"\n#include "load.h"\n',
+                    "cli/call.cc": '#include "proxy/call.h"\n',
+                },
+            )
+            problems = check_layers.check_client(
+                pathlib.Path(root, "cli"), pathlib.Path(root, "src"), ("transport",)
+            )
+        self.assertEqual(problems, ["call.cc: proxy/call.h: the client links only transport"])
+
     def test_the_gateway_keeps_its_order(self):
         src = pathlib.Path(__file__).resolve().parents[2] / "src"
         self.assertEqual(check_layers.check(src), [])
+
+    def test_the_command_line_client_includes_only_what_it_links(self):
+        root = pathlib.Path(__file__).resolve().parents[3]
+        self.assertEqual(
+            check_layers.check_client(root / "clients/cpp/src", root / "gateway/src"), []
+        )
 
 
 if __name__ == "__main__":
