@@ -1,6 +1,6 @@
 """`./dev bench`: every benchmark of polymesh in one run, side by side.
 
-1. The gateway (gateway/bench/bench_gateway.py, a shorter profile): polymesh
+1. The gateway (bench/gateway/bench_gateway.py, a shorter profile): polymesh
    against direct calls and nginx, with tracing off and at 100%.
 2. The inference tier against MLServer (bench/inference_vs_mlserver.py, a
    shorter profile).
@@ -649,7 +649,7 @@ def run_subbench(what: str, argv: list[str]) -> int:
 
 
 def gateway_argv(args: argparse.Namespace) -> list[str]:
-    argv = ["gateway/bench/bench_gateway.py", "--output", str(args.gateway_json)]
+    argv = ["bench/gateway/bench_gateway.py", "--output", str(args.gateway_json)]
     argv += ["--duration", f"{args.gateway_duration:g}", "--warmup", f"{args.gateway_warmup:g}"]
     argv += ["--repetitions", "1", "--docs", str(args.docs), "--images", str(args.images)]
     if args.gateway_scenarios:

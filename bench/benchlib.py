@@ -1,5 +1,5 @@
 """Helpers shared by the benchmark scripts (bench/bench_all.py,
-bench/inference_vs_mlserver.py, gateway/bench/bench_gateway.py): process
+bench/inference_vs_mlserver.py, bench/gateway/bench_gateway.py): process
 accounting from /proc, percentiles, signal handling, and the generated
 sections of docs/BENCHMARKS.md."""
 

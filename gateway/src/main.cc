@@ -4,15 +4,16 @@
 //
 // The configuration file (YAML, schema polymesh.gateway.v1.GatewayConfig)
 // comes from --config or else from POLYMESH_GATEWAY_CONFIG. Logs are JSON
-// lines on stderr. SIGTERM or SIGINT stops gracefully: health NOT_SERVING,
-// no new connections, calls in progress get a few seconds, spans are
-// flushed, exit 0. A bad configuration exits 2, as does a cluster endpoint
-// host name that does not resolve at start. SIGHUP, or a change of the
-// configuration file, reloads it without dropping calls; a bad new
-// configuration is rejected (logged and counted) and the running one keeps
-// serving. The admin listener (HTTP, default 127.0.0.1:9901) serves /ready,
-// /live, /metrics, /config_dump and /clusters; /ready turns 503 as soon as
-// a stop begins.
+// lines on stderr (common/log.h); the line whose body is "ready" says the
+// gateway serves, at its "address". SIGTERM or SIGINT stops gracefully:
+// health NOT_SERVING, no new connections, calls in progress get a few
+// seconds, spans are flushed, exit 0. A bad configuration exits 2, as does a
+// cluster endpoint host name that does not resolve at start. SIGHUP, or a
+// change of the configuration file, reloads it without dropping calls; a bad
+// new configuration is rejected (logged and counted) and the running one
+// keeps serving. The admin listener (HTTP, default 127.0.0.1:9901) serves
+// /ready, /live, /metrics, /config_dump and /clusters; /ready turns 503 as
+// soon as a stop begins.
 #include <signal.h>
 #include <unistd.h>
 
@@ -26,8 +27,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "common/log.h"
 #include "admin/admin_server.h"
+#include "common/host_port.h"
+#include "common/log.h"
 #include "config/config_loader.h"
 #include "observability/tracing.h"
 #include "observability/tracing_metrics.h"
@@ -134,9 +136,9 @@ int Main(int argc, char** argv) {
   }
   const std::string admin_address =
       admin != nullptr
-          ? absl::StrCat(config->admin().has_address() ? config->admin().address().address()
+          ? JoinHostPort(config->admin().has_address() ? config->admin().address().address()
                                                        : std::string("127.0.0.1"),
-                         ":", admin->port())
+                         admin->port())
           : std::string("none");
 
   const Gateway& first = (*gateway)->current();
@@ -144,12 +146,10 @@ int Main(int argc, char** argv) {
   for (const Route& route : first.routes().routes()) {
     routes.push_back(absl::StrCat(route.name, "->", route.cluster));
   }
-  const std::string listener =
-      absl::StrCat(config->listener().address(), ":", first.port());
+  const std::string listener = JoinHostPort(config->listener().address(), first.port());
   const std::string local =
       config->has_local_services()
-          ? absl::StrCat(config->local_services().address(), ":",
-                         first.local_services_port())
+          ? JoinHostPort(config->local_services().address(), first.local_services_port())
           : std::string("none");
   // Each cluster as "name=host:port[address] ...": every endpoint as
   // configured, with the address its host name resolved to at start.
@@ -157,7 +157,7 @@ int Main(int argc, char** argv) {
   for (const ClusterSpec& cluster : first.clusters()) {
     std::vector<std::string> endpoints;
     for (const UpstreamEndpoint& endpoint : cluster.endpoints) {
-      std::string entry = absl::StrCat(endpoint.host, ":", endpoint.port);
+      std::string entry = JoinHostPort(endpoint.host, endpoint.port);
       if (endpoint.address != endpoint.host) absl::StrAppend(&entry, "[", endpoint.address, "]");
       endpoints.push_back(std::move(entry));
     }
@@ -167,18 +167,20 @@ int Main(int argc, char** argv) {
   const std::string workers = absl::StrCat(first.worker_count());
   const std::string route_list = absl::StrJoin(routes, ",");
   // A change of the configuration file reloads it like SIGHUP does. Watched
-  // before "gateway started" is logged, so that a change made as soon as
-  // that line appears is seen.
+  // before "ready" is logged, so that a change made as soon as that line
+  // appears is seen.
   absl::StatusOr<std::unique_ptr<ConfigWatcher>> watcher =
       ConfigWatcher::Start({config_path}, [] { kill(getpid(), SIGHUP); });
   if (!watcher.ok()) {
     Log(LogLevel::kWarning, "configuration file not watched: reload with SIGHUP",
         {{"config", config_path}, {"error", watcher.status().message()}});
   }
-  Log(LogLevel::kInfo, "gateway started",
-      {{"listener", listener},
-       {"local_services", local},
-       {"admin", admin_address},
+  // The one line that says the gateway serves: "address" is the gRPC
+  // listener's host:port, as in every polymesh process's ready line.
+  Log(LogLevel::kInfo, "ready",
+      {{"address", listener},
+       {"local_address", local},
+       {"admin_address", admin_address},
        {"workers", workers},
        {"routes", route_list},
        {"clusters", cluster_list},

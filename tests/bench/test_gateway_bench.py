@@ -23,13 +23,13 @@ import pytest
 from polymesh.testing.v1 import echo_pb2, echo_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / "build/cmake/gateway/bench"
+BENCH = ROOT / "build/cmake/bench/gateway"
 HOST = "127.0.0.1"
 
 
 def load_bench() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
-        "bench_gateway", ROOT / "gateway/bench/bench_gateway.py"
+        "bench_gateway", ROOT / "bench/gateway/bench_gateway.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -24,7 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build/cmake"
 POLYMESH = BUILD / "clients/cpp/polymesh"
-ECHO_SERVER = BUILD / "gateway/bench/polymesh-echo-server"
+ECHO_SERVER = BUILD / "bench/gateway/polymesh-echo-server"
 DESCRIPTORS = BUILD / "descriptors/polymesh.binpb"
 METHOD = "polymesh.testing.v1.EchoService.Unary"
 REQUEST = '{"text": "cross-check", "payload": "AAECAwQFBgcICQ=="}'

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cli_common.h"
 #include "common/byte_buffer.h"
+#include "common/method_path.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/channel.h"
@@ -436,7 +437,9 @@ int RunCallCommand(const std::vector<std::string>& args) {
 
   std::shared_ptr<grpc::Channel> channel = MakeChannel(*target);
   const std::string path = MethodPath(positional[0]);
-  const std::string service = path.substr(1, path.rfind('/') - 1);
+  const std::optional<gateway::MethodPath> method_path = gateway::MethodPath::Parse(path);
+  const std::string service(method_path.has_value() ? method_path->service()
+                                                    : absl::StripPrefix(path, "/"));
   absl::StatusOr<std::unique_ptr<gateway::ContractRegistry>> registry =
       Contracts(*parsed, *channel, {service});
   if (!registry.ok()) return ContractsError(*parsed, registry.status());

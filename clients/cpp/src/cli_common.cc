@@ -2,11 +2,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/method_path.h"
 
 #ifndef POLYMESH_DEFAULT_DESCRIPTOR_SET
 #define POLYMESH_DEFAULT_DESCRIPTOR_SET "descriptors/polymesh.binpb"
@@ -70,8 +72,9 @@ absl::StatusOr<const google::protobuf::MethodDescriptor*> FindMethod(
   if (const auto* method = registry.FindMethod(name); method != nullptr) return method;
   // Say whether the service is known, and what it offers.
   const std::string path = MethodPath(name);
-  absl::string_view service_name = absl::StripPrefix(path, "/");
-  service_name = service_name.substr(0, service_name.find('/'));
+  const std::optional<gateway::MethodPath> parsed = gateway::MethodPath::Parse(path);
+  const absl::string_view service_name =
+      parsed.has_value() ? parsed->service() : absl::StripPrefix(path, "/");
   if (const auto* service = registry.FindService(service_name); service != nullptr) {
     std::vector<std::string> methods;
     for (int i = 0; i < service->method_count(); ++i) methods.push_back(service->method(i)->name());

@@ -26,13 +26,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "codec/headers.h"
-#include "codec/http2_connection.h"
 #include "common/grpc_status.h"
 #include "common/grpc_timeout.h"
 #include "schedule.h"
-#include "worker/event_loop.h"
-#include "worker/socket.h"
+#include "transport/event_loop.h"
+#include "transport/headers.h"
+#include "transport/http2_connection.h"
+#include "transport/socket.h"
 
 namespace polymesh::cli {
 namespace {

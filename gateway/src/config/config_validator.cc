@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/grpc_status.h"
+#include "common/method_path.h"
 #include "common/status_macros.h"
 
 namespace polymesh::gateway {
@@ -442,9 +444,9 @@ class Validator {
   }
 
   static bool IsMethodName(absl::string_view name) {
-    if (!name.empty() && name[0] == '/') name.remove_prefix(1);
-    std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
-    return parts.size() == 2 && IsQualifiedName(parts[0]) && IsIdentifier(parts[1]);
+    const std::optional<MethodPath> named = MethodPath::ParseName(name);
+    return named.has_value() && IsQualifiedName(named->service()) &&
+           IsIdentifier(named->method());
   }
 
   absl::Status Error(const std::string& path, absl::string_view what) const {

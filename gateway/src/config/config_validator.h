@@ -21,12 +21,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "config/config_loader.h"
+#include "config/config_parser.h"
 
 namespace polymesh::gateway {
-
-// The cluster name routes use for the gateway's own services.
-inline constexpr absl::string_view kLocalClusterName = "local";
 
 // The most worker threads a config may ask for.
 inline constexpr uint32_t kMaxWorkers = 256;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -10,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/host_port.h"
+#include "common/method_path.h"
 #include "contracts/reflection_client.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -163,9 +165,10 @@ class RouteChecker {
         break;
       case v1::RouteMatch::kMethod: {
         if (contracts_->FindMethod(match.method()) != nullptr) break;
-        absl::string_view name = match.method();
-        if (absl::StartsWith(name, "/")) name.remove_prefix(1);
-        const absl::string_view service_name = name.substr(0, name.find('/'));
+        // Validated: "pkg.Service/Method", the leading "/" optional.
+        const std::optional<MethodPath> named = MethodPath::ParseName(match.method());
+        const absl::string_view service_name =
+            named.has_value() ? named->service() : absl::string_view(match.method());
         const ServiceDescriptor* service = contracts_->FindService(service_name);
         if (service == nullptr) {
           return Error(path + ".match.method", route,

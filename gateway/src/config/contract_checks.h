@@ -31,7 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "config/config_loader.h"
+#include "config/config_parser.h"
 #include "contracts/contract_registry.h"
 #include "google/protobuf/descriptor.h"
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "common/method_path.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -259,13 +261,12 @@ absl::StatusOr<std::unique_ptr<ContractRegistry>> ContractRegistry::Build(
 
 const MethodDescriptor* ContractRegistry::FindMethod(absl::string_view name) const {
   if (absl::StartsWith(name, "/")) name.remove_prefix(1);
-  const size_t slash = name.find('/');
-  if (slash == absl::string_view::npos) {
+  if (!absl::StrContains(name, '/')) {  // "package.Service.Method"
     return pool_.FindMethodByName(std::string(name));
   }
-  if (name.find('/', slash + 1) != absl::string_view::npos) return nullptr;
-  return pool_.FindMethodByName(
-      absl::StrCat(name.substr(0, slash), ".", name.substr(slash + 1)));
+  const std::optional<MethodPath> path = MethodPath::ParseName(name);
+  if (!path.has_value()) return nullptr;
+  return pool_.FindMethodByName(path->FullName());
 }
 
 const ServiceDescriptor* ContractRegistry::FindService(absl::string_view name) const {

@@ -3,7 +3,8 @@
 // OpenTelemetry's SDK interfaces, cut to what the gateway records.
 //
 // Implementations: BatchExportProcessor (batch_processor.h), OtlpSpanExporter
-// (otlp_exporter.h), and the in-memory ones tests read (in_memory_spans.h).
+// (otlp_exporter.h), and the in-memory ones tests read
+// (gateway/tests/observability/in_memory_spans.h).
 #ifndef POLYMESH_GATEWAY_SRC_OBSERVABILITY_SPAN_PIPELINE_H_
 #define POLYMESH_GATEWAY_SRC_OBSERVABILITY_SPAN_PIPELINE_H_
 

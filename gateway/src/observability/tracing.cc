@@ -4,19 +4,22 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/random/random.h"
+#include "absl/strings/string_view.h"
 #include "common/grpc_status.h"
+#include "common/method_path.h"
 #include "observability/batch_processor.h"
 #include "observability/otlp_exporter.h"
+#include "observability/recording_tracer.h"
 #include "observability/resource.h"
 #include "observability/sampler.h"
 #include "observability/span_pipeline.h"
 #include "observability/span_record.h"
 #include "observability/tracing_config.h"
-#include "observability/tracing_for_test.h"
 #include "opentelemetry/common/string_util.h"
 #include "opentelemetry/nostd/shared_ptr.h"
 #include "opentelemetry/nostd/span.h"
@@ -89,14 +92,16 @@ struct MethodNames {
 };
 
 MethodNames SplitPath(std::string_view path) {
-  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
-  MethodNames names{path, path, {}};
-  const size_t slash = path.rfind('/');
-  if (slash != std::string_view::npos) {
-    names.service = path.substr(0, slash);
-    names.method = path.substr(slash + 1);
+  const auto view = [](absl::string_view part) {
+    return std::string_view(part.data(), part.size());
+  };
+  if (const std::optional<gateway::MethodPath> parsed =
+          gateway::MethodPath::Parse(absl::string_view(path.data(), path.size()))) {
+    return MethodNames{view(parsed->name()), view(parsed->service()), view(parsed->method())};
   }
-  return names;
+  // Not a method path: the whole of it (without a leading "/") names the span.
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  return MethodNames{path, path, {}};
 }
 
 // The attributes a span starts with, on the stack.
@@ -507,18 +512,16 @@ absl::StatusOr<std::unique_ptr<Tracer>> Tracer::FromEnvironment(const TracerOpti
   auto processor = std::make_unique<BatchExportProcessor>(
       std::make_unique<OtlpSpanExporter>(env->exporter), env->batch, counters,
       kGatewayMaxConcurrentExports);
-  return std::make_unique<RecordingTracer>(std::make_shared<TracerCore>(
-      std::move(processor), env->sampler, std::move(env->resource), env->semconv,
-      std::move(counters)));
+  return NewRecordingTracer(std::move(processor), env->sampler, std::move(env->resource),
+                            env->semconv, std::move(counters));
 }
 
-std::unique_ptr<Tracer> TracerForTest(std::unique_ptr<SpanProcessor> processor,
-                                      SemconvMode semconv, std::optional<Sampler> sampler,
-                                      std::string_view service_name,
-                                      std::shared_ptr<TracingCounters> counters) {
+std::unique_ptr<Tracer> NewRecordingTracer(std::unique_ptr<SpanProcessor> processor,
+                                           Sampler sampler, Resource resource,
+                                           SemconvMode semconv,
+                                           std::shared_ptr<TracingCounters> counters) {
   return std::make_unique<RecordingTracer>(std::make_shared<TracerCore>(
-      std::move(processor), sampler.value_or(*ParseSampler("", "")),
-      *MakeResource("", "", service_name), semconv, std::move(counters)));
+      std::move(processor), sampler, std::move(resource), semconv, std::move(counters)));
 }
 
 }  // namespace polymesh::observability

@@ -1,10 +1,12 @@
 #include "routing/route_table.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "common/grpc_status.h"
-#include "config/config_loader.h"
+#include "common/method_path.h"
+#include "config/config_parser.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -40,41 +42,33 @@ RetrySpec RetrySpecFromConfig(const v1::RetryPolicy& policy) {
   return spec;
 }
 
-bool SplitGrpcPath(absl::string_view path, absl::string_view& service,
-                   absl::string_view& method) {
-  if (path.size() < 4 || path[0] != '/') return false;
-  path.remove_prefix(1);
-  const size_t slash = path.find('/');
-  if (slash == absl::string_view::npos || slash == 0 || slash + 1 == path.size() ||
-      path.find('/', slash + 1) != absl::string_view::npos) {
-    return false;
-  }
-  service = path.substr(0, slash);
-  method = path.substr(slash + 1);
-  return true;
-}
-
 RouteTable::RouteTable(const v1::GatewayConfig& config) {
+  // Each cluster's position by its name, in ClusterSpecsFromConfig's order:
+  // the configured clusters, then the gateway's own services.
   absl::flat_hash_map<absl::string_view, size_t> clusters;
   for (int i = 0; i < config.clusters_size(); ++i) {
     clusters.try_emplace(config.clusters(i).name(), i);
   }
+  if (config.has_local_services()) {
+    clusters.try_emplace(kLocalClusterName, config.clusters_size());
+  }
+  // A name no cluster has (validation rejects it): past every cluster.
+  const auto position = [&clusters](absl::string_view name) {
+    auto found = clusters.find(name);
+    return found == clusters.end() ? clusters.size() : found->second;
+  };
   routes_.reserve(config.routes_size());
   for (const auto& route : config.routes()) {
     const size_t index = routes_.size();
     Route& entry = routes_.emplace_back();
     entry.name = route.name();
     entry.cluster = route.cluster();
-    auto cluster = clusters.find(route.cluster());
-    entry.cluster_index =
-        cluster == clusters.end() ? config.clusters_size() : cluster->second;
+    entry.cluster_index = position(route.cluster());
     for (const auto& share : route.split()) {
       if (share.weight() == 0) continue;
       Route::Share& entry_share = entry.split.emplace_back();
       entry_share.cluster = share.cluster();
-      auto found = clusters.find(share.cluster());
-      entry_share.cluster_index =
-          found == clusters.end() ? config.clusters_size() : found->second;
+      entry_share.cluster_index = position(share.cluster());
       entry.split_total += share.weight();
       entry_share.end = entry.split_total;
     }
@@ -87,8 +81,7 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
     if (route.has_mirror()) {
       MirrorSpec& mirror = entry.mirror.emplace();
       mirror.cluster = route.mirror().cluster();
-      auto found = clusters.find(mirror.cluster);
-      mirror.cluster_index = found == clusters.end() ? config.clusters_size() : found->second;
+      mirror.cluster_index = position(mirror.cluster);
       if (route.mirror().percent() > 0) mirror.percent = route.mirror().percent();
       if (route.mirror().max_buffered_bytes() > 0) {
         mirror.max_buffered_bytes = route.mirror().max_buffered_bytes();
@@ -118,9 +111,10 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
         by_service_[route.match().service()].push_back(index);
         break;
       case v1::RouteMatch::kMethod: {
-        absl::string_view method = route.match().method();
-        if (!method.empty() && method[0] == '/') method.remove_prefix(1);
-        by_method_[std::string(method)].push_back(index);
+        // Validated: "pkg.Service/Method", the leading "/" optional.
+        const std::optional<MethodPath> method = MethodPath::ParseName(route.match().method());
+        by_method_[std::string(method ? method->name() : route.match().method())].push_back(
+            index);
         break;
       }
       case v1::RouteMatch::kPackage:
@@ -179,16 +173,16 @@ const Route* RouteTable::Find(absl::string_view path) const {
 }
 
 const Route* RouteTable::Find(absl::string_view path, HeaderLookup headers) const {
-  absl::string_view service;
-  absl::string_view method;
-  if (!SplitGrpcPath(path, service, method)) return nullptr;
+  const std::optional<MethodPath> method = MethodPath::Parse(path);
+  if (!method.has_value()) return nullptr;
+  const absl::string_view service = method->service();
   size_t best = routes_.size();
   // The first of `candidates` (in config order) that beats `best` and whose
   // metadata conditions hold.
   auto consider = [&](size_t index) {
     if (index < best && HeadersMatch(routes_[index], headers)) best = index;
   };
-  if (auto it = by_method_.find(path.substr(1)); it != by_method_.end()) {
+  if (auto it = by_method_.find(method->name()); it != by_method_.end()) {
     for (size_t index : it->second) consider(index);
   }
   if (auto it = by_service_.find(service); it != by_service_.end()) {

@@ -79,8 +79,8 @@ struct Route {
   std::string name;
   // The cluster its calls go to ("local" for the gateway's own services).
   std::string cluster;
-  // The cluster's position: its index in the config's clusters, or the
-  // number of clusters for "local" (see ClusterSpecsFromConfig).
+  // The cluster's position, found by its name among the clusters in
+  // ClusterSpecsFromConfig's order (the configured ones, then "local").
   size_t cluster_index = 0;
   // The longest a call may last; absl::InfiniteDuration() when uncapped.
   absl::Duration timeout = absl::InfiniteDuration();
@@ -118,11 +118,6 @@ struct Route {
 
 // Looks up a request metadata value by its lowercase key; nullopt if absent.
 using HeaderLookup = absl::FunctionRef<std::optional<absl::string_view>(absl::string_view)>;
-
-// Splits a gRPC path "/pkg.Service/Method" into service and method; false
-// when `path` is not of that shape.
-bool SplitGrpcPath(absl::string_view path, absl::string_view& service,
-                   absl::string_view& method);
 
 // The routes of a configuration, indexed for lookup by method path.
 class RouteTable {

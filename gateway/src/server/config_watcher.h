@@ -23,7 +23,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "worker/socket.h"
+#include "transport/socket.h"
 
 namespace polymesh::gateway {
 

@@ -10,8 +10,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "config/config_loader.h"
-#include "worker/socket.h"
+#include "config/config_parser.h"
+#include "transport/socket.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -101,8 +101,8 @@ absl::StatusOr<std::vector<ClusterSpec>> ClusterSpecsFromConfig(
   }
   if (config.has_local_services()) {
     ClusterSpec& spec = specs.emplace_back();
-    spec.name = "local";
-    spec.endpoints.push_back(UpstreamEndpoint{"local", config.local_services().address(),
+    spec.name = std::string(kLocalClusterName);
+    spec.endpoints.push_back(UpstreamEndpoint{spec.name, config.local_services().address(),
                                               config.local_services().address(),
                                               local_port, absl::Seconds(1)});
     spec.configured.push_back(

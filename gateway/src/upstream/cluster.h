@@ -40,10 +40,10 @@
 #include "absl/time/time.h"
 #include "polymesh/gateway/v1/config.pb.h"
 #include "stats/stats.h"
+#include "transport/event_loop.h"
 #include "upstream/endpoint_state.h"
 #include "upstream/load_balancer.h"
 #include "upstream/upstream_connection.h"
-#include "worker/event_loop.h"
 
 namespace polymesh::gateway {
 

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/byte_buffer.h"
+#include "common/host_port.h"
 #include "common/log.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -27,11 +28,9 @@ constexpr int kServing = 1;
 
 // The gRPC target of one endpoint address.
 std::string ChannelTarget(const UpstreamEndpoint& endpoint) {
-  if (absl::StrContains(endpoint.address, ':')) {
-    return absl::StrCat("ipv6:[", endpoint.address, "]:", endpoint.port);
-  }
-  if (endpoint.address == "localhost") return absl::StrCat("localhost:", endpoint.port);
-  return absl::StrCat("ipv4:", endpoint.address, ":", endpoint.port);
+  const std::string address = JoinHostPort(endpoint.address, endpoint.port);
+  if (endpoint.address == "localhost") return address;
+  return absl::StrCat(absl::StrContains(endpoint.address, ':') ? "ipv6:" : "ipv4:", address);
 }
 
 }  // namespace
@@ -211,7 +210,7 @@ void HealthChecker::OnCheckDone(uint64_t id, bool passed, const std::string& det
     Log(healthy ? LogLevel::kInfo : LogLevel::kWarning,
         healthy ? "upstream endpoint healthy" : "upstream endpoint unhealthy",
         {{"cluster", endpoint.cluster},
-         {"endpoint", absl::StrCat(endpoint.address, ":", endpoint.port)},
+         {"endpoint", JoinHostPort(endpoint.address, endpoint.port)},
          {"detail", passed ? std::string("check passed") : detail}});
   }
   target.timer.Enable(policy_.interval);

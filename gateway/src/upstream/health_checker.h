@@ -27,8 +27,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "transport/event_loop.h"
 #include "upstream/cluster.h"
-#include "worker/event_loop.h"
 
 namespace polymesh::gateway {
 

@@ -34,8 +34,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "codec/headers.h"
-#include "codec/http2_connection.h"
+#include "transport/headers.h"
+#include "transport/http2_connection.h"
 
 namespace polymesh::gateway {
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/host_port.h"
 #include "common/log.h"
 
 namespace polymesh::gateway {
@@ -105,10 +106,10 @@ void UpstreamControl::Apply(ClusterControl& control, std::shared_ptr<const Endpo
   if (next != nullptr) {
     std::vector<std::string> was, now;
     for (const auto& state : before->endpoints) {
-      was.push_back(absl::StrCat(state->endpoint().address, ":", state->endpoint().port));
+      was.push_back(JoinHostPort(state->endpoint().address, state->endpoint().port));
     }
     for (const auto& state : next->endpoints) {
-      now.push_back(absl::StrCat(state->endpoint().address, ":", state->endpoint().port));
+      now.push_back(JoinHostPort(state->endpoint().address, state->endpoint().port));
     }
     control.cluster.Publish(std::move(next));
     Log(LogLevel::kInfo, "cluster endpoints changed",

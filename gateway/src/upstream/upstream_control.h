@@ -25,9 +25,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "transport/event_loop.h"
 #include "upstream/cluster.h"
 #include "upstream/health_checker.h"
-#include "worker/event_loop.h"
 
 namespace polymesh::gateway {
 

@@ -21,15 +21,15 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "codec/call.h"
-#include "codec/call_policies.h"
-#include "codec/downstream_connection.h"
 #include "observability/tracing.h"
+#include "proxy/call.h"
+#include "proxy/call_policies.h"
+#include "proxy/downstream_connection.h"
 #include "routing/route_table.h"
 #include "stats/stats.h"
+#include "transport/event_loop.h"
+#include "transport/socket.h"
 #include "upstream/cluster.h"
-#include "worker/event_loop.h"
-#include "worker/socket.h"
 
 namespace polymesh::gateway {
 

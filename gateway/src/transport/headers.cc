@@ -1,0 +1,18 @@
+#include "transport/headers.h"
+
+namespace polymesh::gateway {
+
+const HeaderString* HeaderList::Find(absl::string_view name) const {
+  for (const Header& header : fields_) {
+    if (header.name == name) return &header.value;
+  }
+  return nullptr;
+}
+
+bool IsHopByHopHeader(absl::string_view name) {
+  return name == "connection" || name == "keep-alive" ||
+         name == "proxy-connection" || name == "transfer-encoding" ||
+         name == "upgrade" || name == "http2-settings" || name == "host";
+}
+
+}  // namespace polymesh::gateway
