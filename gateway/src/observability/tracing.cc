@@ -39,32 +39,30 @@ namespace {
 
 namespace nostd = opentelemetry::nostd;
 namespace trace_api = opentelemetry::trace;
+using ::polymesh::gateway::GrpcStatus;
 
 // The instrumentation scope of every span the gateway makes.
 constexpr char kScopeName[] = "polymesh.gateway";
 
-constexpr int kCancelled = 1;
-constexpr int kUnknown = 2;
-
-constexpr int kStatusCodeCount = 17;  // OK .. UNAUTHENTICATED
+constexpr int kCancelled = static_cast<int>(GrpcStatus::kCancelled);
 
 // A code outside 0..16 is UNKNOWN, as gRPC itself treats it.
 int NormalizeStatus(int grpc_status) {
-  return grpc_status >= 0 && grpc_status < kStatusCodeCount
+  return grpc_status >= 0 && grpc_status <= static_cast<int>(GrpcStatus::kUnauthenticated)
              ? grpc_status
-             : kUnknown;
+             : static_cast<int>(GrpcStatus::kUnknown);
 }
 
 // The codes for which a SERVER span is an error: the server's own failures,
 // not the caller's (OpenTelemetry's RPC semantic conventions for gRPC).
 bool IsServerError(int grpc_status) {
-  switch (grpc_status) {
-    case 2:   // UNKNOWN
-    case 4:   // DEADLINE_EXCEEDED
-    case 12:  // UNIMPLEMENTED
-    case 13:  // INTERNAL
-    case 14:  // UNAVAILABLE
-    case 15:  // DATA_LOSS
+  switch (static_cast<GrpcStatus>(grpc_status)) {
+    case GrpcStatus::kUnknown:
+    case GrpcStatus::kDeadlineExceeded:
+    case GrpcStatus::kUnimplemented:
+    case GrpcStatus::kInternal:
+    case GrpcStatus::kUnavailable:
+    case GrpcStatus::kDataLoss:
       return true;
     default:
       return false;
