@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import pwd
-import random
 import re
 import resource
 import shutil
@@ -54,6 +53,7 @@ from benchlib import (  # the benchmarks' shared helpers, in bench/
     stop_on_signals,
     write_section,
 )
+from polymesh_mesh.testing import free_port  # the one helper for ports
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -207,21 +207,6 @@ def wait_for(what: str, check: Callable[[], bool], proc: subprocess.Popen[bytes]
             return
         time.sleep(0.05)
     raise BenchError(f"{what} was not ready within {limit_s:.0f} s")
-
-
-def free_port() -> int:
-    """A port free now, below the ephemeral range: outgoing connections, which
-    take their ports from that range, cannot take it before its server binds it."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(100):
-        port = random.randrange(10000, max(low, 10001))
-        with socket.socket() as s:
-            try:
-                s.bind((HOST, port))
-            except OSError:
-                continue
-            return port
-    raise BenchError("no free port found below the ephemeral range")
 
 
 def retry_port_clash(what: str, start: Callable[[], T]) -> T:
@@ -457,7 +442,7 @@ class Collector:
 
     def _start(self, procs: Processes, binary: str, work: Path) -> None:
         ports = {n: free_port() for n in ("otlp", "http", "ui", "query", "health", "metrics")}
-        text = (ROOT / "tests/config/jaeger.yaml.in").read_text()
+        text = (ROOT / "deploy/jaeger/jaeger.yaml.in").read_text()
         for key, value in {
             "HOST": HOST,
             "OTLP_GRPC_PORT": ports["otlp"],
@@ -470,7 +455,7 @@ class Collector:
         # Its receiver's counters (accepted spans) on a Prometheus endpoint.
         quiet = "    metrics:\n      level: none\n"
         if quiet not in text:
-            raise BenchError("tests/config/jaeger.yaml.in changed: no 'metrics: level: none'")
+            raise BenchError("deploy/jaeger/jaeger.yaml.in changed: no 'metrics: level: none'")
         text = text.replace(
             quiet,
             "    metrics:\n      level: basic\n      readers:\n        - pull:\n"

@@ -1,5 +1,5 @@
 // The polymesh-gateway binary: starts with a config shaped like the mesh's
-// (gateway/config/mesh.yaml.in), logs JSON lines, stops cleanly on SIGTERM,
+// (deploy/mesh.yaml), logs JSON lines, stops cleanly on SIGTERM,
 // and exits 2 on a bad config or a cluster host name that does not resolve.
 #include <signal.h>
 #include <sys/wait.h>
@@ -82,7 +82,8 @@ std::string WriteConfig(const std::string& name, const std::string& text) {
 }
 
 TEST(GatewayBinaryTest, StartsWithTheMeshConfigAndStopsOnSigterm) {
-  // The shape of gateway/config/mesh.yaml.in, with ports the system picks.
+  // The shape of the gateway configuration that deploy/mesh.yaml generates,
+  // with ports the system picks.
   const std::string path = WriteConfig("mesh.yaml", R"yaml(
 listener: { address: "127.0.0.1", port: 0 }
 local_services: { address: "127.0.0.1", port: 0 }

@@ -1,6 +1,6 @@
 """The files the mesh's processes read, generated from the mesh file: the
 gateway's configuration (from its `gateway` section) and templates with
-@NAMES@ (Jaeger's, tests/config/jaeger.yaml.in).
+@NAMES@ (Jaeger's, deploy/jaeger/jaeger.yaml.in).
 
     text = gateway_yaml(resolved.gateway)      # what the gateway accepts
     write_files(resolved)                      # every process's files

@@ -13,6 +13,7 @@ Python (bench/first_run.py) can use it too.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,15 +34,36 @@ class ProcessError(RuntimeError):
     holds the tail of its log."""
 
 
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (32768 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_ports(n: int, host: str = HOST) -> list[int]:
     """n distinct ports that were free on `host` a moment ago, held open
-    together while chosen."""
-    sockets = []
+    together while chosen, and below the ephemeral range: outgoing
+    connections take their local ports from that range, so none of them can
+    take one of these before its server binds it (the port 0 a kernel picks
+    is in that range)."""
+    low = _ephemeral_low()
+    sockets: list[socket.socket] = []
     try:
-        for _ in range(n):
+        for _ in range(100 * n):
+            if len(sockets) == n:
+                break
             s = socket.socket()
-            s.bind((host, 0))
+            try:
+                s.bind((host, random.randrange(10000, max(low, 10001))))
+            except OSError:
+                s.close()
+                continue
             sockets.append(s)
+        else:
+            if len(sockets) < n:
+                raise OSError(f"no {n} free ports found on {host} below {low}")
         return [int(s.getsockname()[1]) for s in sockets]
     finally:
         for s in sockets:
@@ -49,7 +71,7 @@ def free_ports(n: int, host: str = HOST) -> list[int]:
 
 
 def free_port(host: str = HOST) -> int:
-    """A port that was free on `host` a moment ago."""
+    """A port that was free on `host` a moment ago (see free_ports)."""
     return free_ports(1, host)[0]
 
 
