@@ -1,5 +1,7 @@
 """Tests of the tracing setup and the RPC semantic-convention hook."""
 
+import asyncio
+
 import grpc
 import grpc.aio
 import pytest
@@ -82,6 +84,20 @@ def spans_by_kind(exporter):
     return server, client
 
 
+async def ended_spans(exporter, server: int, client: int):
+    """spans_by_kind once `server` SERVER and `client` CLIENT spans have
+    ended, or after 5 s: the server's interceptor ends its span after the
+    answer has gone out, so the client can see the answer first."""
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while True:
+        got = spans_by_kind(exporter)
+        if len(got[0]) >= server and len(got[1]) >= client:
+            return got
+        if asyncio.get_running_loop().time() >= deadline:
+            return got
+        await asyncio.sleep(0.01)
+
+
 @pytest.mark.parametrize(
     ("value", "want"),
     [
@@ -121,7 +137,7 @@ async def test_unary_ok_spans_carry_old_and_new_attributes(echo, exporter):
     stub = echo_pb2_grpc.EchoServiceStub(channel)
     assert (await stub.Unary(echo_pb2.UnaryRequest(text="hi"))).text == "hi"
 
-    (server,), (client,) = spans_by_kind(exporter)
+    (server,), (client,) = await ended_spans(exporter, 1, 1)
     for span in (server, client):
         assert span.name == f"{SERVICE}/Unary"
         assert span.attributes["rpc.system"] == "grpc"
@@ -152,7 +168,7 @@ async def test_unary_error_codes(echo, exporter, text, code, server_error):
         await stub.Unary(echo_pb2.UnaryRequest(text=text))
     assert err.value.code() == code
 
-    (server,), (client,) = spans_by_kind(exporter)
+    (server,), (client,) = await ended_spans(exporter, 1, 1)
     for span in (server, client):
         assert span.attributes["rpc.grpc.status_code"] == code.value[0]
         assert span.attributes["rpc.response.status_code"] == code.name
@@ -179,7 +195,7 @@ async def test_streaming_kinds(echo, exporter):
         async for _ in stub.ServerStream(echo_pb2.ServerStreamRequest(text="fail")):
             pass
 
-    server, client = spans_by_kind(exporter)
+    server, client = await ended_spans(exporter, 4, 4)
     assert len(server) == 4
     assert len(client) == 4
     for span in server + client:
