@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import yaml
 from polymesh_mesh.__main__ import main
@@ -36,3 +40,21 @@ def test_bad_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtur
     assert "POLYMESH_AIAPI_PORT='fifty' is not a port number" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["status", "aiapi"])
+
+
+def test_status_into_a_closed_pipe_is_quiet(tmp_path) -> None:
+    """`./dev status | head -1`: the reader is gone; no traceback."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        status = subprocess.run(
+            [sys.executable, "-m", "polymesh_mesh", "--run", str(tmp_path), "status"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(write)
+    assert status.returncode == 0, status.stderr
+    assert "Traceback" not in status.stderr

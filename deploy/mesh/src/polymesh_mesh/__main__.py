@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     except (MeshError, SupervisorError) as e:
         print(f"polymesh_mesh: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`./dev status | head`): not an error of ours.
+        # Python's own flush at exit would fail again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 
