@@ -205,8 +205,14 @@ trace_api::SpanContext ExtractParent(std::string_view traceparent_in,
       fields[3].size() != 2) {
     return trace_api::SpanContext::GetInvalid();
   }
+  // Lower-case hex only: W3C Trace Context says to ignore a traceparent
+  // with upper-case hex digits (opentelemetry-cpp's IsValidHex takes both).
   for (const nostd::string_view field : fields) {
-    if (!detail::IsValidHex(field)) return trace_api::SpanContext::GetInvalid();
+    for (const char c : field) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+        return trace_api::SpanContext::GetInvalid();
+      }
+    }
   }
   uint8_t version = 0;
   detail::HexToBinary(fields[0], &version, 1);

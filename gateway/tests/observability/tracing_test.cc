@@ -222,6 +222,10 @@ TEST_F(TracingTest, StartsNewTraceOnMalformedTraceparentAndDropsTracestate) {
       "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",       // zero span id
       "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",       // bad version
       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", // v00 with more
+      // W3C: upper-case hex digits make the whole header invalid.
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",       // trace id
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01",       // span id
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A",       // flags
   };
   for (const std::string& traceparent : malformed) {
     SCOPED_TRACE(traceparent);
