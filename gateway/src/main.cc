@@ -151,6 +151,10 @@ int Main(int argc, char** argv) {
       config->has_local_services()
           ? JoinHostPort(config->local_services().address(), first.local_services_port())
           : std::string("none");
+  const std::string tls_listener =
+      config->has_tls_listener()
+          ? JoinHostPort(config->tls_listener().address().address(), first.tls_port())
+          : std::string("none");
   // Each cluster as "name=host:port[address] ...": every endpoint as
   // configured, with the address its host name resolved to at start.
   std::vector<std::string> clusters;
@@ -179,6 +183,7 @@ int Main(int argc, char** argv) {
   // listener's host:port, as in every polymesh process's ready line.
   Log(LogLevel::kInfo, "ready",
       {{"address", listener},
+       {"tls_address", tls_listener},
        {"local_address", local},
        {"admin_address", admin_address},
        {"workers", workers},

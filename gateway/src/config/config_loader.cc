@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "config/config_validator.h"
@@ -15,12 +16,24 @@ namespace polymesh::gateway {
 
 namespace {
 
+// Makes the TLS listener's relative file paths start from `base_dir`.
+void ResolveTlsPaths(absl::string_view base_dir, v1::GatewayConfig& config) {
+  if (base_dir.empty() || !config.has_tls_listener()) return;
+  v1::ServerTls& tls = *config.mutable_tls_listener()->mutable_tls();
+  for (std::string* path :
+       {tls.mutable_certificate_chain_file(), tls.mutable_private_key_file()}) {
+    if (path->empty() || (*path)[0] == '/') continue;
+    *path = absl::StrCat(base_dir, absl::EndsWith(base_dir, "/") ? "" : "/", *path);
+  }
+}
+
 // Parses, validates and checks against the contracts; relative descriptor
 // set paths start from `base_dir`.
 absl::StatusOr<LoadedConfig> Load(absl::string_view yaml, absl::string_view source_name,
                                   absl::string_view base_dir) {
   ASSIGN_OR_RETURN(ParsedConfig parsed, ParseConfigYaml(yaml, source_name));
   ResolveContractPaths(base_dir, parsed.config);
+  ResolveTlsPaths(base_dir, parsed.config);
   RETURN_IF_ERROR(ValidateConfig(parsed));
   LoadedConfig loaded;
   ASSIGN_OR_RETURN(loaded.contracts, LoadContracts(parsed));

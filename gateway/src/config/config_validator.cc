@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -16,6 +18,7 @@
 #include "common/grpc_status.h"
 #include "common/method_path.h"
 #include "common/status_macros.h"
+#include "transport/tls_context.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -39,6 +42,7 @@ class Validator {
     }
     RETURN_IF_ERROR(CheckAddress(config_.listener(), "listener", /*port_zero_ok=*/true,
                                  /*host_name_ok=*/false));
+    if (config_.has_tls_listener()) RETURN_IF_ERROR(CheckTlsListener());
     if (config_.workers() > kMaxWorkers) {
       return Error("workers", absl::StrCat("at most ", kMaxWorkers, ", got ",
                                            config_.workers()));
@@ -70,6 +74,49 @@ class Validator {
   }
 
  private:
+  absl::Status CheckTlsListener() {
+    const auto& listener = config_.tls_listener();
+    if (!listener.has_address()) {
+      return Error("tls_listener.address",
+                   "required: where TLS clients connect, such as "
+                   "{ address: 127.0.0.1, port: 8443 }");
+    }
+    RETURN_IF_ERROR(CheckAddress(listener.address(), "tls_listener.address",
+                                 /*port_zero_ok=*/true, /*host_name_ok=*/false));
+    if (listener.address().port() != 0 &&
+        listener.address().port() == config_.listener().port()) {
+      return Error("tls_listener.address.port",
+                   absl::StrCat("port ", listener.address().port(),
+                                " is the plaintext listener's; give TLS its own"));
+    }
+    const auto& tls = listener.tls();
+    if (tls.certificate_chain_file().empty()) {
+      return Error("tls_listener.tls.certificate_chain_file",
+                   "required: the server's PEM certificate chain");
+    }
+    if (tls.private_key_file().empty()) {
+      return Error("tls_listener.tls.private_key_file",
+                   "required: the PEM private key of the certificate");
+    }
+    // Loads both files as the listener will, so that a bad certificate or
+    // key stops the load (and a reload keeps the running generation).
+    absl::StatusOr<std::shared_ptr<const TlsContext>> context =
+        TlsContext::CreateServer(tls.certificate_chain_file(), tls.private_key_file());
+    if (!context.ok()) {
+      // The message says which file failed; the error names its field.
+      const absl::string_view message = context.status().message();
+      std::string field = "tls_listener.tls";
+      if (absl::StartsWith(message, "cannot load the certificate")) {
+        field = "tls_listener.tls.certificate_chain_file";
+      } else if (absl::StartsWith(message, "cannot load the private key") ||
+                 absl::StartsWith(message, "cannot use the private key")) {
+        field = "tls_listener.tls.private_key_file";
+      }
+      return Error(field, message);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status CheckCluster(int index, absl::flat_hash_set<std::string>& names) {
     const auto& cluster = config_.clusters(index);
     const std::string path = absl::StrCat("clusters[", index, "]");

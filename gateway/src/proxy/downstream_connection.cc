@@ -12,7 +12,7 @@ DownstreamConnection* Self(void* user_data) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DownstreamConnection>> DownstreamConnection::Create(
-    CallContext& context, ScopedFd fd) {
+    CallContext& context, ScopedFd fd, const TlsContext* tls) {
   std::unique_ptr<DownstreamConnection> connection(
       new DownstreamConnection(context, std::move(fd)));
   nghttp2_option* option;
@@ -29,6 +29,10 @@ absl::StatusOr<std::unique_ptr<DownstreamConnection>> DownstreamConnection::Crea
   nghttp2_submit_settings(connection->session_, NGHTTP2_FLAG_NONE, settings, 2);
   nghttp2_session_set_local_window_size(connection->session_, NGHTTP2_FLAG_NONE, 0,
                                         kConnectionWindow);
+  if (tls != nullptr) {
+    absl::Status tls_started = connection->StartTls(*tls);
+    if (!tls_started.ok()) return tls_started;
+  }
   absl::Status started = connection->StartIo(/*want_write=*/false);
   if (!started.ok()) return started;
   connection->ScheduleFlush();

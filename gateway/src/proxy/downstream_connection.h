@@ -26,9 +26,10 @@ namespace polymesh::gateway {
 // A client connection and its calls.
 class DownstreamConnection : public Http2Connection {
  public:
-  // Takes an accepted socket, sends the server SETTINGS and starts reading.
+  // Takes an accepted socket, sends the server SETTINGS and starts reading;
+  // with `tls`, after a TLS handshake (server side) with that context.
   static absl::StatusOr<std::unique_ptr<DownstreamConnection>> Create(
-      CallContext& context, ScopedFd fd);
+      CallContext& context, ScopedFd fd, const TlsContext* tls = nullptr);
   ~DownstreamConnection() override;
 
   // Submits response headers; the body and trailers are then read through

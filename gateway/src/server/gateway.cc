@@ -1,5 +1,7 @@
 #include "server/gateway.h"
 
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -103,12 +105,27 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   shared.routes = gateway->routes_.get();
   shared.clusters = &gateway->upstreams_;
   shared.tracer = gateway->tracer_.get();
+  std::optional<TlsListenerAddress> tls_address;
+  if (config.has_tls_listener()) {
+    // Each generation reads the files again: a reload picks up a new
+    // certificate.
+    const v1::ServerTls& tls = config.tls_listener().tls();
+    absl::StatusOr<std::shared_ptr<const TlsContext>> context =
+        TlsContext::CreateServer(tls.certificate_chain_file(), tls.private_key_file());
+    if (!context.ok()) return context.status();
+    shared.tls = std::move(*context);
+    tls_address = TlsListenerAddress{
+        config.tls_listener().address().address(),
+        options.tls_listener_port != 0
+            ? options.tls_listener_port
+            : static_cast<uint16_t>(config.tls_listener().address().port())};
+  }
   absl::StatusOr<std::unique_ptr<WorkerPool>> worker_pool =
       WorkerPool::Start(config.listener().address(),
                         options.listener_port != 0
                             ? options.listener_port
                             : static_cast<uint16_t>(config.listener().port()),
-                        config.workers(), shared);
+                        config.workers(), shared, tls_address);
   if (!worker_pool.ok()) return worker_pool.status();
   gateway->workers_ = std::move(*worker_pool);
   absl::StatusOr<std::unique_ptr<UpstreamControl>> control =

@@ -37,6 +37,8 @@ struct GatewayOptions {
   // one: the port the replaced gateway bound, which both then share
   // (SO_REUSEPORT) until the old one has drained.
   uint16_t listener_port = 0;
+  // The same for the TLS listener's port.
+  uint16_t tls_listener_port = 0;
   // The same for the local services' port.
   uint16_t local_services_port = 0;
   // The access log to write to instead of opening the configured path (the
@@ -80,6 +82,8 @@ class Gateway {
 
   // The port the listener is bound to.
   uint16_t port() const { return workers_->port(); }
+  // The port the TLS listener is bound to (0 when there is none).
+  uint16_t tls_port() const { return workers_->tls_port(); }
   // The port of the local services (0 when there are none).
   uint16_t local_services_port() const {
     return local_services_ != nullptr ? local_services_->port() : 0;

@@ -115,6 +115,10 @@ absl::Status ReloadingGateway::Reload() {
   if (SameAddress(config.listener(), old_config.listener())) {
     options.listener_port = old->port();
   }
+  if (config.has_tls_listener() && old_config.has_tls_listener() &&
+      SameAddress(config.tls_listener().address(), old_config.tls_listener().address())) {
+    options.tls_listener_port = old->tls_port();
+  }
   if (config.has_local_services() && old_config.has_local_services() &&
       SameAddress(config.local_services(), old_config.local_services())) {
     options.local_services_port = old->local_services_port();

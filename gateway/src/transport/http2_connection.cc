@@ -1,10 +1,14 @@
 #include "transport/http2_connection.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +21,7 @@ Http2Connection::Http2Connection(EventLoop& loop, ScopedFd fd)
 
 Http2Connection::~Http2Connection() {
   if (registered_) loop_.Remove(fd_.get());
+  if (ssl_ != nullptr) SSL_free(ssl_);
   if (session_ != nullptr) nghttp2_session_del(session_);
 }
 
@@ -29,8 +34,22 @@ absl::Status Http2Connection::StartIo(bool want_write) {
   return status;
 }
 
+absl::Status Http2Connection::StartTls(const TlsContext& context) {
+  ERR_clear_error();
+  ssl_ = SSL_new(context.get());
+  if (ssl_ == nullptr) return absl::InternalError(TlsErrorText("SSL_new failed"));
+  if (SSL_set_fd(ssl_, fd_.get()) != 1) {
+    return absl::InternalError(TlsErrorText("SSL_set_fd failed"));
+  }
+  SSL_set_accept_state(ssl_);
+  // Output waits for the handshake, which reading drives.
+  write_wants_read_ = true;
+  return absl::OkStatus();
+}
+
 void Http2Connection::UpdateInterest() {
-  const bool want_write = output_offset_ < output_.size();
+  const bool want_write =
+      (output_offset_ < output_.size() && !write_wants_read_) || read_wants_write_;
   if (want_write == want_write_ || !registered_) return;
   want_write_ = want_write;
   uint32_t events = EPOLLIN | EPOLLRDHUP;
@@ -44,10 +63,20 @@ void Http2Connection::OnIoEvent(uint32_t events) {
     Read();
     if (closed_) return;
   }
-  if (events & EPOLLOUT) Flush();
+  if (events & EPOLLOUT) {
+    if (read_wants_write_) {
+      Read();
+      if (closed_) return;
+    }
+    Flush();
+  }
 }
 
 void Http2Connection::Read() {
+  if (ssl_ != nullptr) {
+    ReadTls();
+    return;
+  }
   uint8_t buffer[16384];
   // A bounded number of reads per event keeps one busy connection from
   // starving the others; level-triggered epoll brings the rest.
@@ -94,13 +123,20 @@ void Http2Connection::Flush() {
       output_.append(reinterpret_cast<const char*>(data), count);
     }
     if (output_offset_ == output_.size()) break;
-    const ssize_t written = send(fd_.get(), output_.data() + output_offset_,
-                                 output_.size() - output_offset_, MSG_NOSIGNAL);
-    if (written < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      Close(absl::StrCat("write error: ", std::strerror(errno)));
-      return;
+    ssize_t written;
+    if (ssl_ == nullptr) {
+      written = send(fd_.get(), output_.data() + output_offset_,
+                     output_.size() - output_offset_, MSG_NOSIGNAL);
+      if (written < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        Close(absl::StrCat("write error: ", std::strerror(errno)));
+        return;
+      }
+    } else {
+      written = WriteTls(output_.data() + output_offset_, output_.size() - output_offset_);
+      if (written < 0) return;
+      if (written == 0) break;
     }
     output_offset_ += written;
     if (output_offset_ == output_.size()) {
@@ -118,12 +154,115 @@ void Http2Connection::Flush() {
   UpdateInterest();
 }
 
+void Http2Connection::ReadTls() {
+  read_wants_write_ = false;
+  if (!handshake_done_ && !FinishHandshake()) return;
+  write_wants_read_ = false;  // a waiting write is retried by the flush below
+  uint8_t buffer[16384];
+  // As for plaintext, a bounded number of reads per event, but never
+  // leaving decrypted bytes in OpenSSL, where epoll cannot see them.
+  for (int i = 0; i < 8 || SSL_has_pending(ssl_); ++i) {
+    ERR_clear_error();
+    errno = 0;
+    const int count = SSL_read(ssl_, buffer, sizeof(buffer));
+    if (count > 0) {
+      const ssize_t used = nghttp2_session_mem_recv(session_, buffer, count);
+      if (used < 0) {
+        Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(static_cast<int>(used))));
+        return;
+      }
+      if (closed_) return;
+      continue;
+    }
+    const int error = SSL_get_error(ssl_, count);
+    if (error == SSL_ERROR_WANT_READ) break;
+    if (error == SSL_ERROR_WANT_WRITE) {
+      read_wants_write_ = true;
+      break;
+    }
+    if (error == SSL_ERROR_ZERO_RETURN || (error == SSL_ERROR_SYSCALL && errno == 0)) {
+      Close("connection closed by peer");
+      return;
+    }
+    Close(absl::StrCat("TLS read error: ",
+                       TlsErrorText(error == SSL_ERROR_SYSCALL ? std::strerror(errno)
+                                                               : "protocol error")));
+    return;
+  }
+  ScheduleFlush();
+}
+
+bool Http2Connection::FinishHandshake() {
+  ERR_clear_error();
+  errno = 0;
+  const int result = SSL_do_handshake(ssl_);
+  if (result != 1) {
+    const int error = SSL_get_error(ssl_, result);
+    if (error == SSL_ERROR_WANT_READ) {
+      UpdateInterest();
+      return false;
+    }
+    if (error == SSL_ERROR_WANT_WRITE) {
+      read_wants_write_ = true;
+      UpdateInterest();
+      return false;
+    }
+    Close(absl::StrCat("TLS handshake failed: ",
+                       TlsErrorText(error == SSL_ERROR_SYSCALL && errno != 0
+                                        ? std::strerror(errno)
+                                        : "connection closed by peer")));
+    return false;
+  }
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_length = 0;
+  SSL_get0_alpn_selected(ssl_, &alpn, &alpn_length);
+  if (absl::string_view(reinterpret_cast<const char*>(alpn), alpn_length) != kAlpnH2) {
+    Close("TLS client did not negotiate ALPN h2");
+    return false;
+  }
+  handshake_done_ = true;
+  return true;
+}
+
+ssize_t Http2Connection::WriteTls(const char* data, size_t size) {
+  // After WANT_READ or WANT_WRITE, OpenSSL wants the same length again (the
+  // buffer may have moved: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+  if (!handshake_done_) return 0;  // write_wants_read_ is set until it is
+  const int length = pending_write_length_ != 0
+                         ? pending_write_length_
+                         : static_cast<int>(std::min<size_t>(size, INT_MAX));
+  ERR_clear_error();
+  errno = 0;
+  const int written = SSL_write(ssl_, data, length);
+  if (written > 0) {
+    pending_write_length_ = 0;
+    return written;
+  }
+  const int error = SSL_get_error(ssl_, written);
+  if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) {
+    // WANT_WRITE waits for EPOLLOUT; WANT_READ for EPOLLIN, then ReadTls()
+    // flushes again.
+    pending_write_length_ = length;
+    write_wants_read_ = error == SSL_ERROR_WANT_READ;
+    return 0;
+  }
+  Close(absl::StrCat("TLS write error: ",
+                     TlsErrorText(error == SSL_ERROR_SYSCALL && errno != 0
+                                      ? std::strerror(errno)
+                                      : "protocol error")));
+  return -1;
+}
+
 void Http2Connection::Close(absl::string_view reason) {
   if (closed_) return;
   closed_ = true;
   if (registered_) {
     loop_.Remove(fd_.get());
     registered_ = false;
+  }
+  if (ssl_ != nullptr) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
   }
   fd_.reset();
   Closed(reason);

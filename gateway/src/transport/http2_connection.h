@@ -7,17 +7,25 @@
 // which in turn stops the bridge from consuming (and so from granting
 // window to) the other side.
 //
+// A connection is plaintext, or TLS (server side) after StartTls(): OpenSSL
+// then reads and writes the socket itself, and a WANT_READ or WANT_WRITE is
+// waited for on the loop like EAGAIN. The plaintext path tests whether an
+// SSL is set once per read and once per write.
+//
 // Subclasses make the session (server or client) and react to Closed().
 //
 // Usage (in a subclass):
 //
 //   nghttp2_session_server_new2(&session_, callbacks, this, options);
+//   StartTls(*tls_context);    // only for a TLS connection, before StartIo()
 //   StartIo();                 // registers the socket with the loop
 //   ScheduleFlush();           // after submitting frames
 #ifndef POLYMESH_GATEWAY_SRC_TRANSPORT_HTTP2_CONNECTION_H_
 #define POLYMESH_GATEWAY_SRC_TRANSPORT_HTTP2_CONNECTION_H_
 
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <functional>
@@ -26,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "transport/event_loop.h"
 #include "transport/socket.h"
+#include "transport/tls_context.h"
 
 namespace polymesh::gateway {
 
@@ -60,6 +69,8 @@ class Http2Connection : public IoHandler,
   }
   // Whether the connection has closed.
   bool closed() const { return closed_; }
+  // Whether this is a TLS connection whose handshake has not finished.
+  bool tls_handshaking() const { return ssl_ != nullptr && !handshake_done_; }
   // The nghttp2 session (nullptr before it is made).
   nghttp2_session* session() const { return session_; }
   // The loop the connection runs on.
@@ -80,6 +91,9 @@ class Http2Connection : public IoHandler,
   // Registers the socket with the loop for reading (and writing when
   // `want_write`).
   absl::Status StartIo(bool want_write);
+  // Makes this a TLS connection (server side) with `context`; call before
+  // StartIo(). The handshake runs as the socket becomes ready.
+  absl::Status StartTls(const TlsContext& context);
   // Called once from Close(), before the close callback.
   virtual void Closed(absl::string_view reason) = 0;
 
@@ -92,6 +106,12 @@ class Http2Connection : public IoHandler,
  private:
   void Read();
   void UpdateInterest();
+  // The TLS halves of Read() and of the socket write in Flush().
+  void ReadTls();
+  bool FinishHandshake();
+  // Writes up to `size` bytes with SSL_write: how many were written, 0 when
+  // the socket must become ready first, -1 when the connection was closed.
+  ssize_t WriteTls(const char* data, size_t size);
 
   EventLoop& loop_;
   ScopedFd fd_;
@@ -101,6 +121,16 @@ class Http2Connection : public IoHandler,
   std::string output_;
   size_t output_offset_ = 0;
   CloseCallback on_close_;
+  // TLS only (ssl_ is nullptr for plaintext, and the flags stay false): the
+  // handshake finished; a read waits for the socket to be writable; a write
+  // waits for it to be readable (also until the handshake has finished);
+  // the length of an SSL_write to repeat after WANT_READ or WANT_WRITE (0:
+  // none).
+  SSL* ssl_ = nullptr;
+  bool handshake_done_ = false;
+  bool read_wants_write_ = false;
+  bool write_wants_read_ = false;
+  int pending_write_length_ = 0;
 };
 
 }  // namespace polymesh::gateway

@@ -1,5 +1,6 @@
 // A worker: one thread with its own event loop, its own SO_REUSEPORT
-// listening socket, its own downstream connections and its own upstream
+// listening socket (and one for TLS when configured), its own downstream
+// connections and its own upstream
 // connections. A call stays on the worker that accepted its connection, so
 // the per-call path takes no lock.
 //
@@ -29,6 +30,7 @@
 #include "stats/stats.h"
 #include "transport/event_loop.h"
 #include "transport/socket.h"
+#include "transport/tls_context.h"
 #include "upstream/cluster.h"
 
 namespace polymesh::gateway {
@@ -51,17 +53,21 @@ struct WorkerShared {
   const CallLimits* limits = nullptr;
   // Streams open in the whole gateway; nullptr: not counted.
   std::atomic<int64_t>* active_streams = nullptr;
+  // The TLS listener's context, or nullptr when there is no TLS listener.
+  std::shared_ptr<const TlsContext> tls;
 };
 
 // One worker thread and everything it owns.
 class Worker : public IoHandler {
  public:
   // Makes worker number `index` (its slot in per-worker counts), which
-  // will accept on `listener` (a listening socket).
+  // will accept on `listener` (a listening socket), and with TLS
+  // (shared.tls) on `tls_listener` when it is valid.
   static absl::StatusOr<std::unique_ptr<Worker>> Create(const WorkerShared& shared,
                                                         ScopedFd listener,
                                                         WorkerStats* stats = nullptr,
-                                                        size_t index = 0);
+                                                        size_t index = 0,
+                                                        ScopedFd tls_listener = ScopedFd());
   ~Worker() override;
 
   // Starts the worker's thread.
@@ -74,13 +80,27 @@ class Worker : public IoHandler {
   // Waits for the thread to end.
   void Join();
 
-  // Accepts connections (IoHandler).
+  // Accepts plaintext connections (IoHandler).
   void OnIoEvent(uint32_t events) override;
 
  private:
+  // Accepts on the TLS listener.
+  class TlsAcceptor : public IoHandler {
+   public:
+    explicit TlsAcceptor(Worker& worker) : worker_(worker) {}
+    void OnIoEvent(uint32_t) override {
+      worker_.Accept(worker_.tls_listener_, worker_.tls_.get());
+    }
+
+   private:
+    Worker& worker_;
+  };
+
   Worker(const WorkerShared& shared, std::unique_ptr<EventLoop> loop, ScopedFd listener,
-         WorkerStats* stats, size_t index);
+         WorkerStats* stats, size_t index, ScopedFd tls_listener);
   void Run();
+  // Accepts what waits on `listener`, with TLS when `tls` is not nullptr.
+  void Accept(const ScopedFd& listener, const TlsContext* tls);
   void StartDrain(absl::Duration timeout);
   void OnConnectionClosed(Http2Connection* connection);
 
@@ -90,6 +110,9 @@ class Worker : public IoHandler {
   std::unique_ptr<CallPolicies> policies_;
   CallContext context_;
   ScopedFd listener_;
+  ScopedFd tls_listener_;
+  std::shared_ptr<const TlsContext> tls_;
+  TlsAcceptor tls_acceptor_{*this};
   bool draining_ = false;
   Timer drain_timer_;
   absl::flat_hash_map<DownstreamConnection*, std::unique_ptr<DownstreamConnection>>

@@ -9,13 +9,13 @@
 
 namespace polymesh::gateway {
 
-absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Start(absl::string_view address,
-                                                              uint16_t port,
-                                                              uint32_t workers,
-                                                              const WorkerShared& shared) {
+absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Start(
+    absl::string_view address, uint16_t port, uint32_t workers, const WorkerShared& shared,
+    const std::optional<TlsListenerAddress>& tls) {
   workers = EffectiveWorkers(workers);
   std::unique_ptr<WorkerPool> pool(new WorkerPool());
   std::vector<ScopedFd> listeners;
+  std::vector<ScopedFd> tls_listeners;
   for (uint32_t i = 0; i < workers; ++i) {
     absl::StatusOr<ScopedFd> listener = ListenTcp(address, i == 0 ? port : pool->port_);
     if (!listener.ok()) return listener.status();
@@ -25,6 +25,17 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Start(absl::string_view 
       pool->port_ = *bound;
     }
     listeners.push_back(std::move(*listener));
+    if (tls.has_value()) {
+      absl::StatusOr<ScopedFd> tls_listener =
+          ListenTcp(tls->address, i == 0 ? tls->port : pool->tls_port_);
+      if (!tls_listener.ok()) return tls_listener.status();
+      if (i == 0) {
+        absl::StatusOr<uint16_t> bound = LocalPort(tls_listener->get());
+        if (!bound.ok()) return bound.status();
+        pool->tls_port_ = *bound;
+      }
+      tls_listeners.push_back(std::move(*tls_listener));
+    }
   }
   for (size_t i = 0; i < listeners.size(); ++i) {
     WorkerStats* stats = nullptr;
@@ -32,7 +43,8 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Start(absl::string_view 
       stats = &shared.stats->worker(i);
     }
     absl::StatusOr<std::unique_ptr<Worker>> worker =
-        Worker::Create(shared, std::move(listeners[i]), stats, i);
+        Worker::Create(shared, std::move(listeners[i]), stats, i,
+                       i < tls_listeners.size() ? std::move(tls_listeners[i]) : ScopedFd());
     if (!worker.ok()) return worker.status();
     pool->workers_.push_back(std::move(*worker));
   }

@@ -2,7 +2,8 @@
 // SO_REUSEPORT, so the kernel spreads connections across them.
 //
 // Port 0 works: the first worker's socket is bound, the port the system
-// chose is read back, and the other workers bind that same port.
+// chose is read back, and the other workers bind that same port. The same
+// holds for the TLS listener, when there is one.
 //
 // Usage:
 //
@@ -15,6 +16,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,23 +27,32 @@
 
 namespace polymesh::gateway {
 
+// A second listening address, served with TLS.
+struct TlsListenerAddress {
+  std::string address;
+  // 0: any free port.
+  uint16_t port = 0;
+};
+
 // A running set of workers.
 class WorkerPool {
  public:
-  // Binds `workers` listening sockets (0: one per core) on `address`:`port`
-  // and starts a thread for each. UNAVAILABLE when the address cannot be
-  // bound.
   // How many workers a configured count means (0: one per core).
   static uint32_t EffectiveWorkers(uint32_t configured);
-  static absl::StatusOr<std::unique_ptr<WorkerPool>> Start(absl::string_view address,
-                                                           uint16_t port,
-                                                           uint32_t workers,
-                                                           const WorkerShared& shared);
+  // Binds `workers` listening sockets (0: one per core) on `address`:`port`
+  // and starts a thread for each. UNAVAILABLE when the address cannot be
+  // bound. With `tls` (and shared.tls set), every worker also listens there
+  // and serves those connections with TLS.
+  static absl::StatusOr<std::unique_ptr<WorkerPool>> Start(
+      absl::string_view address, uint16_t port, uint32_t workers, const WorkerShared& shared,
+      const std::optional<TlsListenerAddress>& tls = std::nullopt);
   // Stops (with no grace period) if Stop() was not called.
   ~WorkerPool();
 
   // The port the workers listen on (the chosen one when 0 was asked for).
   uint16_t port() const { return port_; }
+  // The port of the TLS listener (0 when there is none).
+  uint16_t tls_port() const { return tls_port_; }
   // How many workers run.
   size_t size() const { return workers_.size(); }
 
@@ -56,6 +68,7 @@ class WorkerPool {
   WorkerPool() = default;
 
   uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
   bool draining_ = false;
   bool stopped_ = false;
   std::vector<std::unique_ptr<Worker>> workers_;

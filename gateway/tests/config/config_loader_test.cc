@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "transport/test_certificates.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -249,6 +250,96 @@ TEST(ConfigLoaderTest, LoadConfigFileReadsAFileAndNamesIt) {
   absl::StatusOr<GatewayConfig> config = LoadConfigFile(path);
   EXPECT_THAT(config.status().message(), HasSubstr(path + ":2:1: workerz: unknown field"));
   EXPECT_EQ(LoadConfigFile(path + ".missing").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace polymesh::gateway
+
+namespace polymesh::gateway {
+namespace {
+
+std::string TlsYaml(const std::string& tls) {
+  return absl::StrCat(R"yaml(listener: { address: 127.0.0.1, port: 8080 }
+tls_listener:
+  address: { address: 127.0.0.1, port: 8443 }
+)yaml",
+                      tls, R"yaml(
+tracing: { disabled: true }
+)yaml");
+}
+
+std::string TlsFiles(const std::string& certificate, const std::string& key) {
+  return absl::StrCat("  tls: { certificate_chain_file: \"", certificate,
+                      "\", private_key_file: \"", key, "\" }");
+}
+
+TEST(TlsListenerConfigTest, LoadsAValidCertificateAndKey) {
+  testing::TestPki pki = testing::MakeTestPki();
+  absl::StatusOr<GatewayConfig> config = LoadConfigFromString(
+      TlsYaml(TlsFiles(pki.certificate_chain_file, pki.private_key_file)), "mesh.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->tls_listener().address().port(), 8443u);
+  EXPECT_EQ(config->tls_listener().tls().private_key_file(), pki.private_key_file);
+}
+
+TEST(TlsListenerConfigTest, RequiresAddressAndFiles) {
+  testing::TestPki pki = testing::MakeTestPki();
+  EXPECT_THAT(LoadError("listener: { address: 127.0.0.1, port: 8080 }\n"
+                        "tls_listener: { tls: { certificate_chain_file: a, "
+                        "private_key_file: b } }\n")
+                  .message(),
+              HasSubstr("tls_listener.address: required"));
+  EXPECT_THAT(LoadError(TlsYaml("  tls: { private_key_file: k.pem }")).message(),
+              HasSubstr("tls_listener.tls.certificate_chain_file: required"));
+  EXPECT_THAT(LoadError(TlsYaml(absl::StrCat("  tls: { certificate_chain_file: ",
+                                             pki.certificate_chain_file, " }")))
+                  .message(),
+              HasSubstr("tls_listener.tls.private_key_file: required"));
+}
+
+TEST(TlsListenerConfigTest, PortMustDifferFromThePlaintextListener) {
+  testing::TestPki pki = testing::MakeTestPki();
+  EXPECT_THAT(
+      LoadError(absl::StrCat("listener: { address: 127.0.0.1, port: 8080 }\n"
+                             "tls_listener:\n  address: { address: 127.0.0.1, port: 8080 }\n",
+                             TlsFiles(pki.certificate_chain_file, pki.private_key_file), "\n"))
+          .message(),
+      HasSubstr("tls_listener.address.port: port 8080 is the plaintext listener's"));
+}
+
+TEST(TlsListenerConfigTest, MissingFileIsAConfigError) {
+  testing::TestPki pki = testing::MakeTestPki();
+  const absl::Status status =
+      LoadError(TlsYaml(TlsFiles("/nonexistent/server.pem", pki.private_key_file)));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("tls_listener.tls.certificate_chain_file: cannot load the "
+                        "certificate chain from /nonexistent/server.pem"));
+  EXPECT_THAT(LoadError(TlsYaml(TlsFiles(pki.certificate_chain_file, "/nonexistent/key.pem")))
+                  .message(),
+              HasSubstr("tls_listener.tls.private_key_file: cannot load the private key "
+                        "from /nonexistent/key.pem"));
+}
+
+TEST(TlsListenerConfigTest, UnreadablePemIsAConfigError) {
+  testing::TestPki pki = testing::MakeTestPki();
+  const std::string garbage = testing::WriteTempFile("garbage.pem", "not a certificate\n");
+  EXPECT_THAT(LoadError(TlsYaml(TlsFiles(garbage, pki.private_key_file))).message(),
+              HasSubstr("tls_listener.tls.certificate_chain_file: cannot load the "
+                        "certificate chain from " + garbage));
+  EXPECT_THAT(LoadError(TlsYaml(TlsFiles(pki.certificate_chain_file, garbage))).message(),
+              HasSubstr("tls_listener.tls.private_key_file: cannot load the private "
+                        "key from " + garbage));
+}
+
+TEST(TlsListenerConfigTest, KeyNotMatchingTheCertificateIsAConfigError) {
+  testing::TestPki pki = testing::MakeTestPki();
+  testing::TestPki other = testing::MakeTestPki();
+  const absl::Status status =
+      LoadError(TlsYaml(TlsFiles(pki.certificate_chain_file, other.private_key_file)));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("tls_listener.tls: the private key in "));
+  EXPECT_THAT(status.message(), HasSubstr("does not match the certificate"));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "transport/test_certificates.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -199,6 +200,76 @@ TEST_F(ReloadingGatewayTest, DrainRefusesNewCallsWithUnavailableAndFinishesThose
   caller.join();
   stopper.join();
   EXPECT_TRUE(slow.ok()) << slow.error_message();
+}
+
+// A gateway with a TLS listener whose certificate and key files are
+// rewritten between reloads.
+class TlsReloadTest : public ReloadingGatewayTest {
+ protected:
+  void SetUp() override {
+    pki_ = testing::MakeTestPki();
+    certificate_file_ = pki_.certificate_chain_file;
+    key_file_ = pki_.private_key_file;
+    Write(TlsConfig());
+    absl::StatusOr<LoadedConfig> config = LoadConfigFileWithContracts(path_);
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    absl::StatusOr<std::unique_ptr<ReloadingGateway>> gateway =
+        ReloadingGateway::Start(path_, *config, nullptr);
+    ASSERT_TRUE(gateway.ok()) << gateway.status().message();
+    gateway_ = std::move(*gateway);
+    tls_port_ = gateway_->current().tls_port();
+    ASSERT_NE(tls_port_, 0);
+  }
+
+  std::string TlsConfig() {
+    return absl::StrCat(Config("a"), R"yaml(tls_listener:
+  address: { address: 127.0.0.1, port: 0 }
+  tls: { certificate_chain_file: )yaml",
+                        certificate_file_, ", private_key_file: ", key_file_, " }\n");
+  }
+
+  // A unary call over a new TLS channel that trusts `root_pem`.
+  grpc::Status TlsCall(const std::string& root_pem) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = root_pem;
+    std::unique_ptr<EchoService::Stub> stub = EchoService::NewStub(grpc::CreateChannel(
+        absl::StrCat("localhost:", tls_port_), grpc::SslCredentials(options)));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    UnaryRequest request;
+    UnaryResponse response;
+    return stub->Unary(&context, request, &response);
+  }
+
+  testing::TestPki pki_;
+  std::string certificate_file_;
+  std::string key_file_;
+  uint16_t tls_port_ = 0;
+};
+
+TEST_F(TlsReloadTest, AReloadPicksUpANewCertificateOnTheSamePort) {
+  grpc::Status status = TlsCall(pki_.ca.certificate_pem);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  const testing::TestPki renewed = testing::MakeTestPki();
+  std::ofstream(certificate_file_, std::ios::trunc) << renewed.server.certificate_pem;
+  std::ofstream(key_file_, std::ios::trunc) << renewed.server.key_pem;
+  ASSERT_TRUE(gateway_->Reload().ok());
+  EXPECT_EQ(gateway_->current().tls_port(), tls_port_);
+  status = TlsCall(renewed.ca.certificate_pem);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(TlsCall(pki_.ca.certificate_pem).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(TlsReloadTest, AKeyThatDoesNotMatchIsRejectedAndTheOldCertificateKeepsServing) {
+  const testing::TestPki other = testing::MakeTestPki();
+  std::ofstream(key_file_, std::ios::trunc) << other.server.key_pem;
+  absl::Status reloaded = gateway_->Reload();
+  EXPECT_EQ(reloaded.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reloaded.message(), HasSubstr("does not match the certificate"));
+  EXPECT_EQ(gateway_->generation(), 1u);
+  grpc::Status status = TlsCall(pki_.ca.certificate_pem);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 }  // namespace
