@@ -146,7 +146,9 @@ int Main(int argc, char** argv) {
   for (const Route& route : first.routes().routes()) {
     routes.push_back(absl::StrCat(route.name, "->", route.cluster));
   }
-  const std::string listener = JoinHostPort(config->listener().address(), first.port());
+  const std::string listener =
+      config->has_listener() ? JoinHostPort(config->listener().address(), first.port())
+                             : std::string("none");
   const std::string local =
       config->has_local_services()
           ? JoinHostPort(config->local_services().address(), first.local_services_port())
@@ -180,7 +182,8 @@ int Main(int argc, char** argv) {
         {{"config", config_path}, {"error", watcher.status().message()}});
   }
   // The one line that says the gateway serves: "address" is the gRPC
-  // listener's host:port, as in every polymesh process's ready line.
+  // listener's host:port, as in every polymesh process's ready line ("none"
+  // when the gateway listens with TLS only, at "tls_address").
   Log(LogLevel::kInfo, "ready",
       {{"address", listener},
        {"tls_address", tls_listener},

@@ -36,12 +36,14 @@ class Validator {
       : parsed_(parsed), config_(parsed.config) {}
 
   absl::Status Run() {
-    if (!config_.has_listener()) {
+    if (!config_.has_listener() && !config_.has_tls_listener()) {
       return Error("listener", "required: where clients connect, such as "
-                               "{ address: 127.0.0.1, port: 8080 }");
+                               "{ address: 127.0.0.1, port: 8080 } (or a tls_listener)");
     }
-    RETURN_IF_ERROR(CheckAddress(config_.listener(), "listener", /*port_zero_ok=*/true,
-                                 /*host_name_ok=*/false));
+    if (config_.has_listener()) {
+      RETURN_IF_ERROR(CheckAddress(config_.listener(), "listener", /*port_zero_ok=*/true,
+                                   /*host_name_ok=*/false));
+    }
     if (config_.has_tls_listener()) RETURN_IF_ERROR(CheckTlsListener());
     if (config_.workers() > kMaxWorkers) {
       return Error("workers", absl::StrCat("at most ", kMaxWorkers, ", got ",
@@ -83,7 +85,7 @@ class Validator {
     }
     RETURN_IF_ERROR(CheckAddress(listener.address(), "tls_listener.address",
                                  /*port_zero_ok=*/true, /*host_name_ok=*/false));
-    if (listener.address().port() != 0 &&
+    if (config_.has_listener() && listener.address().port() != 0 &&
         listener.address().port() == config_.listener().port()) {
       return Error("tls_listener.address.port",
                    absl::StrCat("port ", listener.address().port(),

@@ -121,7 +121,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
             : static_cast<uint16_t>(config.tls_listener().address().port())};
   }
   absl::StatusOr<std::unique_ptr<WorkerPool>> worker_pool =
-      WorkerPool::Start(config.listener().address(),
+      WorkerPool::Start(config.has_listener() ? config.listener().address() : "",
                         options.listener_port != 0
                             ? options.listener_port
                             : static_cast<uint16_t>(config.listener().port()),

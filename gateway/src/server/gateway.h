@@ -80,7 +80,7 @@ class Gateway {
   // Stops with no grace period if Stop() was not called.
   ~Gateway();
 
-  // The port the listener is bound to.
+  // The port the listener is bound to (0 when there is only a TLS one).
   uint16_t port() const { return workers_->port(); }
   // The port the TLS listener is bound to (0 when there is none).
   uint16_t tls_port() const { return workers_->tls_port(); }

@@ -19,8 +19,11 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerShared& share
   if (!loop.ok()) return loop.status();
   std::unique_ptr<Worker> worker(new Worker(shared, std::move(*loop), std::move(listener),
                                             stats, index, std::move(tls_listener)));
-  absl::Status added = worker->loop_->Add(worker->listener_.get(), EPOLLIN, worker.get());
-  if (!added.ok()) return added;
+  absl::Status added;
+  if (worker->listener_.valid()) {
+    added = worker->loop_->Add(worker->listener_.get(), EPOLLIN, worker.get());
+    if (!added.ok()) return added;
+  }
   if (worker->tls_listener_.valid()) {
     if (worker->tls_ == nullptr) {
       return absl::InvalidArgumentError("a TLS listener needs a TLS context");

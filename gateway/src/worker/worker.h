@@ -61,8 +61,8 @@ struct WorkerShared {
 class Worker : public IoHandler {
  public:
   // Makes worker number `index` (its slot in per-worker counts), which
-  // will accept on `listener` (a listening socket), and with TLS
-  // (shared.tls) on `tls_listener` when it is valid.
+  // will accept on `listener` (a listening socket) when it is valid, and
+  // with TLS (shared.tls) on `tls_listener` when that is valid.
   static absl::StatusOr<std::unique_ptr<Worker>> Create(const WorkerShared& shared,
                                                         ScopedFd listener,
                                                         WorkerStats* stats = nullptr,

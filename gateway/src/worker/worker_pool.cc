@@ -17,14 +17,18 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Start(
   std::vector<ScopedFd> listeners;
   std::vector<ScopedFd> tls_listeners;
   for (uint32_t i = 0; i < workers; ++i) {
-    absl::StatusOr<ScopedFd> listener = ListenTcp(address, i == 0 ? port : pool->port_);
-    if (!listener.ok()) return listener.status();
-    if (i == 0) {
-      absl::StatusOr<uint16_t> bound = LocalPort(listener->get());
-      if (!bound.ok()) return bound.status();
-      pool->port_ = *bound;
+    if (address.empty()) {
+      listeners.emplace_back();  // TLS only
+    } else {
+      absl::StatusOr<ScopedFd> listener = ListenTcp(address, i == 0 ? port : pool->port_);
+      if (!listener.ok()) return listener.status();
+      if (i == 0) {
+        absl::StatusOr<uint16_t> bound = LocalPort(listener->get());
+        if (!bound.ok()) return bound.status();
+        pool->port_ = *bound;
+      }
+      listeners.push_back(std::move(*listener));
     }
-    listeners.push_back(std::move(*listener));
     if (tls.has_value()) {
       absl::StatusOr<ScopedFd> tls_listener =
           ListenTcp(tls->address, i == 0 ? tls->port : pool->tls_port_);

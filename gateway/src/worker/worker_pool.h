@@ -42,14 +42,16 @@ class WorkerPool {
   // Binds `workers` listening sockets (0: one per core) on `address`:`port`
   // and starts a thread for each. UNAVAILABLE when the address cannot be
   // bound. With `tls` (and shared.tls set), every worker also listens there
-  // and serves those connections with TLS.
+  // and serves those connections with TLS; an empty `address` then means
+  // TLS only.
   static absl::StatusOr<std::unique_ptr<WorkerPool>> Start(
       absl::string_view address, uint16_t port, uint32_t workers, const WorkerShared& shared,
       const std::optional<TlsListenerAddress>& tls = std::nullopt);
   // Stops (with no grace period) if Stop() was not called.
   ~WorkerPool();
 
-  // The port the workers listen on (the chosen one when 0 was asked for).
+  // The port the workers listen on (the chosen one when 0 was asked for;
+  // 0 when there is no plaintext listener).
   uint16_t port() const { return port_; }
   // The port of the TLS listener (0 when there is none).
   uint16_t tls_port() const { return tls_port_; }

@@ -297,6 +297,18 @@ TEST(TlsListenerConfigTest, RequiresAddressAndFiles) {
               HasSubstr("tls_listener.tls.private_key_file: required"));
 }
 
+TEST(TlsListenerConfigTest, ATlsListenerMayReplaceThePlaintextOne) {
+  testing::TestPki pki = testing::MakeTestPki();
+  absl::StatusOr<GatewayConfig> config = LoadConfigFromString(
+      absl::StrCat("tls_listener:\n  address: { address: 127.0.0.1, port: 8443 }\n",
+                   TlsFiles(pki.certificate_chain_file, pki.private_key_file), "\n"),
+      "mesh.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_FALSE(config->has_listener());
+  EXPECT_THAT(LoadError("workers: 1\n").message(),
+              HasSubstr("listener: required: where clients connect"));
+}
+
 TEST(TlsListenerConfigTest, PortMustDifferFromThePlaintextListener) {
   testing::TestPki pki = testing::MakeTestPki();
   EXPECT_THAT(

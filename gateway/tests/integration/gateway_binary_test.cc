@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "http_get.h"
+#include "transport/test_certificates.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -184,6 +185,43 @@ routes:
   EXPECT_EQ(HttpGet(admin, "/ready").body, "ready\n");
   gateway.Signal(SIGTERM);
   EXPECT_EQ(gateway.Wait(), 0);
+}
+
+// The TLS files named relative to the configuration's folder (the test's
+// temporary folder), as "<pid>-server.pem" and "<pid>-server.key".
+std::string TlsConfig(const polymesh::gateway::testing::TestPki& pki, bool matching_key) {
+  WriteConfig("server.pem", pki.server.certificate_pem);
+  WriteConfig("server.key", matching_key ? pki.server.key_pem
+                                         : polymesh::gateway::testing::MakeTestPki()
+                                               .server.key_pem);
+  return WriteConfig("tls.yaml", absl::StrCat(R"yaml(
+listener: { address: "127.0.0.1", port: 0 }
+admin: { disabled: true }
+tracing: { disabled: true }
+tls_listener:
+  address: { address: "127.0.0.1", port: 0 }
+  tls:
+    certificate_chain_file: )yaml", getpid(), R"yaml(-server.pem
+    private_key_file: )yaml", getpid(), "-server.key\n"));
+}
+
+TEST(GatewayBinaryTest, ReadyLineNamesTheTlsListener) {
+  const polymesh::gateway::testing::TestPki pki = polymesh::gateway::testing::MakeTestPki();
+  GatewayProcess gateway(TlsConfig(pki, /*matching_key=*/true));
+  const std::string started = gateway.ReadLineWith(R"("body":"ready")");
+  EXPECT_THAT(started, HasSubstr(R"("address":"127.0.0.1:)"));
+  EXPECT_THAT(started, HasSubstr(R"("tls_address":"127.0.0.1:)"));
+  gateway.Signal(SIGTERM);
+  EXPECT_EQ(gateway.Wait(), 0);
+}
+
+TEST(GatewayBinaryTest, TlsKeyThatDoesNotMatchExitsTwoNamingTheField) {
+  const polymesh::gateway::testing::TestPki pki = polymesh::gateway::testing::MakeTestPki();
+  GatewayProcess gateway(TlsConfig(pki, /*matching_key=*/false));
+  const std::string line = gateway.ReadLineWith("invalid configuration");
+  EXPECT_THAT(line, HasSubstr("tls_listener.tls: the private key in "));
+  EXPECT_THAT(line, HasSubstr("does not match the certificate"));
+  EXPECT_EQ(gateway.Wait(), 2);
 }
 
 TEST(GatewayBinaryTest, BadConfigExitsTwoNamingTheField) {

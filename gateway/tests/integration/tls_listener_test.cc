@@ -205,5 +205,45 @@ TEST_F(TlsListenerTest, StalledHandshakeDoesNotBlockOtherConnections) {
   ASSERT_TRUE(status.ok()) << status.error_message();
 }
 
+TEST(TlsOnlyListenerTest, ServesWithoutAPlaintextListener) {
+  EchoBackend backend;
+  const TestPki pki = MakeTestPki();
+  const std::string yaml = absl::StrCat(R"yaml(
+tls_listener:
+  address: { address: 127.0.0.1, port: 0 }
+  tls:
+    certificate_chain_file: )yaml", pki.certificate_chain_file, R"yaml(
+    private_key_file: )yaml", pki.private_key_file, R"yaml(
+workers: 2
+clusters:
+  - name: echo
+    endpoints: [{ address: 127.0.0.1, port: )yaml", backend.port(), R"yaml( }]
+routes:
+  - name: echo
+    match: { service: polymesh.testing.v1.EchoService }
+    cluster: echo
+)yaml");
+  absl::StatusOr<GatewayConfig> config = LoadConfigFromString(yaml, "test.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  std::shared_ptr<observability::InMemorySpans> spans;
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = StartRecordingSpans(*config, &spans);
+  ASSERT_TRUE(gateway.ok()) << gateway.status().message();
+  EXPECT_EQ((*gateway)->port(), 0);
+  ASSERT_NE((*gateway)->tls_port(), 0);
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = pki.ca.certificate_pem;
+  std::unique_ptr<EchoService::Stub> stub = EchoService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*gateway)->tls_port()), grpc::SslCredentials(options)));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  UnaryRequest request;
+  request.set_text("tls only");
+  UnaryResponse response;
+  grpc::Status status = stub->Unary(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.text(), "tls only");
+  (*gateway)->Stop(absl::Seconds(1));
+}
+
 }  // namespace
 }  // namespace polymesh::gateway
