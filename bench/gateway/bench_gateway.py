@@ -53,7 +53,7 @@ from benchlib import (  # the benchmarks' shared helpers, in bench/
     stop_on_signals,
     write_section,
 )
-from polymesh_mesh.testing import free_port  # the one helper for ports
+from polymesh_mesh.testing import free_port, ready_line  # the one helper for ports and logs
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -335,11 +335,8 @@ def start_gateway(
     started: dict[str, Any] = {}
 
     def ready() -> bool:
-        for line in log.read_text(errors="replace").splitlines():
-            if '"body":"ready"' in line:
-                started.update(json.loads(line))
-                return True
-        return False
+        started.update(ready_line(log) or {})
+        return bool(started)
 
     try:
         wait_for(name, ready, proc, 30)

@@ -7,7 +7,6 @@ folder, and is stopped with SIGTERM, by PID, at the end, where it must exit 0.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 import grpc
 import pytest
 from polymesh.users.v1 import users_pb2_grpc
+from polymesh_mesh.testing import ready_line
 
 ROOT = Path(__file__).resolve().parents[2]
 GO_BIN = ROOT / "build/bin/users"
@@ -59,18 +59,6 @@ def _argv(name: str) -> list[str]:
     return [str(PYTHON), "-m", "polymesh_users"]
 
 
-def _ready_address(log: Path) -> str | None:
-    """The address of the service's ready log line (body "ready")."""
-    for line in log.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("body") == "ready" and entry.get("address"):
-            return entry["address"]
-    return None
-
-
 def start_service(name: str, folder: Path, timeout_s: float = 30.0) -> Service:
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "users.db"
@@ -91,8 +79,9 @@ def start_service(name: str, folder: Path, timeout_s: float = 30.0) -> Service:
     while time.monotonic() < deadline:
         if popen.poll() is not None:
             pytest.fail(f"{name} exited with {popen.returncode}:\n{log.read_text()}")
-        address = _ready_address(log)
-        if address:
+        ready = ready_line(log)
+        if ready:
+            address = str(ready["address"])
             service = Service(name, address, db, popen, log)
             with service.channel() as channel:
                 grpc.channel_ready_future(channel).result(timeout=timeout_s)

@@ -12,6 +12,7 @@ Python (bench/first_run.py) can use it too.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -73,6 +74,21 @@ def free_ports(n: int, host: str = HOST) -> list[int]:
 def free_port(host: str = HOST) -> int:
     """A port that was free on `host` a moment ago (see free_ports)."""
     return free_ports(1, host)[0]
+
+
+def ready_line(log: Path) -> dict[str, object] | None:
+    """The ready line of a polymesh process's log (the JSON line whose body is
+    "ready", with "address" and more), or None before it is written."""
+    if not log.exists():
+        return None
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("body") == "ready" and entry.get("address"):
+            return entry
+    return None
 
 
 def wait_until(
