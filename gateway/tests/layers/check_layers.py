@@ -28,7 +28,7 @@ import sys
 
 LAYERS = (
     ("common",),
-    ("contracts", "observability", "stats", "accesslog", "admin", "transport"),
+    ("contracts", "observability", "stats", "accesslog", "admin", "transport", "auth"),
     ("config",),
     ("routing", "local"),
     ("upstream",),
