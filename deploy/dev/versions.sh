@@ -7,8 +7,9 @@
 # Debian 12 packages, pinned by their upstream version with the Debian
 # revision left to float ('1.51.1-3*'): a point or security update replaces
 # a revision in the archive, and an exact pin would fail on every new machine
-# that day. PostgreSQL is the exception Debian makes: its stable updates are
-# new upstream minor releases, so only the major version (15) is pinned.
+# that day. PostgreSQL and OpenSSL are the exceptions Debian makes: their
+# stable and security updates are new upstream patch releases (15.x,
+# 3.0.x), so only the release series is pinned.
 # opentelemetry-cpp comes from bookworm-backports. `./dev test` checks every
 # spec against the configured mirror (the pins suite).
 APT_PACKAGES=(
@@ -31,6 +32,9 @@ APT_PACKAGES=(
   postgresql-15='15.*'
   postgresql-client-15='15.*'
   nginx='1.22.1-9*'
+  # The command-line tool that makes the mesh's local CA and certificates
+  # (polymesh_mesh.pki, ./dev up) and the tests' hostile ones.
+  openssl='3.0.*'
 )
 # Packages of APT_PACKAGES that only tests and benchmarks use: the C++ tests
 # and micro-benchmarks (GoogleTest, Google Benchmark), h2load, a throwaway

@@ -3,7 +3,8 @@ gateway's configuration (from its `gateway` section) and templates with
 @NAMES@ (Jaeger's, deploy/jaeger/jaeger.yaml.in).
 
     text = gateway_yaml(resolved.gateway)      # what the gateway accepts
-    write_files(resolved)                      # every process's files
+    write_files(resolved)                      # every process's files, and
+                                               # the certificates (pki)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import MeshError, ResolvedFile, ResolvedMesh, ResolvedProcess
+from .pki import PkiError, ensure
 
 HEADER = (
     "# The gateway configuration of the local mesh, generated from deploy/mesh.yaml\n"
@@ -48,8 +50,15 @@ def write_files(
     gateway: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Writes the files of `processes` (default: all): templates filled in,
-    the gateway's configuration from `gateway` (default: the mesh's)."""
+    the gateway's configuration from `gateway` (default: the mesh's); and
+    makes the mesh's certificates (`pki.ensure`: only what is missing or
+    due). Returns the configuration files written."""
     written = []
+    if mesh.pki is not None:
+        try:
+            ensure(mesh.pki)
+        except PkiError as e:
+            raise MeshError(str(e)) from e
     # Logs too: the gateway's access log is opened there.
     (mesh.folders.run / "logs").mkdir(parents=True, exist_ok=True)
     for process in mesh.processes if processes is None else processes:

@@ -8,7 +8,8 @@
 
 `Mesh` is the file as written (templates); `ResolvedMesh` is one instance of
 it: every `${VARIABLE}` replaced by its value (the environment's, an
-override's, or the file's default) and every `{folder}` by a path.
+override's, or the file's default) and every `{folder}` by a path. Its `pki`
+is the local certificate authority to make (`polymesh_mesh.pki.ensure`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import glob
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from . import pki as pki_module
+from .pki import Pki, PkiError
 
 ROOT = Path(__file__).resolve().parents[4]
 """The checkout this package is installed from (editable, by ./dev setup)."""
@@ -132,6 +136,8 @@ class Mesh:
     processes: list[ProcessSpec]
     gateway: dict[str, Any]
     path: Path = MESH_FILE
+    pki: dict[str, Any] | None = None
+    """The `pki` section as written (placeholders in it), if any."""
 
     def process(self, name: str) -> ProcessSpec:
         for p in self.processes:
@@ -216,7 +222,15 @@ class Mesh:
             folders=folders,
             processes=processes,
             gateway=sub.tree(self.gateway, ports=set(self.port_variables)),
+            pki=None if self.pki is None else _pki(self.pki, sub, self.path),
         )
+
+
+def _pki(node: dict[str, Any], sub: Callable[[str], str], path: Path) -> Pki:
+    try:
+        return pki_module.section(node, sub, f"{path}: pki")
+    except PkiError as e:
+        raise MeshError(str(e)) from e
 
 
 def _health_target(health: Health, values: Mapping[str, str], host_variable: str) -> str:
@@ -340,6 +354,8 @@ class ResolvedMesh:
     processes: list[ResolvedProcess]
     gateway: dict[str, Any]
     """The gateway's configuration (config.proto as a YAML tree)."""
+    pki: Pki | None = None
+    """The local certificate authority and the certificates it signs."""
 
     def process(self, name: str) -> ResolvedProcess:
         for p in self.processes:
@@ -420,7 +436,7 @@ def parse(text: str, path: Path = MESH_FILE) -> Mesh:
     if not isinstance(doc, dict):
         raise MeshError(f"{path}: want a mapping at the top")
     doc = {k: v for k, v in doc.items() if not str(k).startswith("x-")}
-    unknown = set(doc) - {"host", "processes", "gateway"}
+    unknown = set(doc) - {"host", "processes", "gateway", "pki"}
     if unknown:
         raise MeshError(f"{path}: unknown keys {sorted(unknown)}")
     host = doc.get("host") or {}
@@ -433,12 +449,17 @@ def parse(text: str, path: Path = MESH_FILE) -> Mesh:
     variables = [port.variable for p in processes for port in p.ports]
     if len(set(variables)) != len(variables):
         raise MeshError(f"{path}: a port variable appears twice: {variables}")
+    pki = doc.get("pki")
+    if pki is not None:
+        # Checked now, placeholders and all; filled in by resolve().
+        _pki(pki, str, path)
     return Mesh(
         host_variable=str(host.get("variable", "POLYMESH_HOST")),
         host_default=str(host.get("default", "127.0.0.1")),
         processes=processes,
         gateway=doc.get("gateway") or {},
         path=path,
+        pki=pki,
     )
 
 
