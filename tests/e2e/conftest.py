@@ -11,6 +11,7 @@ mesh file is stated as overrides on top of it (`OVERRIDES`, `gateway_config`).
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,19 @@ class Mesh:
 
 # The AI API admits callers by key; tests call with this one (no quota).
 API_KEY = "polymesh-e2e-key"
+LIMITED_KEY = "polymesh-e2e-limited-key"
+
+
+def sha256(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 API_KEYS = f"""\
 keys:
   - name: e2e
-    key: {API_KEY}
+    sha256: {sha256(API_KEY)}
   - name: limited
-    key: polymesh-e2e-limited-key
+    sha256: {sha256(LIMITED_KEY)}
     requests_per_second: 0.01
     burst: 1
 """

@@ -20,7 +20,7 @@ import pytest
 
 GATEWAY_ENV = "POLYMESH_STACK_GATEWAY"
 JAEGER_ENV = "POLYMESH_STACK_JAEGER"
-# The demo key of services/aiapi/config/api-keys.yaml, which compose.yaml
+# The demo key of deploy/auth/api-keys.yaml, which compose.yaml
 # mounts into aiapi.
 API_KEY = "polymesh-demo-key"
 

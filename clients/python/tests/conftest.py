@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -179,7 +180,8 @@ async def aiapi(inference_server, tmp_path_factory) -> AsyncIterator[AIAPI]:
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(receiver, otlp)
     otlp_port = otlp.add_insecure_port(f"{HOST}:0")
     await otlp.start()
-    (folder / "api-keys.yaml").write_text(f"keys:\n  - name: test\n    key: {API_KEY}\n")
+    key_hash = hashlib.sha256(API_KEY.encode()).hexdigest()
+    (folder / "api-keys.yaml").write_text(f"keys:\n  - name: test\n    sha256: {key_hash}\n")
     address = f"{HOST}:{free_port()}"
     env = {
         "POLYMESH_LISTEN_ADDR": address,

@@ -36,7 +36,7 @@ def test_resolve_fills_folders_and_variables() -> None:
     assert aiapi.argv == ["/src/build/bin/aiapi"]
     assert aiapi.env["POLYMESH_LISTEN_ADDR"] == "127.0.0.1:50051"
     assert aiapi.env["POLYMESH_INFERENCE_ADDR"] == "127.0.0.1:8080"
-    assert aiapi.env["POLYMESH_API_KEYS_FILE"] == "/src/services/aiapi/config/api-keys.yaml"
+    assert aiapi.env["POLYMESH_API_KEYS_FILE"] == "/src/deploy/auth/api-keys.yaml"
     assert aiapi.env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4317"
     assert aiapi.health_target == "127.0.0.1:50051"
     jaeger = resolved.process("jaeger")

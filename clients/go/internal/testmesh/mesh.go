@@ -2,6 +2,8 @@ package testmesh
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -204,7 +206,8 @@ func (m *Mesh) startLocked(name string) (string, error) {
 			return "", err
 		}
 		keys := filepath.Join(m.Dir, "api-keys.yaml")
-		if err := os.WriteFile(keys, []byte("keys:\n  - name: test\n    key: "+APIKey+"\n"), 0o600); err != nil {
+		hash := sha256.Sum256([]byte(APIKey))
+		if err := os.WriteFile(keys, []byte("keys:\n  - name: test\n    sha256: "+hex.EncodeToString(hash[:])+"\n"), 0o600); err != nil {
 			return "", err
 		}
 		overrides["POLYMESH_INFERENCE_ADDR"] = inference

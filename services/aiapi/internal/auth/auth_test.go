@@ -2,11 +2,11 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,25 +23,24 @@ import (
 )
 
 func TestNewRejectsBadKeys(t *testing.T) {
-	hash := sha256.Sum256([]byte("k"))
+	k := HashKey("k")
 	tests := []struct {
 		name string
 		keys []Key
 		want string
 	}{
 		{"none", nil, "no API keys"},
-		{"no name", []Key{{Key: "k"}}, "keys[0]: name is required"},
-		{"no key", []Key{{Name: "a"}}, "key or sha256 is required"},
-		{"both", []Key{{Name: "a", Key: "k", SHA256: hex.EncodeToString(hash[:])}}, "not both"},
+		{"no name", []Key{{SHA256: k}}, "keys[0]: name is required"},
+		{"no hash", []Key{{Name: "a"}}, "sha256 is required"},
 		{"bad hash", []Key{{Name: "a", SHA256: "xyz"}}, "64 hexadecimal digits"},
-		{"same name", []Key{{Name: "a", Key: "k"}, {Name: "a", Key: "j"}}, "keys[1] (a): the name is used twice"},
-		{"same key", []Key{{Name: "a", Key: "k"}, {Name: "b", SHA256: hex.EncodeToString(hash[:])}}, "same key is configured twice"},
-		{"negative rate", []Key{{Name: "a", Key: "k", RequestsPerSecond: -1}}, "requests_per_second"},
-		{"negative burst", []Key{{Name: "a", Key: "k", Burst: -1}}, "burst must be >= 0"},
+		{"same name", []Key{{Name: "a", SHA256: k}, {Name: "a", SHA256: HashKey("j")}}, "keys[1] (a): the name is used twice"},
+		{"same key", []Key{{Name: "a", SHA256: k}, {Name: "b", SHA256: strings.ToUpper(k)}}, "same key is configured twice"},
+		{"negative rate", []Key{{Name: "a", SHA256: k, RequestsPerSecond: -1}}, "requests_per_second"},
+		{"negative burst", []Key{{Name: "a", SHA256: k, Burst: -1}}, "burst must be >= 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(tt.keys)
+			_, err := New(tt.keys, Options{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New() error = %v, want one containing %q", err, tt.want)
 			}
@@ -49,28 +48,56 @@ func TestNewRejectsBadKeys(t *testing.T) {
 	}
 }
 
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLoadFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "keys.yaml")
-	if err := os.WriteFile(good, []byte("keys:\n  - name: demo\n    key: secret\n    requests_per_second: 5\n    burst: 10\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// The shared format: the gateway's fields (name, sha256, groups) and the
+	// quota.
+	writeFile(t, good, "keys:\n  - name: demo\n    sha256: "+HashKey("secret")+
+		"\n    groups: [ai-users, users]\n    requests_per_second: 5\n    burst: 10\n")
 	keys, err := LoadFile(good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 1 || keys[0] != (Key{Name: "demo", Key: "secret", RequestsPerSecond: 5, Burst: 10}) {
-		t.Errorf("LoadFile = %+v", keys)
+	want := Key{Name: "demo", SHA256: HashKey("secret"), Groups: []string{"ai-users", "users"}, RequestsPerSecond: 5, Burst: 10}
+	if len(keys) != 1 || !reflect.DeepEqual(keys[0], want) {
+		t.Errorf("LoadFile = %+v, want %+v", keys, want)
 	}
-	typo := filepath.Join(dir, "typo.yaml")
-	if err := os.WriteFile(typo, []byte("keys:\n  - name: demo\n    kye: secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadFile(typo); err == nil || !strings.Contains(err.Error(), "kye") {
-		t.Errorf("LoadFile(typo) error = %v, want one naming the unknown field", err)
+	for name, tc := range map[string]struct{ text, want string }{
+		"typo":     {"keys:\n  - name: demo\n    sha265: abc\n", "sha265"},
+		"in clear": {"keys:\n  - name: demo\n    key: secret\n", "keys[0] (demo): a key in the clear is refused"},
+	} {
+		path := filepath.Join(dir, name+".yaml")
+		writeFile(t, path, tc.text)
+		if _, err := LoadFile(path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LoadFile(%s) error = %v, want one containing %q", name, err, tc.want)
+		}
 	}
 	if _, err := LoadFile(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("LoadFile(missing) succeeded")
+	}
+}
+
+func TestTheSharedKeyFileLoads(t *testing.T) {
+	keys, err := LoadFile(filepath.Join("..", "..", "..", "..", "deploy", "auth", "api-keys.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(keys, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(Header, "polymesh-demo-key"))
+	ctx, err = a.Authenticate(ctx)
+	if c, _ := FromContext(ctx); err != nil || c.Name != "demo" {
+		t.Errorf("the demo key: caller %+v, %v; want demo", c, err)
 	}
 }
 
@@ -116,18 +143,22 @@ func startGuarded(t *testing.T, a *Authenticator) guardedConn {
 }
 
 func (g guardedConn) call(ctx context.Context, key string) error {
-	if key != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, Header, key)
+	return g.callWith(ctx, Header, key)
+}
+
+// callWith calls with one metadata entry (none when value is empty).
+func (g guardedConn) callWith(ctx context.Context, header, value string) error {
+	if value != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, header, value)
 	}
 	return g.cc.Invoke(ctx, "/polymesh.test.Guarded/Call", &emptypb.Empty{}, &emptypb.Empty{})
 }
 
 func TestKeysAndQuotas(t *testing.T) {
-	hash := sha256.Sum256([]byte("hashed-secret"))
 	a, err := New([]Key{
-		{Name: "limited", Key: "limited-secret", RequestsPerSecond: 1, Burst: 2},
-		{Name: "free", SHA256: hex.EncodeToString(hash[:])},
-	})
+		{Name: "limited", SHA256: HashKey("limited-secret"), RequestsPerSecond: 1, Burst: 2},
+		{Name: "free", SHA256: HashKey("hashed-secret")},
+	}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,4 +222,103 @@ func TestKeysAndQuotas(t *testing.T) {
 	if _, err := healthpb.NewHealthClient(conn.cc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("health without a key: %v", err)
 	}
+}
+
+func TestTrustedPrincipalHeader(t *testing.T) {
+	a, err := New([]Key{
+		{Name: "limited", SHA256: HashKey("limited-secret"), RequestsPerSecond: 1, Burst: 1},
+	}, Options{TrustPrincipalHeader: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Unix(1000, 0)
+	a.now = func() time.Time { return clock }
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn := startGuarded(t, a)
+	for _, tc := range []struct {
+		name, header, value string
+		want                codes.Code
+	}{
+		{"no principal", "", "", codes.Unauthenticated},
+		// The key is the gateway's to check: here it identifies nobody.
+		{"a key, no principal", Header, "limited-secret", codes.Unauthenticated},
+		{"the principal", PrincipalHeader, "limited", codes.OK},
+		{"its quota", PrincipalHeader, "limited", codes.ResourceExhausted},
+		// Admitted by the gateway, with no quota here.
+		{"a principal the file does not name", PrincipalHeader, "spiffe://polymesh.local/operator", codes.OK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := conn.callWith(ctx, tc.header, tc.value); status.Code(err) != tc.want {
+				t.Errorf("%s: %s: %v, want %v", tc.header, tc.value, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestReloadKeepsTheBucketsOfUnchangedQuotas(t *testing.T) {
+	limited := Key{Name: "limited", SHA256: HashKey("limited-secret"), RequestsPerSecond: 1, Burst: 1}
+	a, err := New([]Key{limited}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Unix(1000, 0)
+	a.now = func() time.Time { return clock }
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn := startGuarded(t, a)
+	if err := conn.call(ctx, "limited-secret"); err != nil {
+		t.Fatal(err)
+	}
+	added := Key{Name: "new", SHA256: HashKey("new-secret")}
+	if err := a.Reload([]Key{limited, added}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.call(ctx, "limited-secret"); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("after a reload: %v, want the same bucket, empty", err)
+	}
+	if err := conn.call(ctx, "new-secret"); err != nil {
+		t.Errorf("a key added by the reload: %v", err)
+	}
+	if err := a.Reload([]Key{{Name: "bad", SHA256: "xyz"}}); err == nil {
+		t.Fatal("Reload of a bad key succeeded")
+	}
+	if err := conn.call(ctx, "new-secret"); err != nil {
+		t.Errorf("after a failed reload: %v, want the keys in use kept", err)
+	}
+}
+
+func TestWatchFileReloadsAnEditedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.yaml")
+	writeFile(t, path, "keys:\n  - name: old\n    sha256: "+HashKey("old-secret")+"\n")
+	keys, err := LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(keys, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.WatchFile(ctx, path, 10*time.Millisecond, slog.New(slog.DiscardHandler))
+	}()
+	conn := startGuarded(t, a)
+	// A rotation: the old key goes, a new one comes (a longer file, so the
+	// change shows even within the file system's time resolution).
+	writeFile(t, path, "keys:\n  - name: rotated\n    sha256: "+HashKey("rotated-secret")+"\n    groups: [ai-users]\n")
+	for conn.call(ctx, "rotated-secret") != nil {
+		if ctx.Err() != nil {
+			t.Fatal("the edited key file was not reloaded")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := conn.call(ctx, "old-secret"); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("the rotated-out key: %v, want UNAUTHENTICATED", err)
+	}
+	cancel()
+	<-done
 }

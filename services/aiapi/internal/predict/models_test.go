@@ -191,7 +191,7 @@ func TestAFailedBatchIsRetriedOneByOne(t *testing.T) {
 }
 
 func TestPredictStreamChargesEachRequest(t *testing.T) {
-	a, err := auth.New([]auth.Key{{Name: "demo", Key: "k", RequestsPerSecond: 0.001, Burst: 2}})
+	a, err := auth.New([]auth.Key{{Name: "demo", SHA256: auth.HashKey("k"), RequestsPerSecond: 0.001, Burst: 2}}, auth.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
