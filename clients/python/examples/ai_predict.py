@@ -1,6 +1,7 @@
 """Lists the AI API's models and predicts iris flowers through the gateway.
 
 python examples/ai_predict.py --target 127.0.0.1:8080 --api-key polymesh-demo-key
+python examples/ai_predict.py --target 127.0.0.1:8443 --ca-file .run/tls/ca.crt
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import asyncio
 import grpc
 import grpc.aio
 from polymesh_client.ai import AIClient, output_values
+from polymesh_client.auth import add_arguments, channel_from_args
 from polymesh_client.calls import DEFAULT_TIMEOUT
 
 
 async def main(args: argparse.Namespace) -> None:
-    async with grpc.aio.insecure_channel(args.target) as channel:
-        ai = AIClient(channel, timeout=args.timeout, api_key=args.api_key)
+    async with channel_from_args(args) as channel:
+        ai = AIClient(channel, timeout=args.timeout)
         for model in (await ai.list_models()).models:
             print(f"model {model.name} versions {list(model.versions)} ready {model.ready}")
         rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
@@ -27,7 +29,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="127.0.0.1:8080", help="the gateway, host:port")
-    parser.add_argument("--api-key", default="polymesh-demo-key", help="sent as x-api-key")
+    add_arguments(parser)
     parser.add_argument("--model", default="iris", help="a model with 4 features")
     parser.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds each call may take"

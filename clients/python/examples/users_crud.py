@@ -2,6 +2,9 @@
 
 python examples/users_crud.py --target 127.0.0.1:8080 --email ada@example.com
 python examples/users_crud.py --impl python     # the Python implementation
+python examples/users_crud.py --target 127.0.0.1:8443 --ca-file .run/tls/ca.crt
+
+The gateway admits the group `users`: the demo key (the default) has it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import uuid
 
 import grpc
 import grpc.aio
+from polymesh_client.auth import add_arguments, channel_from_args
 from polymesh_client.calls import DEFAULT_TIMEOUT
 from polymesh_client.users import UsersClient
 
@@ -19,7 +23,7 @@ from polymesh_client.users import UsersClient
 async def main(args: argparse.Namespace) -> None:
     # The gateway of ./dev up routes x-users-impl: python to the Python service.
     metadata = (("x-users-impl", args.impl),) if args.impl == "python" else ()
-    async with grpc.aio.insecure_channel(args.target) as channel:
+    async with channel_from_args(args) as channel:
         users = UsersClient(channel, timeout=args.timeout, metadata=metadata)
         user = await users.create(args.email, "Ada Lovelace")
         print(f"created {user.id} <{user.email}> {user.name}")
@@ -38,6 +42,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="127.0.0.1:8080", help="the gateway, host:port")
+    add_arguments(parser)
     parser.add_argument(
         "--email", default=f"ada-{uuid.uuid4().hex[:8]}@example.com", help="the new user's email"
     )

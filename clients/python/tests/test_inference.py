@@ -70,7 +70,9 @@ async def test_deadline_and_trace_context(inference_server, calls_seen) -> None:
     async with grpc.aio.insecure_channel(
         inference_server.address, interceptors=calls_seen.interceptors
     ) as channel:
-        inference = InferenceClient(channel, metadata=(("x-request-source", "test"),))
+        inference = InferenceClient(
+            channel, metadata=(("x-request-source", "test"),), api_key="operator"
+        )
         with tracer.start_as_current_span("test root") as root:
             await inference.infer("iris", {"input": IRIS})
             await inference.live(deadline=9)
@@ -78,6 +80,7 @@ async def test_deadline_and_trace_context(inference_server, calls_seen) -> None:
     assert [t for _, t, _ in calls_seen.calls] == [DEFAULT_TIMEOUT, 9, 2.5]
     _, _, metadata = calls_seen.calls[0]
     assert metadata["x-request-source"] == "test"
+    assert metadata["x-api-key"] == "operator"
     context = root.get_span_context()
     assert metadata["traceparent"].startswith(f"00-{context.trace_id:032x}-{context.span_id:016x}-")
     (server,) = [

@@ -84,7 +84,7 @@ async def test_deadline_and_metadata_of_each_call(users_server, calls_seen) -> N
     async with grpc.aio.insecure_channel(
         users_server.address, interceptors=calls_seen.interceptors
     ) as channel:
-        users = UsersClient(channel, metadata=(("X-Users-Impl", "python"),))
+        users = UsersClient(channel, metadata=(("X-Users-Impl", "python"),), api_key="k")
         ada = await users.create("ada@example.com", "Ada")
         await users.get(ada.id, deadline=12.5)
         _ = [u async for u in users.list()]
@@ -102,7 +102,9 @@ async def test_deadline_and_metadata_of_each_call(users_server, calls_seen) -> N
     ]
     for _, _, metadata in calls_seen.calls[:3]:
         assert metadata.get("x-users-impl") == "python"
+        assert metadata.get("x-api-key") == "k"
         assert "traceparent" not in metadata  # no span is active
+    assert "x-api-key" not in calls_seen.calls[3][2]
 
 
 async def test_trace_context_reaches_the_server(users_server) -> None:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 import grpc
 from polymesh.ai.v1 import ai_pb2, ai_pb2_grpc
 
+from .auth import API_KEY_HEADER, api_key_metadata
 from .calls import DEFAULT_TIMEOUT, CallSettings
 
 __all__ = [
@@ -30,8 +31,6 @@ __all__ = [
     "tensor",
     "tensor_values",
 ]
-
-API_KEY_HEADER = "x-api-key"
 
 # Which value field of a Tensor holds each Open Inference Protocol datatype.
 _FP = {"FP16", "FP32", "FP64"}
@@ -100,8 +99,7 @@ class AIClient:
         metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
         self._stub = ai_pb2_grpc.AIServiceStub(channel)
-        key = ((API_KEY_HEADER, api_key),) if api_key else ()
-        self._calls = CallSettings(timeout, (*metadata, *key))
+        self._calls = CallSettings(timeout, (*metadata, *api_key_metadata(api_key)))
 
     async def list_models(self, deadline: float | None = None) -> ai_pb2.ListModelsResponse:
         """Every model of the inference tier."""

@@ -30,6 +30,7 @@ from inference import grpc_service_pb2 as pb
 from inference import grpc_service_pb2_grpc as pb_grpc
 from polymesh_common.datatypes import DATATYPES, Datatype, from_numpy
 
+from .auth import api_key_metadata
 from .calls import DEFAULT_TIMEOUT, CallSettings
 
 __all__ = [
@@ -136,8 +137,9 @@ def decode_outputs(response: pb.ModelInferResponse) -> dict[str, np.ndarray]:
 class InferenceClient:
     """Calls `inference.GRPCInferenceService` over one channel.
 
-    `metadata` goes with every call; `timeout` is the deadline of calls that give none
-    (None: no deadline).
+    `metadata` goes with every call, then `api_key` as `x-api-key` (through the gateway,
+    the inference tier admits operators); `timeout` is the deadline of calls that give
+    none (None: no deadline).
     """
 
     def __init__(
@@ -145,9 +147,10 @@ class InferenceClient:
         channel: grpc.aio.Channel,
         timeout: float | None = DEFAULT_TIMEOUT,
         metadata: Sequence[tuple[str, str]] = (),
+        api_key: str | None = None,
     ) -> None:
         self._stub = pb_grpc.GRPCInferenceServiceStub(channel)
-        self._calls = CallSettings(timeout, metadata)
+        self._calls = CallSettings(timeout, (*metadata, *api_key_metadata(api_key)))
 
     async def live(self, deadline: float | None = None) -> bool:
         """Whether the server is live."""

@@ -1,6 +1,7 @@
 """Steady demo traffic through the gateway, for dashboards and traces.
 
     python -m polymesh_client.loadgen --target 127.0.0.1:8080 --rate 20 --duration 60
+    python -m polymesh_client.loadgen --target 127.0.0.1:8443 --ca-file .run/tls/ca.crt
 
 Open loop: calls start at a fixed rate whatever the answers take, a mix of
 AI API predictions (iris rows, digits tensors, now and then a request for a
@@ -8,8 +9,10 @@ model that does not exist), users API calls (create, get, list) and direct
 Open Inference Protocol calls, each with a deadline. A status line every few
 seconds counts the calls by status code. It stops after --duration seconds
 (0: until interrupted) and never has more than --max-in-flight calls open.
-compose.yaml runs it as the `loadgen` profile; `./dev up` users can run it by
-hand against the local mesh.
+Every call carries a key: the AI and users APIs the demo key's
+(--api-key), the inference tier's operator routes the operator key's
+(--operator-key). compose.yaml runs it as the `loadgen` profile; `./dev up`
+users can run it by hand against the local mesh.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from polymesh.users.v1 import users_pb2, users_pb2_grpc
 from sklearn.datasets import load_digits, load_iris
 
 from polymesh_client.ai import AIClient, tensor
+from polymesh_client.auth import OPERATOR_KEY, add_arguments, api_key_metadata, channel_from_args
 
 Call = Callable[[], Awaitable[object]]
 
@@ -39,11 +43,14 @@ Call = Callable[[], Awaitable[object]]
 class Traffic:
     """The calls of the mix, over one channel."""
 
-    def __init__(self, channel: grpc.aio.Channel, api_key: str, deadline: float) -> None:
-        self._ai = AIClient(channel, timeout=deadline, api_key=api_key)
+    def __init__(self, channel: grpc.aio.Channel, operator_key: str, deadline: float) -> None:
+        self._ai = AIClient(channel, timeout=deadline)
         self._users = users_pb2_grpc.UserServiceStub(channel)
         self._inference = infer_pb2_grpc.GRPCInferenceServiceStub(channel)
         self._deadline = deadline
+        # The channel's key goes with every call; the inference tier's own
+        # routes admit operators.
+        self._operator = api_key_metadata(operator_key)
         self._iris = load_iris().data
         self._digits = load_digits().data.astype("float32")
         self._user_ids: collections.deque[str] = collections.deque(maxlen=100)
@@ -77,7 +84,9 @@ class Traffic:
 
     async def model_metadata(self) -> object:
         return await self._inference.ModelMetadata(
-            infer_pb2.ModelMetadataRequest(name="iris"), timeout=self._deadline
+            infer_pb2.ModelMetadataRequest(name="iris"),
+            timeout=self._deadline,
+            metadata=self._operator,
         )
 
     async def create_user(self) -> object:
@@ -110,8 +119,8 @@ async def run(args: argparse.Namespace) -> dict[str, int]:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     in_flight: set[asyncio.Task[None]] = set()
-    async with grpc.aio.insecure_channel(args.target) as channel:
-        traffic = Traffic(channel, args.api_key, args.deadline)
+    async with channel_from_args(args) as channel:
+        traffic = Traffic(channel, args.operator_key, args.deadline)
 
         async def one(name: str, call: Call) -> None:
             try:
@@ -157,8 +166,12 @@ async def run(args: argparse.Namespace) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default=os.environ.get("POLYMESH_TARGET", "127.0.0.1:8080"))
+    add_arguments(parser)
     parser.add_argument(
-        "--api-key", default=os.environ.get("POLYMESH_API_KEY", "polymesh-demo-key")
+        "--operator-key",
+        default=os.environ.get("POLYMESH_OPERATOR_KEY", OPERATOR_KEY),
+        help="for the inference tier's calls (default: $POLYMESH_OPERATOR_KEY, else "
+        f"{OPERATOR_KEY})",
     )
     parser.add_argument("--rate", type=float, default=10.0, help="calls started per second")
     parser.add_argument("--duration", type=float, default=0.0, help="seconds; 0: until stopped")

@@ -3,7 +3,7 @@
 Usage:
 
     async with grpc.aio.insecure_channel("127.0.0.1:8080") as channel:
-        users = UsersClient(channel)
+        users = UsersClient(channel, api_key="polymesh-demo-key")
         ada = await users.create("ada@example.com", "Ada Lovelace")
         ada = await users.update(ada.id, name="Augusta Ada King")
         async for user in users.list():
@@ -24,6 +24,7 @@ import grpc
 from google.protobuf import field_mask_pb2
 from polymesh.users.v1 import users_pb2, users_pb2_grpc
 
+from .auth import api_key_metadata
 from .calls import DEFAULT_TIMEOUT, CallSettings
 
 __all__ = ["DEFAULT_TIMEOUT", "PageCutShort", "UsersClient"]
@@ -37,8 +38,9 @@ class UsersClient:
     """Calls `polymesh.users.v1.UserService` over one channel.
 
     `metadata` goes with every call (for example `(("x-users-impl", "python"),)`, which
-    the gateway of `./dev up` routes to the Python implementation). `timeout` is the
-    deadline of calls that give none (None: no deadline).
+    the gateway of `./dev up` routes to the Python implementation), then `api_key` as
+    `x-api-key` (the gateway admits the group `users`). `timeout` is the deadline of
+    calls that give none (None: no deadline).
     """
 
     def __init__(
@@ -46,9 +48,10 @@ class UsersClient:
         channel: grpc.aio.Channel,
         timeout: float | None = DEFAULT_TIMEOUT,
         metadata: Sequence[tuple[str, str]] = (),
+        api_key: str | None = None,
     ) -> None:
         self._stub = users_pb2_grpc.UserServiceStub(channel)
-        self._calls = CallSettings(timeout, metadata)
+        self._calls = CallSettings(timeout, (*metadata, *api_key_metadata(api_key)))
 
     async def create(self, email: str, name: str, deadline: float | None = None) -> users_pb2.User:
         """Creates a user; returns it as stored, with its id and times."""
