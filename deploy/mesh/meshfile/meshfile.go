@@ -25,7 +25,46 @@ import (
 type File struct {
 	Host      Host           `yaml:"host"`
 	Processes []Process      `yaml:"processes"`
+	Pki       Pki            `yaml:"pki"`
 	Gateway   map[string]any `yaml:"gateway"`
+}
+
+// Pki is the mesh's local certificate authority: the folder its files go to
+// and the certificates it signs (polymesh_mesh.pki makes them). Each
+// certificate is Folder/<name>.crt with its key Folder/<name>.key; the CA's
+// are ca.crt and ca.key.
+type Pki struct {
+	Folder       string        `yaml:"folder"`
+	Certificates []Certificate `yaml:"certificates"`
+}
+
+// Certificate is one certificate of the Pki and the names it holds.
+type Certificate struct {
+	Name  string   `yaml:"name"`
+	Usage string   `yaml:"usage"` // "server" or "client"
+	DNS   []string `yaml:"dns"`
+	IPs   []string `yaml:"ips"`
+	URIs  []string `yaml:"uris"`
+}
+
+// Certificate is the certificate name of the Pki, if it has one.
+func (p Pki) Certificate(name string) (Certificate, bool) {
+	for _, c := range p.Certificates {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Certificate{}, false
+}
+
+// Files are the file names (without folder) that the Pki makes: ca.crt,
+// ca.key, and each certificate's .crt and .key.
+func (p Pki) Files() []string {
+	files := []string{"ca.crt", "ca.key"}
+	for _, c := range p.Certificates {
+		files = append(files, c.Name+".crt", c.Name+".key")
+	}
+	return files
 }
 
 // Host is the variable that holds the address every process listens on.

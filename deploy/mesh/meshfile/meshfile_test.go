@@ -41,7 +41,7 @@ func TestMeshFileLoadsAndResolves(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"POLYMESH_LISTEN_ADDR":        "127.0.0.1:50051",
-		"POLYMESH_INFERENCE_ADDR":     "127.0.0.1:8080",
+		"POLYMESH_INFERENCE_ADDR":     "127.0.0.1:8443",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
 		"OTEL_SERVICE_NAME":           "polymesh-aiapi",
 	} {
@@ -51,6 +51,16 @@ func TestMeshFileLoadsAndResolves(t *testing.T) {
 	}
 	if owner, port, ok := f.Owner("POLYMESH_USERS_PY_PORT"); !ok || owner.Name != "users-py" || port.Default != 50054 {
 		t.Errorf("Owner(POLYMESH_USERS_PY_PORT): got %v %v %v", owner, port, ok)
+	}
+	if got, want := f.Pki.Folder, "{run}/tls"; got != want {
+		t.Errorf("pki folder: got %q, want %q", got, want)
+	}
+	gateway, ok := f.Pki.Certificate("gateway")
+	if !ok || gateway.Usage != "server" || !slices.Contains(gateway.DNS, "gateway") {
+		t.Errorf("pki gateway certificate: got %+v, %v", gateway, ok)
+	}
+	if files := f.Pki.Files(); !slices.Contains(files, "aiapi.key") || !slices.Contains(files, "ca.crt") {
+		t.Errorf("pki files: got %v", files)
 	}
 }
 

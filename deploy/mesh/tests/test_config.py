@@ -36,6 +36,9 @@ def test_the_gateway_config_routes_every_contract_to_its_process(tmp_path: Path)
     routes = [(r["name"], r["cluster"]) for r in config["routes"]]
     assert routes == [
         ("ai", "aiapi"),
+        ("inference-repository-load", "inference"),
+        ("inference-repository-unload", "inference"),
+        ("inference-repository-index", "inference"),
         ("inference", "inference"),
         ("users-python", "users-py"),
         ("users", "users"),
@@ -44,6 +47,48 @@ def test_the_gateway_config_routes_every_contract_to_its_process(tmp_path: Path)
         ("reflection-v1alpha", "local"),
     ]
     assert {r["cluster"] for r in config["routes"]} <= set(clusters) | {"local"}
+
+
+def test_the_gateway_config_is_secured(tmp_path: Path) -> None:
+    resolved = load().resolve(folders(tmp_path))
+    config = yaml.safe_load(gateway_yaml(resolved.gateway))
+    tls = tmp_path / "run/tls"
+    assert config["tls_listener"] == {
+        "address": {"address": "127.0.0.1", "port": 8443},
+        "tls": {
+            "certificate_chain_file": str(tls / "gateway.crt"),
+            "private_key_file": str(tls / "gateway.key"),
+            "client_ca_file": str(tls / "ca.crt"),
+        },
+    }
+    assert config["auth_providers"] == {
+        "api_keys": {"keys_file": str(ROOT / "deploy/auth/api-keys.yaml")},
+        "mtls": {},
+    }
+    auth = {r["name"]: r.get("auth") for r in config["routes"]}
+    # Only the gateway's own services are open to anyone.
+    assert sorted(name for name, rule in auth.items() if rule is None) == [
+        "health",
+        "reflection",
+        "reflection-v1alpha",
+    ]
+    assert not any(rule.get("allow_anonymous") for rule in auth.values() if rule)
+    assert auth["ai"] == {"providers": ["api_keys"], "groups": ["ai-users"]}
+    for name in ("load", "unload", "index"):
+        assert auth[f"inference-repository-{name}"]["groups"] == ["operators"]
+    assert "spiffe://polymesh.local/aiapi" in auth["inference"]["principals"]
+    assert auth["users"]["groups"] == auth["users-python"]["groups"] == ["users", "operators"]
+
+
+def test_write_files_makes_the_certificates_the_gateway_names(tmp_path: Path) -> None:
+    resolved = load().resolve(folders(tmp_path))
+    write_files(resolved)
+    tls = resolved.gateway["tls_listener"]["tls"]
+    for key in ("certificate_chain_file", "private_key_file", "client_ca_file"):
+        assert Path(tls[key]).is_file(), key
+    for variable in ("CA", "CERT", "KEY"):
+        path = resolved.process("aiapi").env[f"POLYMESH_INFERENCE_TLS_{variable}_FILE"]
+        assert Path(path).is_file(), variable
 
 
 def test_write_files_writes_jaeger_and_gateway_configs(tmp_path: Path) -> None:

@@ -35,7 +35,9 @@ def test_resolve_fills_folders_and_variables() -> None:
     aiapi = resolved.process("aiapi")
     assert aiapi.argv == ["/src/build/bin/aiapi"]
     assert aiapi.env["POLYMESH_LISTEN_ADDR"] == "127.0.0.1:50051"
-    assert aiapi.env["POLYMESH_INFERENCE_ADDR"] == "127.0.0.1:8080"
+    # East-west through the gateway's TLS listener, with aiapi's certificate.
+    assert aiapi.env["POLYMESH_INFERENCE_ADDR"] == "127.0.0.1:8443"
+    assert aiapi.env["POLYMESH_INFERENCE_TLS_CERT_FILE"] == "/run/mesh/tls/aiapi.crt"
     assert aiapi.env["POLYMESH_API_KEYS_FILE"] == "/src/deploy/auth/api-keys.yaml"
     assert aiapi.env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4317"
     assert aiapi.health_target == "127.0.0.1:50051"
