@@ -18,6 +18,8 @@
 #   engine_base_images  the public base images of the Dockerfiles and of
 #                       compose.yaml, made locally (polymesh-base/...,
 #                       polymesh-local/...): see deploy/docker/images/
+#   compose_secrets     the certificates and the admin token compose.yaml
+#                       mounts, in build/compose/
 #   compose_test_stack  the whole compose stack built, started, called end to
 #                       end through its published gateway port, and removed
 #
@@ -466,6 +468,25 @@ for s in held: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in held))' "$1"
 }
 
+# compose_secrets makes the files compose.yaml mounts that no checkout holds:
+# the certificates of deploy/mesh.yaml's pki section, made for the stack by
+# the code that makes ./dev up's (polymesh_mesh.pki), in build/compose/tls,
+# and the gateway's admin token, build/compose/admin-token. What exists is
+# kept. A bind mount keeps the host's owner and mode, so each private file
+# stays 0600 and is given to the user the image that reads it runs as (the
+# USER of its Dockerfile; tests/compose checks COMPOSE_SECRET_OWNERS
+# against them).
+COMPOSE_SECRETS_DIR="$BUILD/compose"
+COMPOSE_SECRET_OWNERS=(tls/gateway.key:10001 admin-token:10001 tls/aiapi.key:65532)
+compose_secrets() {
+  local entry
+  "${VENV:-$ROOT/.venv}/bin/python" -m polymesh_mesh pki --folder "$COMPOSE_SECRETS_DIR/tls" \
+    --admin-token "$COMPOSE_SECRETS_DIR/admin-token" >/dev/null
+  for entry in "${COMPOSE_SECRET_OWNERS[@]}"; do
+    as_root chown "${entry#*:}:${entry#*:}" "$COMPOSE_SECRETS_DIR/${entry%%:*}"
+  done
+}
+
 # engine_compose runs docker compose on compose.yaml and this machine's
 # override.
 engine_compose() { docker compose "${ENGINE_COMPOSE_FILES[@]}" "$@"; }
@@ -529,12 +550,15 @@ compose_test_stack() (
   stack_phase engine-start engine_start
   stack_phase base-images engine_base_images
 
+  stack_phase secrets compose_secrets
   # compose.yaml takes its published ports from these.
   export COMPOSE_PROJECT_NAME=polymesh-test POLYMESH_PUBLISH_HOST=127.0.0.1
   local ports
-  ports="$(engine_free_ports 3)" || exit
-  read -r POLYMESH_GATEWAY_PORT POLYMESH_JAEGER_UI_PORT POLYMESH_GRAFANA_PORT <<<"$ports"
-  export POLYMESH_GATEWAY_PORT POLYMESH_JAEGER_UI_PORT POLYMESH_GRAFANA_PORT
+  ports="$(engine_free_ports 4)" || exit
+  read -r POLYMESH_GATEWAY_PORT POLYMESH_GATEWAY_TLS_PORT POLYMESH_JAEGER_UI_PORT \
+    POLYMESH_GRAFANA_PORT <<<"$ports"
+  export POLYMESH_GATEWAY_PORT POLYMESH_GATEWAY_TLS_PORT POLYMESH_JAEGER_UI_PORT \
+    POLYMESH_GRAFANA_PORT
   # The engine's classic builder: compose builds with BuildKit only through
   # buildx, which Debian 12 does not package.
   export DOCKER_BUILDKIT=0
@@ -546,6 +570,8 @@ compose_test_stack() (
   healthy="$(engine_compose ps --format '{{.Service}}:{{.Health}}' | sort | tr '\n' ' ')"
   say "stack test: $healthy"
   stack_phase pytest env POLYMESH_STACK_GATEWAY="127.0.0.1:$POLYMESH_GATEWAY_PORT" \
+    POLYMESH_STACK_GATEWAY_TLS="127.0.0.1:$POLYMESH_GATEWAY_TLS_PORT" \
+    POLYMESH_STACK_TLS="$COMPOSE_SECRETS_DIR/tls" \
     POLYMESH_STACK_JAEGER="http://127.0.0.1:$POLYMESH_JAEGER_UI_PORT" \
     "$python" -m pytest -q -p no:cacheprovider "$ROOT/tests/stack"
 )

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -246,11 +247,37 @@ func TestComposeUsesTheEnvironmentOfDevUp(t *testing.T) {
 					t.Errorf("%s: expose %v lacks the listening port %s", proc.name, s.Expose, port)
 				}
 			case "POLYMESH_INFERENCE_ADDR":
-				// East-west calls go through the gateway, in both meshes.
+				// East-west calls go through the gateway, in both meshes: to
+				// its TLS listener when the caller speaks TLS.
 				host, port := splitHostPort(t, proc.name+" "+k, got)
 				_, devPort := splitHostPort(t, proc.name+" "+k, devValue)
-				if host != "gateway" || port != devPort || port != listenPort(t, p, "gateway") {
-					t.Errorf("%s: %s: compose.yaml has %q, want gateway:%s", proc.name, k, got, devPort)
+				want := listenPort(t, p, "gateway")
+				if _, tls := env["POLYMESH_INFERENCE_TLS_CA_FILE"]; tls {
+					want = tlsListenPort(t, p)
+				}
+				if host != "gateway" || port != devPort || port != want {
+					t.Errorf("%s: %s: compose.yaml has %q, want gateway:%s (./dev up: %s)", proc.name, k, got, want, devValue)
+				}
+			case "POLYMESH_INFERENCE_TLS_CA_FILE", "POLYMESH_INFERENCE_TLS_CERT_FILE", "POLYMESH_INFERENCE_TLS_KEY_FILE":
+				// The same file of the pki, made for the stack and mounted;
+				// a key as a secret.
+				file, secret := mountedFile(t, p, proc.name, got)
+				if want := composePkiFile(t, filepath.Base(devValue)); file != want {
+					t.Errorf("%s: %s=%q mounts %s, want %s (./dev up: %s)", proc.name, k, got, file, want, devValue)
+				}
+				if strings.HasSuffix(got, ".key") != secret {
+					t.Errorf("%s: %s=%q: a private key is a secret, a certificate a config", proc.name, k, got)
+				}
+			case "POLYMESH_INFERENCE_TLS_SERVER_NAME":
+				// A name the gateway's certificate holds, in both meshes.
+				for what, name := range map[string]string{"compose.yaml": got, "./dev up": devValue} {
+					if !slices.Contains(gatewayCertificate(t).DNS, name) {
+						t.Errorf("%s: %s: %s has %q, not a DNS name of the pki's gateway certificate %v", proc.name, k, what, name, gatewayCertificate(t).DNS)
+					}
+				}
+			case "POLYMESH_TRUST_PRINCIPAL_HEADER":
+				if got != devValue {
+					t.Errorf("%s: %s: compose.yaml has %q, ./dev up %q", proc.name, k, got, devValue)
 				}
 			case "POLYMESH_GATEWAY_CONFIG":
 				if !slices.ContainsFunc(s.Configs, func(c types.ServiceConfigObjConfig) bool { return c.Target == got }) {
@@ -313,10 +340,18 @@ func TestComposePublishesOnlyTheGatewayAndTheUIs(t *testing.T) {
 		}
 		switch name {
 		case "gateway":
-			want := listenPort(t, p, "gateway")
-			if len(s.Ports) != 1 || s.Ports[0].Published != "8080" || want != "8080" ||
-				strconv.FormatUint(uint64(s.Ports[0].Target), 10) != want {
-				t.Errorf("gateway: ports %+v: want 8080 published to the listener port %s", s.Ports, want)
+			// Both listeners, each at the default port of its variable.
+			f := loadMesh(t)
+			want := map[string]string{
+				f.Defaults()["POLYMESH_GATEWAY_PORT"]:     listenPort(t, p, "gateway"),
+				f.Defaults()["POLYMESH_GATEWAY_TLS_PORT"]: tlsListenPort(t, p),
+			}
+			got := map[string]string{}
+			for _, port := range s.Ports {
+				got[port.Published] = strconv.FormatUint(uint64(port.Target), 10)
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("gateway: publishes %v (published: target), want %v: the plaintext and the TLS listener", got, want)
 			}
 		case collector:
 			if !slices.Equal(targets, []uint32{16686}) {
@@ -456,16 +491,26 @@ func TestComposeHealthAndStartupOrder(t *testing.T) {
 // gatewayConfig is the part of proto/polymesh/gateway/v1/config.proto these
 // tests compare.
 type gatewayConfig struct {
-	Listener      socketAddress `yaml:"listener"`
-	LocalServices socketAddress `yaml:"local_services"`
+	Listener    socketAddress `yaml:"listener"`
+	TLSListener struct {
+		Address socketAddress `yaml:"address"`
+		TLS     struct {
+			CertificateChainFile string `yaml:"certificate_chain_file"`
+			PrivateKeyFile       string `yaml:"private_key_file"`
+			ClientCAFile         string `yaml:"client_ca_file"`
+		} `yaml:"tls"`
+	} `yaml:"tls_listener"`
+	AuthProviders map[string]map[string]any `yaml:"auth_providers"`
+	LocalServices socketAddress             `yaml:"local_services"`
 	Clusters      []struct {
 		Name      string          `yaml:"name"`
 		Endpoints []socketAddress `yaml:"endpoints"`
 	} `yaml:"clusters"`
 	Routes []map[string]any `yaml:"routes"`
 	Admin  struct {
-		Address  socketAddress `yaml:"address"`
-		Disabled bool          `yaml:"disabled"`
+		Address   socketAddress `yaml:"address"`
+		Disabled  bool          `yaml:"disabled"`
+		TokenFile string        `yaml:"token_file"`
 	} `yaml:"admin"`
 }
 
@@ -550,6 +595,7 @@ func TestGatewayConfigMatchesTheLocalMesh(t *testing.T) {
 	// The gateway's own ports: the defaults of the mesh file's variables.
 	for what, pair := range map[string][2]string{
 		"listener":       {cont.Listener.Port, local.Listener.Port},
+		"tls_listener":   {cont.TLSListener.Address.Port, local.TLSListener.Address.Port},
 		"local_services": {cont.LocalServices.Port, local.LocalServices.Port},
 		"admin":          {cont.Admin.Address.Port, local.Admin.Address.Port},
 	} {
@@ -606,7 +652,7 @@ func TestComposeListensAndChecksHealthAsTheMeshFile(t *testing.T) {
 			reachable = append(reachable, strconv.FormatUint(uint64(port.Target), 10))
 		}
 		if proc.Name == "gateway" {
-			reachable = append(reachable, cont.Listener.Port, cont.LocalServices.Port, cont.Admin.Address.Port)
+			reachable = append(reachable, cont.Listener.Port, cont.TLSListener.Address.Port, cont.LocalServices.Port, cont.Admin.Address.Port)
 		}
 		for _, port := range proc.Ports {
 			if want := strconv.Itoa(port.Default); !slices.Contains(reachable, want) {

@@ -51,9 +51,14 @@ func TestLoadgenProfileRunsTheClientsLoadGenerator(t *testing.T) {
 	if !strings.Contains(string(dockerfile), "clients/python/pyproject.toml") {
 		t.Errorf("%s does not install the Python client", s.Build.Dockerfile)
 	}
+	// The gateway's TLS listener, its CA mounted.
 	target := strings.Join(s.Command, " ")
-	if !strings.Contains(target, "--target gateway:"+listenPort(t, p, "gateway")) {
-		t.Errorf("loadgen command %q does not call the gateway", target)
+	if !strings.Contains(target, "--target gateway:"+tlsListenPort(t, p)) {
+		t.Errorf("loadgen command %q does not call the gateway's TLS listener", target)
+	}
+	ca := flagArg(s.Command, "--ca-file")
+	if file, _ := mountedFile(t, p, "loadgen", ca); file != composePkiFile(t, "ca.crt") {
+		t.Errorf("loadgen --ca-file %q mounts %s, want the stack's CA", ca, file)
 	}
 	for _, dep := range []string{"gateway", "aiapi", "users"} {
 		d, ok := s.DependsOn[dep]

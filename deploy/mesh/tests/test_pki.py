@@ -173,11 +173,14 @@ def test_ensure_into_another_folder_makes_a_ca_of_its_own(tmp_path: Path) -> Non
 
 def test_ensure_token_makes_one_token_once(tmp_path: Path) -> None:
     path = tmp_path / "secrets/admin-token"
-    token = ensure_token(path)
-    assert len(token) >= 40
-    assert path.read_text() == token + "\n"
+    assert ensure_token(path)
+    token = path.read_text()
+    assert len(token.strip()) >= 40 and token.endswith("\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert ensure_token(path) == token
+    assert not ensure_token(path)
+    assert path.read_text() == token
+    path.write_text("")
+    assert ensure_token(path) and path.read_text().strip()
 
 
 @pytest.mark.parametrize(

@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                 state = "made" if name in made.made else "kept"
                 print(f"{name:<12} {state}  {files.certificate}  {files.key}")
             if args.admin_token:
-                ensure_token(args.admin_token)
-                print(f"{'admin token':<12} {args.admin_token}")
+                state = "made" if ensure_token(args.admin_token) else "kept"
+                print(f"{'admin token':<12} {state}  {args.admin_token}")
         elif args.verb == "values":
             for name, value in resolved.values.items():
                 print(f"{name}={value}")

@@ -4,7 +4,7 @@ each signed by it.
 
     made = ensure(resolved.pki)          # {run}/tls: made or renewed as needed
     made = ensure(resolved.pki, folder)  # the same set somewhere else (compose)
-    token = ensure_token(path)           # a random bearer token, made once
+    ensure_token(path)                   # a random bearer token, made once
 
 In the folder (mode 0700): `ca.crt` and `ca.key`, then `<name>.crt` and
 `<name>.key` for each certificate; keys are 0600, certificates 0644. Keys
@@ -262,19 +262,18 @@ def ensure(pki: Pki, folder: Path | None = None) -> Made:
     return made
 
 
-def ensure_token(path: Path) -> str:
+def ensure_token(path: Path) -> bool:
     """A random bearer token in `path` (one line, mode 0600), made if the
-    file is missing or empty; returns it."""
+    file is missing or empty; True if it made one. An existing file is not
+    read (it may belong to the user a container runs as)."""
     path = Path(path)
     with contextlib.suppress(FileNotFoundError):
-        token = path.read_text().strip()
-        if token:
-            return token
+        if path.stat().st_size > 0:
+            return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
     _write_key_first(path)
-    path.write_text(token + "\n")
-    return token
+    path.write_text(secrets.token_urlsafe(32) + "\n")
+    return True
 
 
 def section(node: object, sub: Callable[[str], str], where: str) -> Pki:
