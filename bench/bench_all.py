@@ -385,12 +385,23 @@ QUIET = {
 }
 
 
+# The keys calls through the gateway carry (deploy/auth/api-keys.yaml): the
+# demo key for the public APIs, the operator key for the inference tier.
+GATEWAY_KEYS = {
+    "ai": (("x-api-key", "polymesh-demo-key"),),
+    "users": (("x-api-key", "polymesh-demo-key"),),
+    "inference": (("x-api-key", "polymesh-operator-key"),),
+}
+
+
 def start_mesh(services: Services, work: Path) -> dict[str, Service]:
     """The processes of deploy/mesh.yaml but Jaeger, on free ports: users
     (Go), users-py, inference, the gateway, and two AI APIs: the mesh's,
     calling the inference tier through the gateway, and one calling it
-    directly. On top of the mesh file: QUIET, no /metrics listeners, no API
-    keys, and the gateway without tracing, admin listener or access log."""
+    directly. On top of the mesh file: QUIET, no /metrics listeners, no
+    quotas in aiapi, and the gateway without tracing, admin listener, access
+    log or rate limits (the routes' keys are checked: calls through it carry
+    the demo meshes' keys, GATEWAY_KEYS)."""
     mesh = load()
     ports = dict(zip(mesh.port_variables, free_ports(len(mesh.port_variables)), strict=True))
     resolved = mesh.resolve(
@@ -405,6 +416,10 @@ def start_mesh(services: Services, work: Path) -> dict[str, Service]:
         **{k: v for k, v in resolved.gateway.items() if k != "access_log"},
         "tracing": {"disabled": True},
         "admin": {"disabled": True},
+        "routes": [
+            {k: v for k, v in route.items() if k != "rate_limit"}
+            for route in resolved.gateway["routes"]
+        ],
     }
     write_files(resolved, [resolved.process("gateway")], gateway_config)
     found: dict[str, Service] = {}
@@ -413,7 +428,8 @@ def start_mesh(services: Services, work: Path) -> dict[str, Service]:
         if "POLYMESH_METRICS_ADDR" in process.env:
             process = process.with_env({"POLYMESH_METRICS_ADDR": "off"})
         if "POLYMESH_API_KEYS_FILE" in process.env:
-            # No keys: every caller admitted, without the demo key's quota.
+            # No keys: every caller admitted (the gateway checked the key),
+            # without the demo key's quota.
             process = process.with_env({"POLYMESH_API_KEYS_FILE": ""})
         service = services.start(name, label, process.with_env(QUIET, only_known=False))
         service.port = process.port(port)
@@ -437,6 +453,11 @@ def start_mesh(services: Services, work: Path) -> dict[str, Service]:
         {
             "POLYMESH_LISTEN_ADDR": f"{HOST}:{direct_port}",
             "POLYMESH_INFERENCE_ADDR": inference.health_target,
+            # The inference service itself speaks plaintext.
+            **{
+                f"POLYMESH_INFERENCE_TLS_{name}": ""
+                for name in ("CA_FILE", "CERT_FILE", "KEY_FILE", "SERVER_NAME")
+            },
         }
     )
     start("aiapi", "aiapi (Go)", direct, "POLYMESH_AIAPI_PORT").port = direct_port
@@ -485,7 +506,7 @@ def users_scenarios(mesh: dict[str, Service]) -> list[Scenario]:
         create = users_pb2.CreateUserRequest(email=email, name="Bench User").SerializeToString()
         for via, target, md in (
             ("direct", service.target, ()),
-            ("gateway", mesh["gateway"].target, metadata),
+            ("gateway", mesh["gateway"].target, (*metadata, *GATEWAY_KEYS["users"])),
         ):
             path = (service.name,) if via == "direct" else ("gateway", service.name)
             lang = "Go" if impl == "go" else "Python"
@@ -531,7 +552,7 @@ def ai_scenarios(mesh: dict[str, Service]) -> list[Scenario]:
             "ai-inference-gateway",
             "ai",
             "ModelInfer, through the gateway",
-            Call(gateway, MODEL_INFER, infer.SerializeToString()),
+            Call(gateway, MODEL_INFER, infer.SerializeToString(), GATEWAY_KEYS["inference"]),
             ("gateway", "inference"),
             via="gateway",
             method="ModelInfer",
@@ -549,7 +570,7 @@ def ai_scenarios(mesh: dict[str, Service]) -> list[Scenario]:
             "ai-aiapi-mesh",
             "ai",
             "Predict, gateway -> AI API -> gateway -> inference tier",
-            Call(gateway, PREDICT, predict.SerializeToString()),
+            Call(gateway, PREDICT, predict.SerializeToString(), GATEWAY_KEYS["ai"]),
             ("gateway", "aiapi-mesh", "gateway", "inference"),
             via="gateway",
             method="Predict",

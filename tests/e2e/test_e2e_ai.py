@@ -20,26 +20,9 @@ from sklearn.datasets import load_digits, load_iris
 from .conftest import MODELS
 
 
-class _ApiKey(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
-    """Adds the x-api-key metadata to every call."""
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def _with_key(self, details):
-        metadata = [*(details.metadata or ()), ("x-api-key", self._key)]
-        return details._replace(metadata=metadata)
-
-    def intercept_unary_unary(self, continuation, client_call_details, request):
-        return continuation(self._with_key(client_call_details), request)
-
-    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
-        return continuation(self._with_key(client_call_details), request_iterator)
-
-
 @pytest.fixture
-def ai(mesh, channel):
-    return ai_pb2_grpc.AIServiceStub(grpc.intercept_channel(channel, _ApiKey(mesh.api_key)))
+def ai(keyed):
+    return ai_pb2_grpc.AIServiceStub(keyed)
 
 
 def test_list_models_describes_every_model(ai):
@@ -198,3 +181,7 @@ def test_one_predict_is_one_trace_across_every_hop(mesh, ai):
         if s.service == "polymesh-gateway" and s.kind == "client":
             assert s.attributes.get("server.address") == "127.0.0.1", s
             assert isinstance(s.attributes.get("server.port"), int), s
+    # aiapi's east-west call went to the gateway's TLS listener (mTLS, with
+    # its client certificate: the inference route admits no one else here).
+    (east_west,) = [s for s in chain if s.service == "polymesh-aiapi" and s.kind == "client"]
+    assert east_west.attributes.get("server.port") == int(mesh.gateway_tls.rsplit(":", 1)[1])

@@ -34,7 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_digits, load_iris
 
 from . import dashboard as dash
-from .conftest import API_KEY, API_KEYS, require, resolve_mesh
+from .conftest import API_KEY, API_KEYS, require, resolve_mesh, with_keys
 
 DASHBOARD = ROOT / "deploy/grafana/dashboards/polymesh.json"
 DATASOURCES = ROOT / "deploy/grafana/provisioning/datasources"
@@ -80,10 +80,13 @@ def exposed(tmp_path_factory) -> Iterator[dict[str, dict[str, set[str]]]]:
     resolved = resolve_mesh(logs)
     keys = logs / "api-keys.yaml"
     keys.write_text(API_KEYS)
-    # On top of the mesh file: the gateway without tracing, the tests' keys.
-    # No collector runs here: spans are not exported.
+    # On top of the mesh file: the gateway without tracing, the tests' keys
+    # (for the gateway and aiapi). No collector runs here: spans are not
+    # exported.
     write_files(
-        resolved, [resolved.process("gateway")], {**resolved.gateway, "tracing": {"disabled": True}}
+        resolved,
+        [resolved.process("gateway")],
+        with_keys({**resolved.gateway, "tracing": {"disabled": True}}, keys),
     )
     quiet = {"OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
     overrides = {"aiapi": {"POLYMESH_API_KEYS_FILE": str(keys)}}
@@ -99,8 +102,8 @@ def exposed(tmp_path_factory) -> Iterator[dict[str, dict[str, set[str]]]]:
         def url(name: str, variable: str) -> str:
             return f"http://{resolved.host}:{resolved.process(name).port(variable)}/metrics"
 
-        aiapi, inference = resolved.process("aiapi"), resolved.process("inference")
-        make_calls(aiapi.health_target, inference.health_target)
+        gateway, inference = resolved.process("gateway"), resolved.process("inference")
+        make_calls(gateway.health_target, inference.health_target)
         yield {
             "aiapi": scrape(url("aiapi", "POLYMESH_AIAPI_METRICS_PORT")),
             "inference": scrape(url("inference", "POLYMESH_INFERENCE_METRICS_PORT")),
@@ -111,11 +114,12 @@ def exposed(tmp_path_factory) -> Iterator[dict[str, dict[str, set[str]]]]:
     assert all(code == 0 for code in codes.values()), f"exit codes on SIGTERM: {codes}"
 
 
-def make_calls(aiapi: str, inference: str) -> None:
-    """Predictions answered (concurrent ones, to make batches), rejected for
-    a missing key and an exhausted quota, and failed in the inference tier."""
+def make_calls(gateway: str, inference: str) -> None:
+    """Through the gateway: predictions answered (concurrent ones, to make
+    batches), rejected for a missing key (by the gateway) and an exhausted
+    quota (by aiapi); and failed in the inference tier."""
     iris, digits = load_iris(), load_digits()
-    with grpc.insecure_channel(aiapi) as channel:
+    with grpc.insecure_channel(gateway) as channel:
         ai = ai_pb2_grpc.AIServiceStub(channel)
         key = [("x-api-key", API_KEY)]
 

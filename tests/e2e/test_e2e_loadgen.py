@@ -1,10 +1,14 @@
-"""The demo load generator against the mesh: bounded, and its calls answered."""
+"""The demo load generator against the mesh: bounded, and its calls answered,
+over TLS with the demo meshes' keys (the demo key for the public APIs, the
+operator key for the inference tier)."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+
+from .conftest import DEMO_KEY, OPERATOR_KEY
 
 
 def test_loadgen_drives_every_service_and_stops_by_itself(mesh):
@@ -13,8 +17,10 @@ def test_loadgen_drives_every_service_and_stops_by_itself(mesh):
             sys.executable,
             "-m",
             "polymesh_client.loadgen",
-            f"--target={mesh.gateway}",
-            f"--api-key={mesh.api_key}",
+            f"--target={mesh.gateway_tls}",
+            f"--ca-file={mesh.tls / 'ca.crt'}",
+            f"--api-key={DEMO_KEY}",
+            f"--operator-key={OPERATOR_KEY}",
             "--rate=40",
             "--duration=3",
             "--report-every=1",
@@ -27,7 +33,7 @@ def test_loadgen_drives_every_service_and_stops_by_itself(mesh):
     assert re.search(r"loadgen: +\d+ s, \d+ calls", done.stdout), done.stdout
     summary = done.stdout.strip().splitlines()[-1]
     counts = {k.strip(): v for k, v in re.findall(r"([A-Za-z ]+: [A-Z_]+) (\d+)", summary)}
-    for call in ("Predict iris: OK", "Predict digits: OK", "CreateUser: OK"):
+    for call in ("Predict iris: OK", "Predict digits: OK", "CreateUser: OK", "ModelMetadata: OK"):
         assert int(counts.get(call, 0)) > 0, summary
     failed = {k: v for k, v in counts.items() if not k.endswith(": OK")}
     # Only the deliberate failures: the unknown model, and users looked up

@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 from polymesh_mesh.config import gateway_yaml
 from polymesh_mesh.model import ROOT, load
+from polymesh_mesh.pki import ensure
 from polymesh_mesh.probe import grpc_serving
 from polymesh_mesh.testing import HOST, Process, free_port
 
@@ -43,6 +44,7 @@ def gateway(mesh, tmp_path_factory) -> Iterator[str]:
     mesh_port = int(mesh.gateway.rsplit(":", 1)[1])
     gateway_ports = (
         "POLYMESH_GATEWAY_PORT",
+        "POLYMESH_GATEWAY_TLS_PORT",
         "POLYMESH_GATEWAY_LOCAL_PORT",
         "POLYMESH_GATEWAY_ADMIN_PORT",
     )
@@ -51,6 +53,9 @@ def gateway(mesh, tmp_path_factory) -> Iterator[str]:
     )
     config = resolved.gateway
     assert config["contracts"] == {"descriptor_sets": [str(DESCRIPTORS)]}
+    # Its TLS listener's certificates: the mesh file's pki, in its run folder.
+    assert resolved.pki is not None
+    ensure(resolved.pki)
     yield from serve_gateway(
         "reflection-gateway",
         gateway_yaml(config),

@@ -1,5 +1,7 @@
 """The standard Open Inference Protocol client, tritonclient.grpc, through the
-gateway: client → gateway → inference service."""
+gateway: client → gateway → inference service. The inference tier admits
+operators: tritonclient comes to the TLS listener with the operator's client
+certificate of the mesh's CA (mTLS), as an operator's tool would."""
 
 from __future__ import annotations
 
@@ -36,8 +38,18 @@ def ok_requests(metrics_url: str, model: str) -> float:
 
 def test_tritonclient_through_the_gateway(mesh):
     served_before = ok_requests(mesh.inference_metrics, "iris")
+    operator = mesh.tls / "operator"
     run = subprocess.run(
-        [sys.executable, str(CALLS), mesh.gateway, "--cycle", "diabetes"],
+        [
+            sys.executable,
+            str(CALLS),
+            mesh.gateway_tls,
+            "--cycle",
+            "diabetes",
+            f"--ca-file={mesh.tls / 'ca.crt'}",
+            f"--cert={operator}.crt",
+            f"--key={operator}.key",
+        ],
         capture_output=True,
         timeout=120,
         check=False,

@@ -12,8 +12,8 @@ from polymesh.users.v1 import users_pb2, users_pb2_grpc
 
 
 @pytest.fixture
-def users(channel):
-    return users_pb2_grpc.UserServiceStub(channel)
+def users(keyed):
+    return users_pb2_grpc.UserServiceStub(keyed)
 
 
 def email() -> str:

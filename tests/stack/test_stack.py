@@ -1,6 +1,8 @@
-"""End to end through the compose stack's published gateway port: the AI
-API and its trace across gateway, aiapi and inference; the users API on both
-of its implementations; the standard Open Inference Protocol client."""
+"""End to end through the compose stack's published gateway ports: the AI
+API over TLS and its trace across gateway, aiapi and inference (aiapi's
+east-west call over mTLS); the users API on both of its implementations;
+the standard Open Inference Protocol client with the operator's client
+certificate; and what the gateway refuses."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from inference import grpc_service_pb2 as infer_pb2
+from inference import grpc_service_pb2_grpc as infer_pb2_grpc
 from polymesh.ai.v1 import ai_pb2_grpc
 from polymesh.users.v1 import users_pb2, users_pb2_grpc
 from polymesh_client.ai import output_values, rows_request
@@ -29,7 +33,9 @@ from polymesh_client.traces import (
 )
 from sklearn import datasets
 
-from .conftest import API_KEY
+from .conftest import API_KEY, OPERATOR_KEY
+
+KEY = (("x-api-key", API_KEY),)
 
 ROOT = Path(__file__).resolve().parents[2]
 # tritonclient runs in a process of its own: its generated protocol code and
@@ -51,8 +57,8 @@ def test_the_gateway_is_serving(channel):
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_one_predict_is_one_trace_across_gateway_aiapi_and_inference(stack, channel):
-    ai = ai_pb2_grpc.AIServiceStub(channel)
+def test_one_predict_is_one_trace_across_gateway_aiapi_and_inference(stack, tls_channel):
+    ai = ai_pb2_grpc.AIServiceStub(tls_channel)
     trace_id, metadata = traceparent()
     answer = ai.Predict(
         rows_request("iris", [[5.1, 3.5, 1.4, 0.2], [6.9, 3.2, 5.7, 2.3]]),
@@ -83,12 +89,33 @@ def test_a_predict_needs_a_known_key(channel):
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+def test_the_gateway_refuses_what_a_key_may_not_call(channel):
+    users = users_pb2_grpc.UserServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as raised:
+        users.DeleteUser(users_pb2.DeleteUserRequest(id=str(uuid.uuid4())), timeout=10)
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    inference = infer_pb2_grpc.GRPCInferenceServiceStub(channel)
+    for metadata, code in (
+        (KEY, grpc.StatusCode.PERMISSION_DENIED),
+        ((("x-api-key", OPERATOR_KEY),), grpc.StatusCode.OK),
+    ):
+        try:
+            inference.RepositoryIndex(
+                infer_pb2.RepositoryIndexRequest(), metadata=metadata, timeout=10
+            )
+            got = grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            got = e.code()
+        assert got == code, metadata
+
+
 @pytest.mark.parametrize(
     ("impl", "metadata", "service"),
     [("go", (), "polymesh-users"), ("python", (("x-users-impl", "python"),), "polymesh-users-py")],
 )
 def test_users_crud(stack, channel, impl, metadata, service):
     users = users_pb2_grpc.UserServiceStub(channel)
+    metadata = (*metadata, *KEY)
     address = f"stack-{impl}-{uuid.uuid4().hex[:8]}@example.com"
     trace_id, context = traceparent()
     created = users.CreateUser(
@@ -141,21 +168,31 @@ def test_the_two_users_implementations_keep_their_own_data(channel):
     users = users_pb2_grpc.UserServiceStub(channel)
     address = f"stack-only-go-{uuid.uuid4().hex[:8]}@example.com"
     created = users.CreateUser(
-        users_pb2.CreateUserRequest(email=address, name="Grace"), timeout=10
+        users_pb2.CreateUserRequest(email=address, name="Grace"), metadata=KEY, timeout=10
     ).user
     with pytest.raises(grpc.RpcError) as raised:
         users.GetUser(
             users_pb2.GetUserRequest(id=created.id),
-            metadata=(("x-users-impl", "python"),),
+            metadata=(("x-users-impl", "python"), *KEY),
             timeout=10,
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
-    users.DeleteUser(users_pb2.DeleteUserRequest(id=created.id), timeout=10)
+    users.DeleteUser(users_pb2.DeleteUserRequest(id=created.id), metadata=KEY, timeout=10)
 
 
 def test_tritonclient_through_the_gateway(stack):
+    # An operator's tool: the TLS port, the operator's client certificate.
     run = subprocess.run(
-        [sys.executable, str(TRITON_CALLS), stack.gateway, "--cycle", "diabetes"],
+        [
+            sys.executable,
+            str(TRITON_CALLS),
+            stack.gateway_tls,
+            "--cycle",
+            "diabetes",
+            f"--ca-file={stack.tls / 'ca.crt'}",
+            f"--cert={stack.tls / 'operator.crt'}",
+            f"--key={stack.tls / 'operator.key'}",
+        ],
         capture_output=True,
         timeout=120,
         check=False,

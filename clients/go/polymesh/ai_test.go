@@ -15,7 +15,7 @@ import (
 var irisRows = [][]float32{{5.1, 3.5, 1.4, 0.2}, {6.7, 3.0, 5.2, 2.3}}
 
 func TestAIModelsAndPredictions(t *testing.T) {
-	ai := dial(t, "aiapi", polymesh.WithAPIKey(testAPIKey)).AI()
+	ai := dial(t, "gateway", polymesh.WithAPIKey(testAPIKey)).AI()
 	ctx := testContext(t)
 
 	models, err := ai.ListModels(ctx)
@@ -55,7 +55,7 @@ func TestAIModelsAndPredictions(t *testing.T) {
 }
 
 func TestAIPredictStream(t *testing.T) {
-	ai := dial(t, "aiapi", polymesh.WithAPIKey(testAPIKey)).AI()
+	ai := dial(t, "gateway", polymesh.WithAPIKey(testAPIKey)).AI()
 	stream, err := ai.PredictStream(testContext(t))
 	if err != nil {
 		t.Fatalf("PredictStream: %v", err)

@@ -9,9 +9,14 @@
 //	defer conn.Close()
 //	models, err := conn.AI().ListModels(ctx)
 //
+//	creds, err := polymesh.TLSCredentials(".run/tls/ca.crt", "", "")   // the TLS port
+//	conn, err := polymesh.Dial("127.0.0.1:8443", polymesh.WithTransportCredentials(creds),
+//		polymesh.WithAPIKey("polymesh-demo-key"))
+//
 // Every call has a deadline: the caller's, or DefaultTimeout when the
-// caller's context has none. The AI API's calls carry the API key as
-// `x-api-key` metadata. Calls are traced with otelgrpc: each is a CLIENT
+// caller's context has none. Every call carries the API key as `x-api-key`
+// metadata: the gateway checks it on each route that says who may call it,
+// and removes it before the call goes on. Calls are traced with otelgrpc: each is a CLIENT
 // span of the global tracer provider, and the W3C trace context travels
 // with it through the global propagator (set them with otel.SetTracerProvider
 // and otel.SetTextMapPropagator). Errors are the gRPC status errors the
@@ -20,8 +25,10 @@ package polymesh
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
-	"strings"
+	"os"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -38,7 +45,7 @@ import (
 // WithDefaultTimeout says otherwise.
 const DefaultTimeout = 5 * time.Second
 
-// APIKeyHeader is the metadata key that carries the AI API's key.
+// APIKeyHeader is the metadata key that carries the API key.
 const APIKeyHeader = "x-api-key"
 
 // DefaultKeepalive pings an idle connection that has calls in flight every
@@ -52,9 +59,6 @@ var DefaultKeepalive = keepalive.ClientParameters{
 	PermitWithoutStream: false,
 }
 
-// aiServicePrefix is the path prefix of the AI API's methods.
-var aiServicePrefix = "/" + aiv1.AIService_ServiceDesc.ServiceName + "/"
-
 type options struct {
 	apiKey      string
 	timeout     time.Duration
@@ -67,7 +71,7 @@ type options struct {
 // Option changes a default of Dial.
 type Option func(*options)
 
-// WithAPIKey sends key as the x-api-key metadata of every AI API call.
+// WithAPIKey sends key as the x-api-key metadata of every call.
 func WithAPIKey(key string) Option { return func(o *options) { o.apiKey = key } }
 
 // WithDefaultTimeout sets the deadline of calls whose context has none
@@ -80,9 +84,39 @@ func WithKeepalive(p keepalive.ClientParameters) Option {
 	return func(o *options) { o.keepalive = p }
 }
 
-// WithTransportCredentials secures the connection (plaintext unless given).
+// WithTransportCredentials secures the connection (plaintext unless given);
+// see TLSCredentials.
 func WithTransportCredentials(c credentials.TransportCredentials) Option {
 	return func(o *options) { o.creds = c }
+}
+
+// TLSCredentials are the credentials of a TLS connection to the gateway's TLS
+// listener: the server's certificate verified against the CA certificates
+// of caFile (the system's roots when empty), and the client certificate of
+// certFile and keyFile presented for mTLS (none when both are empty).
+func TLSCredentials(caFile, certFile, keyFile string) (credentials.TransportCredentials, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("polymesh: TLS CA: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("polymesh: TLS CA %s: no PEM certificate in it", caFile)
+		}
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, fmt.Errorf("polymesh: TLS: give both a client certificate and its key, or neither")
+	}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("polymesh: TLS client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return credentials.NewTLS(cfg), nil
 }
 
 // WithoutTracing leaves the calls untraced: no spans and no trace context
@@ -146,10 +180,10 @@ func (c *Conn) Users() *UsersClient { return newUsersClient(c.cc) }
 // Inference is the Open Inference Protocol client on this connection.
 func (c *Conn) Inference() *InferenceClient { return newInferenceClient(c.cc) }
 
-// callContext gives ctx the default deadline if it has none and the API key
-// if method is the AI API's. The returned cancel must be called.
-func callContext(ctx context.Context, method string, timeout time.Duration, apiKey string) (context.Context, context.CancelFunc) {
-	if apiKey != "" && strings.HasPrefix(method, aiServicePrefix) {
+// callContext gives ctx the default deadline if it has none and the API
+// key. The returned cancel must be called.
+func callContext(ctx context.Context, timeout time.Duration, apiKey string) (context.Context, context.CancelFunc) {
+	if apiKey != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, APIKeyHeader, apiKey)
 	}
 	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
@@ -160,7 +194,7 @@ func callContext(ctx context.Context, method string, timeout time.Duration, apiK
 
 func unaryDefaults(timeout time.Duration, apiKey string) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		ctx, cancel := callContext(ctx, method, timeout, apiKey)
+		ctx, cancel := callContext(ctx, timeout, apiKey)
 		defer cancel()
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
@@ -168,7 +202,7 @@ func unaryDefaults(timeout time.Duration, apiKey string) grpc.UnaryClientInterce
 
 func streamDefaults(timeout time.Duration, apiKey string) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		ctx, cancel := callContext(ctx, method, timeout, apiKey)
+		ctx, cancel := callContext(ctx, timeout, apiKey)
 		s, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
 			cancel()

@@ -3,6 +3,9 @@ package polymesh_test
 import (
 	"context"
 	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,24 +125,25 @@ func TestDefaultDeadlineEndsCalls(t *testing.T) {
 	}
 }
 
-func TestAPIKeyGoesOnlyToTheAIAPI(t *testing.T) {
+func TestAPIKeyGoesWithEveryCall(t *testing.T) {
 	var s seen
-	conn := dial(t, "aiapi", polymesh.WithAPIKey(testAPIKey), s.option())
+	conn := dial(t, "gateway", polymesh.WithAPIKey(testAPIKey), s.option())
 	ctx := testContext(t)
 	if _, err := conn.AI().ListModels(ctx); err != nil {
 		t.Fatalf("ListModels: %v", err)
 	}
-	// The users API is not on this server: the call fails, but what it
-	// would have sent is known.
-	_, _ = conn.Users().Get(ctx, "0f8fad5b-d9cb-469f-a165-70867728950e")
-	if _, md := s.get("/polymesh.ai.v1.AIService/ListModels"); len(md.Get(polymesh.APIKeyHeader)) != 1 || md.Get(polymesh.APIKeyHeader)[0] != testAPIKey {
-		t.Errorf("AI API call metadata %v, want %s: %s", md, polymesh.APIKeyHeader, testAPIKey)
+	if _, err := conn.Users().Get(ctx, "0f8fad5b-d9cb-469f-a165-70867728950e"); status.Code(err) != codes.NotFound {
+		t.Fatalf("Get: got %v, want NOT_FOUND (admitted by the gateway)", err)
 	}
-	if _, md := s.get(getUser); len(md.Get(polymesh.APIKeyHeader)) != 0 {
-		t.Errorf("users API call metadata %v, want no %s", md, polymesh.APIKeyHeader)
+	for _, method := range []string{"/polymesh.ai.v1.AIService/ListModels", getUser} {
+		if _, md := s.get(method); len(md.Get(polymesh.APIKeyHeader)) != 1 || md.Get(polymesh.APIKeyHeader)[0] != testAPIKey {
+			t.Errorf("%s: metadata %v, want %s: %s", method, md, polymesh.APIKeyHeader, testAPIKey)
+		}
 	}
 }
 
+// TestAIAPIKeys calls through the gateway, which checks the keys (aiapi
+// takes the caller it names).
 func TestAIAPIKeys(t *testing.T) {
 	tests := []struct {
 		name string
@@ -152,7 +156,7 @@ func TestAIAPIKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := dial(t, "aiapi", tt.opts...).AI().ListModels(testContext(t))
+			_, err := dial(t, "gateway", tt.opts...).AI().ListModels(testContext(t))
 			if got := status.Code(err); got != tt.want {
 				t.Errorf("ListModels: got %v (%v), want %v", got, err, tt.want)
 			}
@@ -186,5 +190,28 @@ func TestTraceContextReachesTheServer(t *testing.T) {
 	}
 	if got, want := hex.EncodeToString(server.GetParentSpanId()), client.SpanID().String(); got != want {
 		t.Errorf("server span %q has parent %s, want the client span %s", server.GetName(), got, want)
+	}
+}
+
+func TestTLSCredentialsErrors(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		ca, cert, key string
+		want          string
+	}{
+		"a missing CA":                  {ca: filepath.Join(dir, "missing"), want: "TLS CA"},
+		"a CA that is not PEM":          {ca: notPEM, want: "no PEM certificate"},
+		"a certificate without its key": {cert: "client.crt", want: "both a client certificate and its key"},
+	} {
+		if _, err := polymesh.TLSCredentials(tc.ca, tc.cert, tc.key); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, tc.want)
+		}
+	}
+	if creds, err := polymesh.TLSCredentials("", "", ""); err != nil || creds.Info().SecurityProtocol != "tls" {
+		t.Errorf("the system's roots: %v, %v", creds, err)
 	}
 }

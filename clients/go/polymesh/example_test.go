@@ -13,7 +13,7 @@ import (
 )
 
 // The examples call a mesh started with `./dev up`: the gateway on
-// 127.0.0.1:8080 and the demo API key.
+// 127.0.0.1:8080 (plaintext) and 127.0.0.1:8443 (TLS), and the demo API key.
 
 func ExampleDial() {
 	conn, err := polymesh.Dial("127.0.0.1:8080",
@@ -30,6 +30,26 @@ func ExampleDial() {
 	for _, m := range models {
 		fmt.Println(m.GetName(), m.GetVersions())
 	}
+}
+
+func ExampleTLSCredentials() {
+	// The TLS port, the server's certificate verified against the mesh's CA.
+	creds, err := polymesh.TLSCredentials(".run/tls/ca.crt", "", "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	conn, err := polymesh.Dial("127.0.0.1:8443",
+		polymesh.WithTransportCredentials(creds),
+		polymesh.WithAPIKey("polymesh-demo-key"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	models, err := conn.AI().ListModels(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(models), "models")
 }
 
 func ExampleAIClient_PredictRows() {

@@ -1,7 +1,8 @@
 """Drives an Open Inference Protocol server with the standard client,
 tritonclient.grpc, and prints what it answered as one JSON object.
 
-    python tritonclient_calls.py HOST:PORT [--cycle MODEL]
+    python tritonclient_calls.py HOST:PORT [--cycle MODEL] [--header K=V]...
+                                 [--ca-file CA --cert CERT --key KEY]
 
 It runs in a process of its own: tritonclient's generated protocol code and
 ours define the same protobuf names, which one process cannot load twice.
@@ -10,11 +11,15 @@ digits), get_model_repository_index, infer (iris on FP64 and FP32 inputs,
 digits on FP32, one request with an unknown output, one for an unknown model);
 with --cycle MODEL also unload_model, is_model_ready, infer while unloaded and
 load_model. Predictions are on scikit-learn's bundled iris and digits data.
+Through the gateway, a caller proves who it is with a header on every call
+(`--header x-api-key=...`) or a client certificate over TLS (`--ca-file`,
+`--cert`, `--key`: tritonclient's own ssl options).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from typing import Any
@@ -61,8 +66,30 @@ def error(call) -> dict[str, str]:
     return {"status": "OK", "message": ""}
 
 
-def run(address: str, cycle: str | None) -> dict[str, Any]:
-    client = triton.InferenceServerClient(url=address)
+class WithHeaders:
+    """A tritonclient client whose every call carries `headers`."""
+
+    def __init__(self, client: triton.InferenceServerClient, headers: dict[str, str]) -> None:
+        self._client, self._headers = client, headers
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not self._headers or name == "close" or not callable(attr):
+            return attr
+        return functools.partial(attr, headers=self._headers)
+
+
+def run(
+    address: str,
+    cycle: str | None,
+    headers: dict[str, str] | None = None,
+    tls: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    if tls:
+        raw = triton.InferenceServerClient(url=address, ssl=True, **tls)
+    else:
+        raw = triton.InferenceServerClient(url=address)
+    client = WithHeaders(raw, headers or {})
     iris_x, _ = datasets.load_iris(return_X_y=True)
     digits_x, _ = datasets.load_digits(return_X_y=True)
     answers: dict[str, Any] = {
@@ -103,8 +130,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("address")
     parser.add_argument("--cycle", help="a model to unload and load again")
+    parser.add_argument(
+        "--header", action="append", default=[], help="K=V metadata on every call, repeatable"
+    )
+    parser.add_argument("--ca-file", help="TLS: the CA of the server's certificate")
+    parser.add_argument("--cert", help="mTLS: a client certificate")
+    parser.add_argument("--key", help="mTLS: its key")
     args = parser.parse_args()
-    json.dump(run(args.address, args.cycle), sys.stdout)
+    headers = dict(h.split("=", 1) for h in args.header)
+    tls = {
+        name: value
+        for name, value in (
+            ("root_certificates", args.ca_file),
+            ("certificate_chain", args.cert),
+            ("private_key", args.key),
+        )
+        if value
+    }
+    json.dump(run(args.address, args.cycle, headers, tls), sys.stdout)
     return 0
 
 

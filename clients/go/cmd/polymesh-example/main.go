@@ -3,7 +3,11 @@
 // deletes a user, all through one target (the gateway of `./dev up` by
 // default).
 //
+//	go run ./clients/go/cmd/polymesh-example -target 127.0.0.1:8443 -ca-file .run/tls/ca.crt
 //	go run ./clients/go/cmd/polymesh-example -target 127.0.0.1:8080 -api-key polymesh-demo-key
+//
+// The key (the demo key of ./dev up by default) goes with every call: the
+// gateway admits it to the AI API and the users API.
 //
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, the calls are one trace, exported
 // with OTLP/gRPC; its id is printed at the end.
@@ -43,7 +47,8 @@ func env(name, fallback string) string {
 
 func run() error {
 	target := flag.String("target", env("POLYMESH_TARGET", "127.0.0.1:8080"), "the gateway (or a service) to call, host:port")
-	apiKey := flag.String("api-key", env("POLYMESH_API_KEY", "polymesh-demo-key"), "the AI API's key, sent as x-api-key")
+	apiKey := flag.String("api-key", env("POLYMESH_API_KEY", "polymesh-demo-key"), "the API key, sent as x-api-key with every call")
+	caFile := flag.String("ca-file", "", "TLS: the CA of the gateway's certificate (./dev up: .run/tls/ca.crt); plaintext without it")
 	timeout := flag.Duration("timeout", polymesh.DefaultTimeout, "the deadline of each call")
 	email := flag.String("email", fmt.Sprintf("example-%d@example.com", time.Now().UnixNano()), "the email of the user to create")
 	flag.Parse()
@@ -55,7 +60,15 @@ func run() error {
 	}
 	defer shutdown()
 
-	conn, err := polymesh.Dial(*target, polymesh.WithAPIKey(*apiKey), polymesh.WithDefaultTimeout(*timeout))
+	opts := []polymesh.Option{polymesh.WithAPIKey(*apiKey), polymesh.WithDefaultTimeout(*timeout)}
+	if *caFile != "" {
+		creds, err := polymesh.TLSCredentials(*caFile, "", "")
+		if err != nil {
+			return err
+		}
+		opts = append(opts, polymesh.WithTransportCredentials(creds))
+	}
+	conn, err := polymesh.Dial(*target, opts...)
 	if err != nil {
 		return err
 	}

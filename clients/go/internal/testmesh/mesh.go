@@ -19,15 +19,18 @@ import (
 	"github.com/polymesh/polymesh/deploy/mesh/meshfile"
 )
 
-// APIKey is the AI API key the mesh's aiapi admits.
+// APIKey is the API key the mesh's gateway admits, on every route (its
+// groups are ai-users, users and operators); aiapi holds it to no quota.
 const APIKey = "polymesh-client-test-key"
 
 // Mesh is a set of processes of deploy/mesh.yaml started on first use, with
 // their commands and environment from that file: "users", "inference",
-// "aiapi" (calling inference directly) and "gateway" (the mesh file's
-// configuration, with the clusters of the processes started here). On top
-// of the file, for tests: free ports, spans to Collector every 100 ms, no
-// /metrics listeners, files in Dir, one inference worker.
+// "aiapi" (calling inference directly, in plaintext; its callers named by
+// the gateway) and "gateway" (the mesh file's configuration, with the
+// clusters of the processes started here). On top of the file, for tests:
+// free ports, spans to Collector every 100 ms, no /metrics listeners, files
+// in Dir, one inference worker, the key file of APIKey for the gateway and
+// aiapi, and no TLS listener on the gateway (so no certificates).
 type Mesh struct {
 	// Dir holds binaries, logs, the users database and configs.
 	Dir string
@@ -205,13 +208,15 @@ func (m *Mesh) startLocked(name string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		keys := filepath.Join(m.Dir, "api-keys.yaml")
-		hash := sha256.Sum256([]byte(APIKey))
-		if err := os.WriteFile(keys, []byte("keys:\n  - name: test\n    sha256: "+hex.EncodeToString(hash[:])+"\n"), 0o600); err != nil {
+		if err := m.writeKeys(); err != nil {
 			return "", err
 		}
 		overrides["POLYMESH_INFERENCE_ADDR"] = inference
-		overrides["POLYMESH_API_KEYS_FILE"] = keys
+		// The inference service itself speaks plaintext.
+		for _, v := range []string{"CA_FILE", "CERT_FILE", "KEY_FILE", "SERVER_NAME"} {
+			overrides["POLYMESH_INFERENCE_TLS_"+v] = ""
+		}
+		overrides["POLYMESH_API_KEYS_FILE"] = m.keysFile()
 	case "gateway":
 		upstreams := map[string]string{}
 		for _, u := range []string{"aiapi", "users", "inference"} {
@@ -243,6 +248,16 @@ func (m *Mesh) startLocked(name string) (string, error) {
 	}
 	m.started[name] = addr
 	return addr, nil
+}
+
+// keysFile is the key file of the gateway and aiapi: APIKey's hash.
+func (m *Mesh) keysFile() string { return filepath.Join(m.Dir, "api-keys.yaml") }
+
+func (m *Mesh) writeKeys() error {
+	hash := sha256.Sum256([]byte(APIKey))
+	text := "keys:\n  - name: test\n    sha256: " + hex.EncodeToString(hash[:]) +
+		"\n    groups: [ai-users, users, operators]\n"
+	return os.WriteFile(m.keysFile(), []byte(text), 0o600)
 }
 
 // gatewayConfig writes the gateway's configuration: the mesh file's,
@@ -284,6 +299,15 @@ func (m *Mesh) gatewayConfig(addr string, upstreams map[string]string) (string, 
 		}
 	}
 	config["clusters"], config["routes"] = clusters, routes
+	// The routes' rules as they are, with the tests' key; no TLS listener,
+	// so no client certificates.
+	delete(config, "tls_listener")
+	providers := config["auth_providers"].(map[string]any)
+	delete(providers, "mtls")
+	providers["api_keys"] = map[string]any{"keys_file": m.keysFile()}
+	if err := m.writeKeys(); err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(filepath.Join(m.Dir, "logs"), 0o755); err != nil {
 		return "", err
 	}
