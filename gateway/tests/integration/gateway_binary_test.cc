@@ -1,13 +1,10 @@
 // The polymesh-gateway binary: starts with a config shaped like the mesh's
 // (deploy/mesh.yaml), logs JSON lines, stops cleanly on SIGTERM,
 // and exits 2 on a bad config or a cluster host name that does not resolve.
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +25,7 @@
 namespace polymesh::gateway {
 namespace {
 
+using ::polymesh::gateway::testing::ConnectLoopback;
 using ::polymesh::gateway::testing::HttpGet;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -172,20 +170,13 @@ bool HandshakeTrusting(uint16_t port, const std::string& ca_pem) {
   SSL_CTX_set_alpn_protos(ctx, kH2, sizeof(kH2));
   SSL* ssl = SSL_new(ctx);
   SSL_set1_host(ssl, "localhost");
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  timeval timeout{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  const int fd = ConnectLoopback(port);
   SSL_set_fd(ssl, fd);
-  ok = ok && SSL_connect(ssl) == 1 && SSL_get_verify_result(ssl) == X509_V_OK;
+  const bool ok = fd >= 0 && SSL_connect(ssl) == 1 && SSL_get_verify_result(ssl) == X509_V_OK;
   ERR_clear_error();
   SSL_free(ssl);
   SSL_CTX_free(ctx);
-  close(fd);
+  if (fd >= 0) close(fd);
   return ok;
 }
 
