@@ -74,9 +74,14 @@ def test_the_gateway_config_is_secured(tmp_path: Path) -> None:
     ]
     assert not any(rule.get("allow_anonymous") for rule in auth.values() if rule)
     assert auth["ai"] == {"providers": ["api_keys"], "groups": ["ai-users"]}
+    aiapi = "spiffe://polymesh.local/aiapi"
     for name in ("load", "unload", "index"):
         assert auth[f"inference-repository-{name}"]["groups"] == ["operators"]
-    assert "spiffe://polymesh.local/aiapi" in auth["inference"]["principals"]
+    # aiapi reads the index (ListModels), and changes nothing.
+    assert aiapi in auth["inference-repository-index"]["principals"]
+    for name in ("load", "unload"):
+        assert aiapi not in auth[f"inference-repository-{name}"]["principals"]
+    assert aiapi in auth["inference"]["principals"]
     assert auth["users"]["groups"] == auth["users-python"]["groups"] == ["users", "operators"]
 
 
