@@ -102,3 +102,42 @@ def test_operations_environment_tables_list_what_the_mesh_sets(mesh: Mesh) -> No
     assert not missing, f"docs/operations.md's environment tables lack: {missing}"
     processes = {name for name, _ in own} - {"process"}
     assert processes <= set(mesh.names), f"rows for processes the mesh lacks: {processes}"
+
+
+def test_operations_who_may_call_what_lists_every_route(mesh: Mesh) -> None:
+    """docs/operations.md's "Who may call what" against the mesh file's
+    routes: each route, in order, with every group and principal it admits,
+    its rate limit, and the credentials that prove them; open routes as open."""
+    text = section(
+        "docs/operations.md",
+        OPERATIONS.read_text(),
+        "## Who may call what in the demo meshes",
+    )
+    rows = [row for row in table_rows(text) if len(row) == 4 and backticked(row[0])]
+    documented = [backticked(row[0])[0] for row in rows]
+    routes = mesh.gateway["routes"]
+    assert documented == [r["name"] for r in routes], "the routes, in the mesh file's order"
+    problems = []
+    for route, (_, _, who, how) in zip(routes, rows, strict=True):
+        name, auth = route["name"], route.get("auth")
+        if auth is None:
+            if "anyone" not in who or "nothing" not in how:
+                problems.append(f"{name}: open to anyone, with nothing to prove")
+            continue
+        for admitted in [*auth.get("groups", []), *auth.get("principals", [])]:
+            if f"`{admitted}`" not in who:
+                problems.append(f"{name}: admits `{admitted}`")
+        providers = auth.get("providers") or list(mesh.gateway["auth_providers"])
+        if "api_keys" in providers and "key" not in how:
+            problems.append(f"{name}: takes a key")
+        if "mtls" in providers and auth.get("principals") and "certificate" not in how:
+            problems.append(f"{name}: takes a client certificate")
+        if "mtls" not in providers and "certificate" in how:
+            problems.append(f"{name}: takes no client certificate")
+        limit = route.get("rate_limit")
+        if limit and (
+            f"{limit['requests_per_second']:g} requests/s" not in who
+            or f"burst of {limit['burst']}" not in who
+        ):
+            problems.append(f"{name}: its rate limit")
+    assert not problems, f"docs/operations.md's who-may-call table is wrong: {problems}"
