@@ -124,6 +124,15 @@ int Main(int argc, char** argv) {
       options.collectables.push_back(
           std::make_shared<observability::TracingCollector>(tracing_counters));
     }
+    if (!config->admin().token_file().empty()) {
+      absl::StatusOr<std::string> token = AdminServer::ReadToken(config->admin().token_file());
+      if (!token.ok()) {
+        Log(LogLevel::kError, "invalid configuration",
+            {{"config", config_path}, {"error", token.status().message()}});
+        return kExitConfigError;
+      }
+      options.token = std::move(*token);
+    }
     ReloadingGateway* running = gateway->get();
     options.config_json = [running] { return running->ConfigJson(); };
     options.clusters_json = [running] { return running->ClustersJson(); };
@@ -172,15 +181,26 @@ int Main(int argc, char** argv) {
   const std::string cluster_list = absl::StrJoin(clusters, ",");
   const std::string workers = absl::StrCat(first.worker_count());
   const std::string route_list = absl::StrJoin(routes, ",");
-  // A change of the configuration file reloads it like SIGHUP does. Watched
-  // before "ready" is logged, so that a change made as soon as that line
-  // appears is seen.
-  absl::StatusOr<std::unique_ptr<ConfigWatcher>> watcher =
-      ConfigWatcher::Start({config_path}, [] { kill(getpid(), SIGHUP); });
-  if (!watcher.ok()) {
-    Log(LogLevel::kWarning, "configuration file not watched: reload with SIGHUP",
-        {{"config", config_path}, {"error", watcher.status().message()}});
-  }
+  // A change of the configuration file, or of a file it names (a renewed
+  // certificate, a new key file or JWKS), reloads it like SIGHUP does.
+  // Watched before "ready" is logged, so that a change made as soon as that
+  // line appears is seen.
+  const auto files_of = [&config_path](const GatewayConfig& watched_config) {
+    std::vector<std::string> files = ConfigFiles(watched_config);
+    files.insert(files.begin(), config_path);
+    return files;
+  };
+  std::vector<std::string> watched = files_of(*config);
+  const auto watch = [&watched, &config_path] {
+    absl::StatusOr<std::unique_ptr<ConfigWatcher>> started =
+        ConfigWatcher::Start(watched, [] { kill(getpid(), SIGHUP); });
+    if (!started.ok()) {
+      Log(LogLevel::kWarning, "configuration files not watched: reload with SIGHUP",
+          {{"config", config_path}, {"error", started.status().message()}});
+    }
+    return started;
+  };
+  absl::StatusOr<std::unique_ptr<ConfigWatcher>> watcher = watch();
   // The one line that says the gateway serves: "address" is the gRPC
   // listener's host:port, as in every polymesh process's ready line ("none"
   // when the gateway listens with TLS only, at "tls_address").
@@ -203,6 +223,14 @@ int Main(int argc, char** argv) {
     if (!reloaded.ok()) {
       Log(LogLevel::kError, "configuration rejected; the running one keeps serving",
           {{"config", config_path}, {"error", reloaded.message()}});
+      continue;
+    }
+    // The new configuration may name other files.
+    std::vector<std::string> files = files_of((*gateway)->config());
+    if (files != watched) {
+      if (watcher.ok()) watcher->reset();
+      watched = std::move(files);
+      watcher = watch();
     }
   }
   if (watcher.ok()) watcher->reset();

@@ -1,12 +1,18 @@
 #include "admin/admin_server.h"
 
+#include <openssl/crypto.h>
+
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "civetweb.h"
 #include "common/host_port.h"
 #include "prometheus/text_serializer.h"
@@ -74,6 +80,34 @@ AdminServer::~AdminServer() {
   if (context_ != nullptr) mg_stop(context_);
 }
 
+absl::StatusOr<std::string> AdminServer::ReadToken(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read the admin token file ", path));
+  std::stringstream text;
+  text << file.rdbuf();
+  const std::string token(absl::StripAsciiWhitespace(text.str()));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("the admin token file ", path, " is empty"));
+  }
+  return token;
+}
+
+bool AdminServer::Authorized(mg_connection* connection) const {
+  if (options_.token.empty()) return true;
+  const char* header = mg_get_header(connection, "Authorization");
+  if (header == nullptr) return false;
+  absl::string_view value(header);
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (value.size() < kBearer.size() ||
+      !absl::EqualsIgnoreCase(value.substr(0, kBearer.size()), kBearer)) {
+    return false;
+  }
+  value = absl::StripAsciiWhitespace(value.substr(kBearer.size()));
+  // Constant time in the token's bytes: no timing tells how much matched.
+  return value.size() == options_.token.size() &&
+         CRYPTO_memcmp(value.data(), options_.token.data(), value.size()) == 0;
+}
+
 int AdminServer::Handle(mg_connection* connection, void* self) {
   return static_cast<AdminServer*>(self)->Serve(connection);
 }
@@ -106,6 +140,17 @@ int AdminServer::Serve(mg_connection* connection) {
     prometheus::TextSerializer().Serialize(out, families);
     Reply(connection, 200, "text/plain; version=0.0.4; charset=utf-8", out.str());
     return 200;
+  }
+  if (!Authorized(connection)) {
+    mg_response_header_start(connection, 401);
+    mg_response_header_add(connection, "WWW-Authenticate", "Bearer realm=\"polymesh-admin\"", -1);
+    const std::string body = "this page needs the admin token: authorization: Bearer <token>\n";
+    mg_response_header_add(connection, "Content-Type", "text/plain", -1);
+    const std::string length = absl::StrCat(body.size());
+    mg_response_header_add(connection, "Content-Length", length.c_str(), -1);
+    mg_response_header_send(connection);
+    mg_write(connection, body.data(), body.size());
+    return 401;
   }
   if (uri == "/config_dump") {
     Reply(connection, 200, "application/json", options_.config_json());

@@ -8,6 +8,10 @@
 //   GET /config_dump  the running configuration as JSON (after reloads too)
 //   GET /clusters     the clusters: endpoints and outstanding calls, JSON
 //
+// With a token, every page but /ready, /live and /metrics (what load
+// balancers, orchestrators and Prometheus read) answers 401 unless the
+// request carries `authorization: Bearer <token>`.
+//
 // It runs its own threads (civetweb), reads what the workers publish
 // without stopping them, and never blocks a worker.
 //
@@ -51,7 +55,13 @@ class AdminServer {
     std::function<std::string()> config_json = [] { return std::string("{}"); };
     // What /clusters serves, made at each request.
     std::function<std::string()> clusters_json = [] { return std::string("{}"); };
+    // The bearer token the other pages ask for; empty: none.
+    std::string token;
   };
+
+  // The token in `path`: its text without surrounding whitespace.
+  // NOT_FOUND when it cannot be read, INVALID_ARGUMENT when it is empty.
+  static absl::StatusOr<std::string> ReadToken(const std::string& path);
 
   // Starts serving. UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Start(Options options);
@@ -68,6 +78,8 @@ class AdminServer {
   explicit AdminServer(Options options) : options_(std::move(options)) {}
   static int Handle(mg_connection* connection, void* self);
   int Serve(mg_connection* connection);
+  // Whether the request carries the token (always, without one).
+  bool Authorized(mg_connection* connection) const;
 
   Options options_;
   mg_context* context_ = nullptr;

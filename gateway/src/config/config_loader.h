@@ -11,9 +11,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "auth/authenticator.h"
 #include "config/config_parser.h"
 #include "contracts/contract_registry.h"
 
@@ -27,7 +29,19 @@ struct LoadedConfig {
   // The contracts the routes were checked against; nullptr when the
   // configuration names none.
   std::shared_ptr<const ContractRegistry> contracts;
+  // The credential checkers of auth_providers, their files read (never
+  // nullptr: without providers, one that knows no credential).
+  std::shared_ptr<const AuthProviders> auth;
 };
+
+// Reads the files of a validated configuration's auth_providers (API keys,
+// JWKS) into its checkers; an error names the field whose file failed.
+absl::StatusOr<std::shared_ptr<const AuthProviders>> LoadAuth(const GatewayConfig& config);
+
+// Every file a configuration names (certificates, keys, CA files, key
+// files, JWKS, the admin token, descriptor sets), for watching: a change
+// to any of them reloads the configuration.
+std::vector<std::string> ConfigFiles(const GatewayConfig& config);
 
 // Parses then validates YAML text (see config_validator.h), and checks its
 // routes against the contracts it names (see contract_checks.h); relative

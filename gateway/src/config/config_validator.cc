@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,9 +16,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "auth/authenticator.h"
 #include "common/grpc_status.h"
 #include "common/method_path.h"
 #include "common/status_macros.h"
+#include "config/tls_options.h"
 #include "transport/tls_context.h"
 
 namespace polymesh::gateway {
@@ -29,6 +32,27 @@ constexpr uint32_t kMaxConnectionsPerEndpoint = 64;
 constexpr uint32_t kMaxHealthThreshold = 1000;
 constexpr uint32_t kMaxConsecutiveFailures = 1000;
 constexpr int kLastGrpcStatus = static_cast<int>(GrpcStatus::kUnauthenticated);
+
+// A metadata key: lowercase letters, digits, '-', '_' and '.'.
+bool IsHeaderName(absl::string_view name) {
+  if (name.empty()) return false;
+  for (const char c : name) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "localhost", 127.0.0.0/8 or ::1.
+bool IsLoopbackAddress(absl::string_view address) {
+  if (address == "localhost") return true;
+  const std::string text(address);
+  in_addr v4{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
 
 class Validator {
  public:
@@ -53,6 +77,16 @@ class Validator {
       RETURN_IF_ERROR(CheckAddress(config_.admin().address(), "admin.address",
                                    /*port_zero_ok=*/true, /*host_name_ok=*/false));
     }
+    if (config_.has_admin() && !config_.admin().disabled() &&
+        config_.admin().has_address() &&
+        !IsLoopbackAddress(config_.admin().address().address()) &&
+        config_.admin().token_file().empty()) {
+      return Error("admin.token_file",
+                   absl::StrCat("required: the admin listener is bound to ",
+                                config_.admin().address().address(),
+                                ", beyond loopback, so its pages need a token"));
+    }
+    if (config_.has_auth_providers()) RETURN_IF_ERROR(CheckAuthProviders());
     if (config_.has_access_log() && config_.access_log().path().empty()) {
       return Error("access_log.path",
                    "required: the file to append to, or /dev/stdout or /dev/stderr");
@@ -76,6 +110,103 @@ class Validator {
   }
 
  private:
+  absl::Status CheckAuthProviders() {
+    const v1::AuthProviders& auth = config_.auth_providers();
+    if (auth.has_api_keys()) {
+      if (auth.api_keys().keys_file().empty()) {
+        return Error("auth_providers.api_keys.keys_file",
+                     "required: the file of key hashes (keys: [{name, sha256, groups}])");
+      }
+      const std::string& header = auth.api_keys().header();
+      if (!header.empty() && (!IsHeaderName(header) || header == "authorization" ||
+                              header == kPrincipalHeader)) {
+        return Error("auth_providers.api_keys.header",
+                     absl::StrCat("\"", header,
+                                  "\" cannot carry API keys: want a lowercase header name "
+                                  "other than authorization and ",
+                                  kPrincipalHeader));
+      }
+    }
+    if (auth.has_jwt()) {
+      const v1::Jwt& jwt = auth.jwt();
+      if (jwt.jwks_file().empty()) {
+        return Error("auth_providers.jwt.jwks_file", "required: the issuer's public keys");
+      }
+      if (jwt.issuer().empty()) {
+        return Error("auth_providers.jwt.issuer", "required: the iss tokens must carry");
+      }
+      if (jwt.audiences().empty()) {
+        return Error("auth_providers.jwt.audiences",
+                     "required: the audiences (aud) accepted, at least one");
+      }
+      const absl::Duration skew = ToAbslDuration(jwt.clock_skew());
+      if (skew < absl::ZeroDuration() || skew > absl::Minutes(5)) {
+        return Error("auth_providers.jwt.clock_skew", "from 0 to 5m");
+      }
+    }
+    if (auth.has_mtls() &&
+        (!config_.has_tls_listener() || config_.tls_listener().tls().client_ca_file().empty())) {
+      return Error("auth_providers.mtls",
+                   "needs tls_listener.tls.client_ca_file: client certificates are only "
+                   "verified against it");
+    }
+    return absl::OkStatus();
+  }
+
+  // The providers configured, as AuthProvider bits.
+  uint8_t ConfiguredProviders() const {
+    const v1::AuthProviders& auth = config_.auth_providers();
+    return (auth.has_api_keys() ? kApiKeyProvider : 0) | (auth.has_jwt() ? kJwtProvider : 0) |
+           (auth.has_mtls() ? kMtlsProvider : 0);
+  }
+
+  absl::Status CheckRouteSecurity(const v1::Route& route, const std::string& path) {
+    if (route.has_auth()) {
+      const v1::RouteAuth& rule = route.auth();
+      uint8_t providers = 0;
+      for (int i = 0; i < rule.providers_size(); ++i) {
+        const std::optional<AuthProvider> provider = AuthProviderNamed(rule.providers(i));
+        const std::string field = absl::StrCat(path, ".auth.providers[", i, "]");
+        if (!provider.has_value()) {
+          return Error(field, absl::StrCat("unknown provider \"", rule.providers(i),
+                                           "\": want api_keys, jwt or mtls"));
+        }
+        if ((ConfiguredProviders() & *provider) == 0) {
+          return Error(field, absl::StrCat("provider \"", rule.providers(i),
+                                           "\" is not configured in auth_providers"));
+        }
+        providers |= *provider;
+      }
+      if (rule.providers().empty()) providers = ConfiguredProviders();
+      if (providers == 0 && !rule.allow_anonymous()) {
+        return Error(path + ".auth",
+                     "no caller could ever be admitted: configure auth_providers, or "
+                     "allow_anonymous");
+      }
+      for (int i = 0; i < rule.principals_size(); ++i) {
+        if (rule.principals(i).empty()) {
+          return Error(absl::StrCat(path, ".auth.principals[", i, "]"), "an empty name");
+        }
+      }
+      for (int i = 0; i < rule.groups_size(); ++i) {
+        if (rule.groups(i).empty()) {
+          return Error(absl::StrCat(path, ".auth.groups[", i, "]"), "an empty name");
+        }
+      }
+    }
+    if (route.has_rate_limit()) {
+      const double rate = route.rate_limit().requests_per_second();
+      if (!(rate > 0) || !std::isfinite(rate) || rate > 1e9) {
+        return Error(path + ".rate_limit.requests_per_second",
+                     "required: calls per second, above 0");
+      }
+      if (route.rate_limit().burst() > 1000000000) {
+        return Error(path + ".rate_limit.burst", "at most 1000000000");
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status CheckTlsListener() {
     const auto& listener = config_.tls_listener();
     if (!listener.has_address()) {
@@ -102,8 +233,13 @@ class Validator {
     }
     // Loads both files as the listener will, so that a bad certificate or
     // key stops the load (and a reload keeps the running generation).
+    if (tls.require_client_certificate() && tls.client_ca_file().empty()) {
+      return Error("tls_listener.tls.require_client_certificate",
+                   "needs client_ca_file: the CAs that client certificates are verified "
+                   "against");
+    }
     absl::StatusOr<std::shared_ptr<const TlsContext>> context =
-        TlsContext::CreateServer(tls.certificate_chain_file(), tls.private_key_file());
+        TlsContext::CreateServer(ServerTlsOptions(tls));
     if (!context.ok()) {
       // The message says which file failed; the error names its field.
       const absl::string_view message = context.status().message();
@@ -113,6 +249,8 @@ class Validator {
       } else if (absl::StartsWith(message, "cannot load the private key") ||
                  absl::StartsWith(message, "cannot use the private key")) {
         field = "tls_listener.tls.private_key_file";
+      } else if (absl::StrContains(message, "client CA")) {
+        field = "tls_listener.tls.client_ca_file";
       }
       return Error(field, message);
     }
@@ -229,6 +367,7 @@ class Validator {
       return Error(path + ".name",
                    absl::StrCat("duplicate route name \"", route.name(), "\""));
     }
+    RETURN_IF_ERROR(CheckRouteSecurity(route, path));
     switch (route.match().rule_case()) {
       case v1::RouteMatch::kService:
         if (!IsQualifiedName(route.match().service())) {

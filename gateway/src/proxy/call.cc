@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_timeout.h"
 #include "common/host_port.h"
+#include "common/status_details.h"
 #include "common/string_views.h"
 #include "proxy/call_policies.h"
 #include "proxy/downstream_connection.h"
@@ -91,6 +93,9 @@ Call::~Call() = default;
 
 void Call::OnRequestHeader(absl::string_view name, absl::string_view value) {
   if (request_headers_ended_) return;  // request trailers: not forwarded
+  // Only the gateway says who the caller is: a client's own claim is
+  // dropped on every route.
+  if (name == kPrincipalHeader) return;
   request_headers_.Add(name, value);
 }
 
@@ -181,6 +186,8 @@ void Call::Start() {
     context_.stats->CallRouted(RouteIndex(), cluster_index_);
     routed_ = true;
   }
+  if (route_->access != nullptr && !Authenticate()) return;
+  if (route_->rate_limit != nullptr && !AdmitRate()) return;
 
   absl::Duration timeout = route_->timeout;
   if (const HeaderString* header = request_headers_.Find("grpc-timeout")) {
@@ -206,6 +213,64 @@ void Call::Start() {
     }
   }
   StartAttempt();
+}
+
+bool Call::Authenticate() {
+  const RouteAccess& access = *route_->access;
+  Credentials credentials;
+  const std::string& key_header = access.auth_providers().api_key_header();
+  const HeaderString* key = (access.providers() & kApiKeyProvider) != 0
+                                ? request_headers_.Find(key_header)
+                                : nullptr;
+  if (key != nullptr) credentials.api_key = *key;
+  const HeaderString* authorization = (access.providers() & kJwtProvider) != 0
+                                          ? request_headers_.Find("authorization")
+                                          : nullptr;
+  if (authorization != nullptr) credentials.authorization = *authorization;
+  credentials.peer_principal = downstream_.peer_principal();
+  absl::StatusOr<Identity> identity =
+      access.Check(credentials, context_.loop.now(), route_->name);
+  if (!identity.ok()) {
+    const bool denied = identity.status().code() == absl::StatusCode::kPermissionDenied;
+    Refuse(denied ? GrpcStatus::kPermissionDenied : GrpcStatus::kUnauthenticated,
+           identity.status().message(),
+           denied ? PolicyCounter::kPermissionDenied : PolicyCounter::kUnauthenticated);
+    return false;
+  }
+  identity_ = std::move(*identity);
+  // The credential stays at the front door: backends learn who called from
+  // the principal header alone.
+  if (identity_.provider == kApiKeyProvider) request_headers_.Remove(key_header);
+  if (identity_.provider == kJwtProvider) request_headers_.Remove("authorization");
+  if (!identity_.principal.empty()) {
+    request_headers_.Add(kPrincipalHeader, identity_.principal);
+  }
+  return true;
+}
+
+bool Call::AdmitRate() {
+  // Anonymous callers share a bucket per client address.
+  const std::string key =
+      identity_.principal.empty()
+          ? absl::StrCat("anonymous@", downstream_.peer_ip())
+          : std::string(identity_.principal);
+  const absl::Duration wait = route_->rate_limit->Acquire(key, context_.loop.now());
+  if (wait <= absl::ZeroDuration()) return true;
+  const std::string message =
+      absl::StrCat("rate limit of route \"", route_->name, "\" exceeded for ",
+                   identity_.principal.empty() ? "anonymous callers from " : "principal ",
+                   identity_.principal.empty() ? downstream_.peer_ip() : key,
+                   ": retry in ", absl::FormatDuration(wait));
+  Refuse(GrpcStatus::kResourceExhausted, message, PolicyCounter::kRateLimited,
+         absl::Base64Escape(RateLimitedStatus(GrpcStatus::kResourceExhausted, message, wait,
+                                              key, route_->rate_limit_text)));
+  return false;
+}
+
+void Call::Refuse(GrpcStatus status, absl::string_view message, PolicyCounter counter,
+                  absl::string_view details) {
+  Count(counter);
+  RespondTrailersOnly(200, status, message, details);
 }
 
 void Call::StartAttempt() {
@@ -648,8 +713,8 @@ void Call::Fail(GrpcStatus status, absl::string_view message) {
   downstream_.ResumeData(stream_id_);
 }
 
-void Call::RespondTrailersOnly(int http_status, GrpcStatus status,
-                               absl::string_view message) {
+void Call::RespondTrailersOnly(int http_status, GrpcStatus status, absl::string_view message,
+                               absl::string_view details) {
   final_status_ = static_cast<int>(status);
   final_message_ = std::string(message);
   response_complete_ = true;
@@ -657,12 +722,13 @@ void Call::RespondTrailersOnly(int http_status, GrpcStatus status,
   const std::string status_text = absl::StrCat(http_status);
   const std::string code_text = absl::StrCat(static_cast<int>(status));
   const std::string encoded = PercentEncodeGrpcMessage(message);
-  const NvArray nva = {
+  NvArray nva = {
       MakeNv(":status", status_text),
       MakeNv("content-type", "application/grpc"),
       MakeNv("grpc-status", code_text),
       MakeNv("grpc-message", encoded),
   };
+  if (!details.empty()) nva.push_back(MakeNv("grpc-status-details-bin", details));
   downstream_.SubmitResponse(stream_id_, nva, /*with_body=*/false);
 }
 

@@ -152,6 +152,15 @@ class Call : public UpstreamStreamCallbacks {
 
   // Validates the request, routes it and starts the first upstream attempt.
   void Start();
+  // Checks the caller against the route's access rule; on success sets the
+  // principal header and removes the credential, else answers the call.
+  bool Authenticate();
+  // Takes a token of the route's rate limit, or answers the call
+  // RESOURCE_EXHAUSTED with RetryInfo and QuotaFailure details.
+  bool AdmitRate();
+  // Answers trailers-only with a refusal, counted as `counter`.
+  void Refuse(GrpcStatus status, absl::string_view message, PolicyCounter counter,
+              absl::string_view details = "");
   // Picks a connection (avoiding the last failed endpoint) and asks it for
   // a stream.
   void StartAttempt();
@@ -179,7 +188,8 @@ class Call : public UpstreamStreamCallbacks {
   // upstream stream if one is open.
   void Fail(GrpcStatus status, absl::string_view message);
   // Answers with a trailers-only response (HTTP `http_status`).
-  void RespondTrailersOnly(int http_status, GrpcStatus status, absl::string_view message);
+  void RespondTrailersOnly(int http_status, GrpcStatus status, absl::string_view message,
+                           absl::string_view details = "");
   // Stops the upstream attempt: resets its stream with `error_code` (if
   // open), returns buffered bytes to its window, ends the CLIENT span, stops
   // the retry timer.
@@ -210,6 +220,8 @@ class Call : public UpstreamStreamCallbacks {
   // Bytes were dropped once sent: the request cannot be replayed.
   bool request_trimmed_ = false;
   const Route* route_ = nullptr;
+  // Who the caller is, on a route with an access rule.
+  Identity identity_;
   // The cluster the call goes to: the route's, or its split's pick.
   size_t cluster_index_ = 0;
   const std::string* cluster_name_ = nullptr;

@@ -1,9 +1,13 @@
 #include "routing/route_table.h"
 
 #include <algorithm>
+#include <cmath>
+#include <memory>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/method_path.h"
 #include "config/config_parser.h"
@@ -42,7 +46,9 @@ RetrySpec RetrySpecFromConfig(const v1::RetryPolicy& policy) {
   return spec;
 }
 
-RouteTable::RouteTable(const v1::GatewayConfig& config) {
+RouteTable::RouteTable(const v1::GatewayConfig& config,
+                       std::shared_ptr<const AuthProviders> auth) {
+  if (auth == nullptr) auth = std::make_shared<const AuthProviders>(AuthProviders::Options{});
   // Each cluster's position by its name, in ClusterSpecsFromConfig's order:
   // the configured clusters, then the gateway's own services.
   absl::flat_hash_map<absl::string_view, size_t> clusters;
@@ -86,6 +92,30 @@ RouteTable::RouteTable(const v1::GatewayConfig& config) {
       if (route.mirror().max_buffered_bytes() > 0) {
         mirror.max_buffered_bytes = route.mirror().max_buffered_bytes();
       }
+    }
+    if (route.has_auth()) {
+      const v1::RouteAuth& rule = route.auth();
+      RouteAccess::Rule access{
+          .providers = 0,
+          .principals = {rule.principals().begin(), rule.principals().end()},
+          .groups = {rule.groups().begin(), rule.groups().end()},
+          .allow_anonymous = rule.allow_anonymous(),
+      };
+      for (const std::string& name : rule.providers()) {
+        if (std::optional<AuthProvider> provider = AuthProviderNamed(name)) {
+          access.providers |= *provider;
+        }
+      }
+      entry.access = std::make_shared<const RouteAccess>(auth, std::move(access));
+    }
+    if (route.has_rate_limit()) {
+      const double rate = route.rate_limit().requests_per_second();
+      const uint32_t burst = route.rate_limit().burst() > 0
+                                 ? route.rate_limit().burst()
+                                 : static_cast<uint32_t>(std::max(1.0, std::ceil(rate)));
+      entry.rate_limit = std::make_shared<RateLimiter>(rate, burst);
+      entry.rate_limit_text = absl::StrCat(route.name(), ": ", rate, " calls/s per caller, burst ",
+                                           burst);
     }
     for (const auto& header : route.match().headers()) {
       Route::HeaderCondition& condition = entry.headers.emplace_back();

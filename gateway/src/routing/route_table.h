@@ -18,8 +18,8 @@
 #define POLYMESH_GATEWAY_SRC_ROUTING_ROUTE_TABLE_H_
 
 #include <cstddef>
-#include <optional>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +28,8 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "auth/authenticator.h"
+#include "auth/rate_limiter.h"
 #include "polymesh/gateway/v1/config.pb.h"
 
 namespace polymesh::gateway {
@@ -114,6 +116,14 @@ struct Route {
   std::optional<RetrySpec> retry;
   // Copies of calls to a shadow cluster; nullopt: none.
   std::optional<MirrorSpec> mirror;
+
+  // Who may call; nullptr: anyone, unchecked.
+  std::shared_ptr<const RouteAccess> access;
+  // A token bucket per principal (anonymous callers: per client address);
+  // nullptr: no limit. Shared by every worker.
+  std::shared_ptr<RateLimiter> rate_limit;
+  // The limit in words, for the QuotaFailure detail.
+  std::string rate_limit_text;
 };
 
 // Looks up a request metadata value by its lowercase key; nullopt if absent.
@@ -122,8 +132,11 @@ using HeaderLookup = absl::FunctionRef<std::optional<absl::string_view>(absl::st
 // The routes of a configuration, indexed for lookup by method path.
 class RouteTable {
  public:
-  // Builds the table from a validated configuration.
-  explicit RouteTable(const v1::GatewayConfig& config);
+  // Builds the table from a validated configuration; routes with `auth`
+  // check credentials with `auth` (nullptr: no provider, so such a route
+  // admits only anonymous callers, and only where it allows them).
+  explicit RouteTable(const v1::GatewayConfig& config,
+                      std::shared_ptr<const AuthProviders> auth = nullptr);
 
   // The first route matching `path` ("/pkg.Service/Method") and the request
   // metadata `headers` reads, or nullptr.

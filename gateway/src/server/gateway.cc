@@ -5,7 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "config/config_loader.h"
 #include "config/contract_checks.h"
+#include "config/tls_options.h"
 
 namespace polymesh::gateway {
 
@@ -58,7 +60,13 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     gateway->local_services_ = std::move(*local);
     local_port = gateway->local_services_->port();
   }
-  gateway->routes_ = std::make_unique<RouteTable>(config);
+  std::shared_ptr<const AuthProviders> auth = std::move(options.auth);
+  if (auth == nullptr) {
+    absl::StatusOr<std::shared_ptr<const AuthProviders>> loaded = LoadAuth(config);
+    if (!loaded.ok()) return loaded.status();
+    auth = std::move(*loaded);
+  }
+  gateway->routes_ = std::make_unique<RouteTable>(config, std::move(auth));
   // Host names are resolved here before any worker runs; later on the
   // upstream control thread.
   absl::StatusOr<std::vector<ClusterSpec>> clusters =
@@ -111,7 +119,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     // certificate.
     const v1::ServerTls& tls = config.tls_listener().tls();
     absl::StatusOr<std::shared_ptr<const TlsContext>> context =
-        TlsContext::CreateServer(tls.certificate_chain_file(), tls.private_key_file());
+        TlsContext::CreateServer(ServerTlsOptions(tls));
     if (!context.ok()) return context.status();
     shared.tls = std::move(*context);
     tls_address = TlsListenerAddress{

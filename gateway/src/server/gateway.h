@@ -50,6 +50,9 @@ struct GatewayOptions {
   // Start() loads those itself (not the contracts.reflection clusters':
   // asking them is the loader's). Server reflection answers from them.
   std::shared_ptr<const ContractRegistry> contracts;
+  // The credential checkers, as LoadConfigFileWithContracts loaded them;
+  // when nullptr, Start() reads the files of auth_providers itself.
+  std::shared_ptr<const AuthProviders> auth;
   // Resolves endpoint host names (a test seam).
   HostResolver resolver = SystemResolver();
 };

@@ -82,6 +82,7 @@ absl::StatusOr<std::unique_ptr<ReloadingGateway>> ReloadingGateway::Start(
       new ReloadingGateway(std::move(config_path), std::move(tracer)));
   GatewayOptions options;
   options.contracts = loaded.contracts;
+  options.auth = loaded.auth;
   absl::StatusOr<std::unique_ptr<Gateway>> first =
       Gateway::Start(config, reloading->tracer_, std::move(options));
   if (!first.ok()) return first.status();
@@ -112,6 +113,7 @@ absl::Status ReloadingGateway::Reload() {
   const v1::GatewayConfig& config = loaded->config;
   GatewayOptions options;
   options.contracts = loaded->contracts;
+  options.auth = loaded->auth;
   if (SameAddress(config.listener(), old_config.listener())) {
     options.listener_port = old->port();
   }

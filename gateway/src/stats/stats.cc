@@ -47,6 +47,12 @@ constexpr std::array<PolicyCounterInfo, kPolicyCounterCount> kPolicyCounters = {
     {"polymesh_gateway_mirror_cancelled_total",
      "Shadow calls cancelled because they fell behind or their request was cut short, "
      "by route."},
+    {"polymesh_gateway_unauthenticated_total",
+     "Calls refused UNAUTHENTICATED (no credential, or one that failed), by route."},
+    {"polymesh_gateway_permission_denied_total",
+     "Calls refused PERMISSION_DENIED (a principal the route does not admit), by route."},
+    {"polymesh_gateway_rate_limited_total",
+     "Calls refused RESOURCE_EXHAUSTED by the route's rate limit, by route."},
 }};
 
 uint64_t Load(const std::atomic<uint64_t>& value) {

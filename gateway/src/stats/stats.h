@@ -41,7 +41,8 @@ inline constexpr std::array<double, 16> kLatencyBucketBounds = {
 // The gRPC status codes 0..16; anything else is counted as UNKNOWN (2).
 inline constexpr int kGrpcStatusCount = 17;
 
-// The outcomes of a route's per-call policies (retries and mirroring), one
+// The outcomes of a route's per-call policies (retries, mirroring, and the
+// refusals of its access rule and rate limit), one
 // counter each, exported as polymesh_gateway_<name>_total{route}.
 enum class PolicyCounter {
   // A failed attempt was tried again under the route's retry policy.
@@ -61,10 +62,16 @@ enum class PolicyCounter {
   // A shadow call was cancelled: it fell behind by more than its buffer, or
   // its call ended before the request was complete.
   kMirrorCancelled,
+  // A call without a valid credential was refused (UNAUTHENTICATED).
+  kUnauthenticated,
+  // A caller the route does not admit was refused (PERMISSION_DENIED).
+  kPermissionDenied,
+  // A call over the route's rate limit was refused (RESOURCE_EXHAUSTED).
+  kRateLimited,
 };
 
 // How many PolicyCounter values there are.
-inline constexpr size_t kPolicyCounterCount = 8;
+inline constexpr size_t kPolicyCounterCount = 11;
 
 // A latency histogram written by one thread and read by others.
 class LatencyHistogram {

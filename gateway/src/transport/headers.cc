@@ -1,5 +1,7 @@
 #include "transport/headers.h"
 
+#include <algorithm>
+
 namespace polymesh::gateway {
 
 const HeaderString* HeaderList::Find(absl::string_view name) const {
@@ -7,6 +9,12 @@ const HeaderString* HeaderList::Find(absl::string_view name) const {
     if (header.name == name) return &header.value;
   }
   return nullptr;
+}
+
+void HeaderList::Remove(absl::string_view name) {
+  fields_.erase(std::remove_if(fields_.begin(), fields_.end(),
+                               [name](const Header& header) { return header.name == name; }),
+                fields_.end());
 }
 
 bool IsHopByHopHeader(absl::string_view name) {

@@ -52,6 +52,8 @@ class HeaderList {
   const HeaderString* Find(absl::string_view name) const;
   // The fields, in order.
   const std::vector<Header, PoolAllocator<Header>>& fields() const { return fields_; }
+  // Removes every field named `name`.
+  void Remove(absl::string_view name);
   // Removes every field.
   void Clear() { fields_.clear(); }
   // Whether there is no field.

@@ -192,6 +192,11 @@ void Http2Connection::ReadTls() {
   ScheduleFlush();
 }
 
+const std::string& Http2Connection::peer_ip() {
+  if (!peer_ip_.has_value()) peer_ip_ = PeerIpAddress(fd_.get());
+  return *peer_ip_;
+}
+
 bool Http2Connection::FinishHandshake() {
   ERR_clear_error();
   errno = 0;
@@ -219,6 +224,12 @@ bool Http2Connection::FinishHandshake() {
   if (absl::string_view(reinterpret_cast<const char*>(alpn), alpn_length) != kAlpnH2) {
     Close("TLS client did not negotiate ALPN h2");
     return false;
+  }
+  // With SSL_VERIFY_PEER a certificate that does not verify fails the
+  // handshake; the check here keeps an unverified one from ever naming a
+  // principal.
+  if (SSL_get_verify_result(ssl_) == X509_V_OK) {
+    peer_principal_ = CertificatePrincipal(SSL_get0_peer_certificate(ssl_));
   }
   handshake_done_ = true;
   return true;

@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -71,6 +72,12 @@ class Http2Connection : public IoHandler,
   bool closed() const { return closed_; }
   // Whether this is a TLS connection whose handshake has not finished.
   bool tls_handshaking() const { return ssl_ != nullptr && !handshake_done_; }
+  // The principal of the peer's verified client certificate (see
+  // CertificatePrincipal); empty for plaintext, before the handshake, or
+  // without a client certificate.
+  const std::string& peer_principal() const { return peer_principal_; }
+  // The peer's IP address (PeerIpAddress), read once.
+  const std::string& peer_ip();
   // The nghttp2 session (nullptr before it is made).
   nghttp2_session* session() const { return session_; }
   // The loop the connection runs on.
@@ -131,6 +138,10 @@ class Http2Connection : public IoHandler,
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
   int pending_write_length_ = 0;
+  // Set once, when the handshake finishes.
+  std::string peer_principal_;
+  // Read on first use.
+  std::optional<std::string> peer_ip_;
 };
 
 }  // namespace polymesh::gateway

@@ -166,4 +166,25 @@ int AcceptNonBlocking(int listener_fd) {
   return fd;
 }
 
+std::string PeerIpAddress(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "";
+  char text[INET6_ADDRSTRLEN] = {};
+  switch (address.ss_family) {
+    case AF_INET:
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&address)->sin_addr, text,
+                sizeof(text));
+      return text;
+    case AF_INET6:
+      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr, text,
+                sizeof(text));
+      return text;
+    case AF_UNIX:
+      return "local";
+    default:
+      return "";
+  }
+}
+
 }  // namespace polymesh::gateway

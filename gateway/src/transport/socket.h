@@ -83,6 +83,10 @@ absl::StatusOr<std::vector<std::string>> ResolveHost(absl::string_view host);
 // TCP_NODELAY; -1 with errno EAGAIN when none is waiting.
 int AcceptNonBlocking(int listener_fd);
 
+// The numeric IP address of the peer of a connected socket ("127.0.0.1",
+// "::1"); "local" for a Unix socket, "" when it cannot be read.
+std::string PeerIpAddress(int fd);
+
 }  // namespace polymesh::gateway
 
 #endif  // POLYMESH_GATEWAY_SRC_TRANSPORT_SOCKET_H_

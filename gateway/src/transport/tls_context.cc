@@ -4,12 +4,14 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace polymesh::gateway {
 namespace {
@@ -37,6 +39,39 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
 
 int NoPassphrase(char*, int, int, void*) { return -1; }
 
+// The session id context: resumed sessions must come from this context kind.
+constexpr unsigned char kSessionIdContext[] = "polymesh-mtls";
+
+// Asks for client certificates and verifies them against the CA file.
+absl::Status VerifyClients(SSL_CTX* ctx, const TlsServerOptions& options) {
+  if (SSL_CTX_load_verify_locations(ctx, options.client_ca_file.c_str(), nullptr) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load the client CA certificates from ", options.client_ca_file,
+                     ": ", TlsErrorText("not a PEM certificate")));
+  }
+  // The CAs are also named to clients, so that one with several
+  // certificates picks the right one.
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options.client_ca_file.c_str());
+  if (names == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no CA certificate in ", options.client_ca_file, ": ", TlsErrorText("empty file")));
+  }
+  SSL_CTX_set_client_CA_list(ctx, names);
+  SSL_CTX_set_verify(ctx,
+                     SSL_VERIFY_PEER | (options.require_client_certificate
+                                            ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                            : 0),
+                     nullptr);
+  SSL_CTX_set_verify_depth(ctx, 4);
+  // No resumption: a resumed session would skip the certificate check
+  // against a CA file that may have changed since.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof(kSessionIdContext) - 1);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string TlsErrorText(absl::string_view fallback) {
@@ -50,7 +85,9 @@ std::string TlsErrorText(absl::string_view fallback) {
 }
 
 absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::CreateServer(
-    const std::string& certificate_chain_file, const std::string& private_key_file) {
+    const TlsServerOptions& options) {
+  const std::string& certificate_chain_file = options.certificate_chain_file;
+  const std::string& private_key_file = options.private_key_file;
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return absl::InternalError(TlsErrorText("SSL_CTX_new failed"));
@@ -94,9 +131,33 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::CreateServer(
         absl::StrCat("cannot use the private key from ", private_key_file, ": ",
                      TlsErrorText("SSL_CTX_use_PrivateKey failed")));
   }
+  if (!options.client_ca_file.empty()) {
+    RETURN_IF_ERROR(VerifyClients(ctx, options));
+  }
   return context;
 }
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+std::string CertificatePrincipal(const X509* certificate) {
+  if (certificate == nullptr) return "";
+  GENERAL_NAMES* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) return "";
+  std::string uri;
+  std::string dns;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    std::string* slot = name->type == GEN_URI   ? &uri
+                        : name->type == GEN_DNS ? &dns
+                                                : nullptr;
+    if (slot == nullptr || !slot->empty()) continue;
+    const ASN1_IA5STRING* text = name->d.ia5;
+    slot->assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+                 static_cast<size_t>(ASN1_STRING_length(text)));
+  }
+  GENERAL_NAMES_free(names);
+  return !uri.empty() ? uri : dns;
+}
 
 }  // namespace polymesh::gateway

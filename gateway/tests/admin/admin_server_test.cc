@@ -1,6 +1,7 @@
 // The admin listener and the statistics it serves.
 #include "admin/admin_server.h"
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,9 +19,11 @@ using ::polymesh::gateway::testing::HttpGet;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::unique_ptr<AdminServer> StartAdmin(std::shared_ptr<StatsStore> stats) {
+std::unique_ptr<AdminServer> StartAdmin(std::shared_ptr<StatsStore> stats,
+                                        const std::string& token = "") {
   AdminServer::Options options;
   options.port = 0;
+  options.token = token;
   options.collectables = {std::move(stats), std::make_shared<ProcessCollector>()};
   options.config_json = [] { return std::string("{\"listener\":{}}\n"); };
   options.clusters_json = [] { return std::string("{\"clusters\":[]}\n"); };
@@ -45,6 +48,42 @@ TEST(AdminServerTest, ServesReadinessLivenessConfigAndClusters) {
   EXPECT_EQ(draining.status, 503);
   EXPECT_EQ(draining.body, "draining\n");
   EXPECT_EQ(HttpGet(admin->port(), "/live").status, 200);  // still alive
+}
+
+TEST(AdminServerTest, TokenGuardsEveryPageButReadinessLivenessAndMetrics) {
+  std::unique_ptr<AdminServer> admin =
+      StartAdmin(std::make_shared<StatsStore>(std::vector<std::string>{"r"},
+                                              std::vector<std::string>{"c"}, 1),
+                 "s3cret-token");
+  ASSERT_NE(admin, nullptr);
+  EXPECT_EQ(HttpGet(admin->port(), "/ready").status, 200);
+  EXPECT_EQ(HttpGet(admin->port(), "/live").status, 200);
+  EXPECT_EQ(HttpGet(admin->port(), "/metrics").status, 200);
+  for (const std::string page : {"/config_dump", "/clusters", "/", "/nope"}) {
+    EXPECT_EQ(HttpGet(admin->port(), page).status, 401) << page;
+    EXPECT_EQ(HttpGet(admin->port(), page, "Bearer wrong-token").status, 401) << page;
+    EXPECT_EQ(HttpGet(admin->port(), page, "Bearer s3cret-toke").status, 401) << page;
+    EXPECT_EQ(HttpGet(admin->port(), page, "Basic s3cret-token").status, 401) << page;
+  }
+  EXPECT_EQ(HttpGet(admin->port(), "/config_dump", "Bearer s3cret-token").body,
+            "{\"listener\":{}}\n");
+  EXPECT_EQ(HttpGet(admin->port(), "/clusters", "bearer s3cret-token").status, 200);
+}
+
+TEST(AdminServerTest, ReadTokenTrimsAndRefusesEmptyFiles) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/polymesh_admin_token");
+  {
+    std::ofstream(path) << "  tok-en\n";
+  }
+  absl::StatusOr<std::string> token = AdminServer::ReadToken(path);
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(*token, "tok-en");
+  {
+    std::ofstream(path) << "\n";
+  }
+  EXPECT_EQ(AdminServer::ReadToken(path).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AdminServer::ReadToken("/nonexistent/token").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(AdminServerTest, RefusesAnAddressInUse) {

@@ -20,8 +20,10 @@ struct HttpResponse {
   std::string body;
 };
 
-// GET http://127.0.0.1:<port><path>, the connection closed after it.
-inline HttpResponse HttpGet(uint16_t port, const std::string& path) {
+// GET http://127.0.0.1:<port><path>, the connection closed after it, with
+// `authorization` as that header when not empty.
+inline HttpResponse HttpGet(uint16_t port, const std::string& path,
+                            const std::string& authorization = "") {
   HttpResponse response;
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return response;
@@ -36,7 +38,10 @@ inline HttpResponse HttpGet(uint16_t port, const std::string& path) {
     return response;
   }
   const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
+                   authorization.empty() ? "" : absl::StrCat("Authorization: ", authorization,
+                                                             "\r\n"),
+                   "\r\n");
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     close(fd);
     return response;

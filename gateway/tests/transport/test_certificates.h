@@ -69,10 +69,21 @@ inline void AddExtension(X509* certificate, X509* issuer, int nid, const char* v
 
 }  // namespace internal
 
+// What a leaf certificate says, beyond its name.
+struct IdentityOptions {
+  // The subjectAltName extension, in OpenSSL's configuration syntax.
+  std::string subject_alt_name = "DNS:localhost,IP:127.0.0.1";
+  // extendedKeyUsage: "serverAuth", "clientAuth" or both.
+  std::string extended_key_usage = "serverAuth";
+  // Validity, in seconds from now.
+  long not_before = -3600;
+  long not_after = 24 * 3600;
+};
+
 // A certificate for `common_name` with a new key, signed by `issuer` (or
 // self-signed, as a CA, when `issuer` is nullptr).
-inline TestIdentity MakeIdentity(const std::string& common_name,
-                                 const TestIdentity* issuer) {
+inline TestIdentity MakeIdentity(const std::string& common_name, const TestIdentity* issuer,
+                                 const IdentityOptions& options = {}) {
   static std::atomic<long> serial{1};
   TestIdentity identity;
   identity.key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
@@ -81,8 +92,8 @@ inline TestIdentity MakeIdentity(const std::string& common_name,
   identity.certificate = certificate;
   X509_set_version(certificate, 2);
   ASN1_INTEGER_set(X509_get_serialNumber(certificate), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(certificate), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(certificate), 24 * 3600);
+  X509_gmtime_adj(X509_getm_notBefore(certificate), options.not_before);
+  X509_gmtime_adj(X509_getm_notAfter(certificate), options.not_after);
   X509_set_pubkey(certificate, identity.key);
   X509_NAME* name = X509_get_subject_name(certificate);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
@@ -100,9 +111,10 @@ inline TestIdentity MakeIdentity(const std::string& common_name,
                            "critical,CA:FALSE");
     internal::AddExtension(certificate, issuer_certificate, NID_key_usage,
                            "critical,digitalSignature");
-    internal::AddExtension(certificate, issuer_certificate, NID_ext_key_usage, "serverAuth");
+    internal::AddExtension(certificate, issuer_certificate, NID_ext_key_usage,
+                           options.extended_key_usage.c_str());
     internal::AddExtension(certificate, issuer_certificate, NID_subject_alt_name,
-                           "DNS:localhost,IP:127.0.0.1");
+                           options.subject_alt_name.c_str());
   }
   EXPECT_GT(X509_sign(certificate, issuer != nullptr ? issuer->key : identity.key,
                       EVP_sha256()),
