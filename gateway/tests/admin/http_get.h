@@ -20,13 +20,10 @@ struct HttpResponse {
   std::string body;
 };
 
-// GET http://127.0.0.1:<port><path>, the connection closed after it, with
-// `authorization` as that header when not empty.
-inline HttpResponse HttpGet(uint16_t port, const std::string& path,
-                            const std::string& authorization = "") {
-  HttpResponse response;
+// A TCP connection to 127.0.0.1:<port> with a 10 s receive timeout, or -1.
+inline int ConnectLoopback(uint16_t port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return response;
+  if (fd < 0) return -1;
   timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   sockaddr_in address{};
@@ -35,8 +32,18 @@ inline HttpResponse HttpGet(uint16_t port, const std::string& path,
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
     close(fd);
-    return response;
+    return -1;
   }
+  return fd;
+}
+
+// GET http://127.0.0.1:<port><path>, the connection closed after it, with
+// `authorization` as that header when not empty.
+inline HttpResponse HttpGet(uint16_t port, const std::string& path,
+                            const std::string& authorization = "") {
+  HttpResponse response;
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return response;
   const std::string request =
       absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
                    authorization.empty() ? "" : absl::StrCat("Authorization: ", authorization,

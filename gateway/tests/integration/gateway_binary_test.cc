@@ -1,6 +1,9 @@
 // The polymesh-gateway binary: starts with a config shaped like the mesh's
 // (deploy/mesh.yaml), logs JSON lines, stops cleanly on SIGTERM,
 // and exits 2 on a bad config or a cluster host name that does not resolve.
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "http_get.h"
@@ -21,6 +25,7 @@
 namespace polymesh::gateway {
 namespace {
 
+using ::polymesh::gateway::testing::ConnectLoopback;
 using ::polymesh::gateway::testing::HttpGet;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -138,14 +143,41 @@ routes:
 }
 
 // The admin port named in the ready line (0 if none).
-uint16_t AdminPort(const std::string& started) {
-  const std::string marker = R"("admin_address":"127.0.0.1:)";
+// The port of the `field` address in a ready line, or 0.
+uint16_t PortOf(const std::string& started, const std::string& field) {
+  const std::string marker = absl::StrCat("\"", field, "\":\"127.0.0.1:");
   const size_t at = started.find(marker);
   if (at == std::string::npos) return 0;
   const size_t from = at + marker.size();
   int port = 0;
   if (!absl::SimpleAtoi(started.substr(from, started.find('"', from) - from), &port)) return 0;
   return static_cast<uint16_t>(port);
+}
+
+uint16_t AdminPort(const std::string& started) { return PortOf(started, "admin_address"); }
+
+// Whether a TLS handshake with the gateway at `port` succeeds for a client
+// that trusts only `ca_pem` (and checks the name "localhost").
+bool HandshakeTrusting(uint16_t port, const std::string& ca_pem) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  BIO* bio = BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size()));
+  X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca);
+  X509_free(ca);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  static constexpr unsigned char kH2[] = {2, 'h', '2'};
+  SSL_CTX_set_alpn_protos(ctx, kH2, sizeof(kH2));
+  SSL* ssl = SSL_new(ctx);
+  SSL_set1_host(ssl, "localhost");
+  const int fd = ConnectLoopback(port);
+  SSL_set_fd(ssl, fd);
+  const bool ok = fd >= 0 && SSL_connect(ssl) == 1 && SSL_get_verify_result(ssl) == X509_V_OK;
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  if (fd >= 0) close(fd);
+  return ok;
 }
 
 TEST(GatewayBinaryTest, ReloadsOnSighupAndOnFileChangeAndRejectsABadConfig) {
@@ -211,6 +243,37 @@ TEST(GatewayBinaryTest, ReadyLineNamesTheTlsListener) {
   const std::string started = gateway.ReadLineWith(R"("body":"ready")");
   EXPECT_THAT(started, HasSubstr(R"("address":"127.0.0.1:)"));
   EXPECT_THAT(started, HasSubstr(R"("tls_address":"127.0.0.1:)"));
+  gateway.Signal(SIGTERM);
+  EXPECT_EQ(gateway.Wait(), 0);
+}
+
+TEST(GatewayBinaryTest, ARenewedCertificateIsServedWithoutARestart) {
+  const polymesh::gateway::testing::TestPki first = polymesh::gateway::testing::MakeTestPki();
+  GatewayProcess gateway(TlsConfig(first, /*matching_key=*/true));
+  const uint16_t port = PortOf(gateway.ReadLineWith(R"("body":"ready")"), "tls_address");
+  ASSERT_NE(port, 0);
+  EXPECT_TRUE(HandshakeTrusting(port, first.ca.certificate_pem));
+
+  // The certificate and key files change (as a renewal writes them); the
+  // configuration file does not.
+  const polymesh::gateway::testing::TestPki renewed = polymesh::gateway::testing::MakeTestPki();
+  WriteConfig("server.key.new", renewed.server.key_pem);
+  WriteConfig("server.pem.new", renewed.server.certificate_pem);
+  // Renamed into place, the key first: each rename is atomic.
+  const std::string base = absl::StrCat(::testing::TempDir(), "/", getpid(), "-");
+  ASSERT_EQ(rename((base + "server.key.new").c_str(), (base + "server.key").c_str()), 0);
+  ASSERT_EQ(rename((base + "server.pem.new").c_str(), (base + "server.pem").c_str()), 0);
+  EXPECT_THAT(gateway.ReadLineWith("configuration reloaded"), HasSubstr(R"("generation":")"));
+  // New connections get the renewed certificate once the previous
+  // generation has stopped accepting (until then the kernel may still hand
+  // it one, which it serves with the certificate it started with).
+  bool renewed_served = false;
+  for (int i = 0; i < 100 && !renewed_served; ++i) {
+    renewed_served = HandshakeTrusting(port, renewed.ca.certificate_pem);
+    if (!renewed_served) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(renewed_served);
+  EXPECT_FALSE(HandshakeTrusting(port, first.ca.certificate_pem));
   gateway.Signal(SIGTERM);
   EXPECT_EQ(gateway.Wait(), 0);
 }
