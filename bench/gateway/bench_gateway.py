@@ -4,17 +4,24 @@
 and is stopped by its PID at the end (also on failure or Ctrl-C):
 
 * the upstream, polymesh-echo-server (polymesh.testing.v1.EchoService);
-* polymesh-gateway with tracing off, and a second one with tracing on at 100%
-  sampling, exporting OTLP/gRPC to Jaeger (the build's all-in-one binary);
-* nginx (Debian's package) as a gRPC reverse proxy, from a generated
-  configuration in a temporary folder, as many worker processes as the
-  gateway has workers;
+* polymesh-gateway with tracing off, listening in plaintext and with TLS; a
+  second one with tracing on at 100% sampling, exporting OTLP/gRPC to Jaeger
+  (the build's all-in-one binary); a third one whose route takes only calls
+  with a valid JWT;
+* nginx (Debian's package) as a gRPC reverse proxy, in plaintext and with
+  TLS, from a generated configuration in a temporary folder, as many worker
+  processes as the gateway has workers;
 * the load: h2load for unary calls, polymesh-stream-load for a
   bidirectional stream.
 
-Each scenario runs against each target in turn (direct, polymesh, polymesh
-with tracing, nginx), in rotating order, `--repetitions` times; the medians
-are reported. Results go to build/bench/gateway.json, plots to
+The TLS listeners of the gateway and nginx present the same certificate, and
+the token is signed by a key whose JWKS the third gateway reads: both are
+made for the run in its temporary folder (bench_credentials.py).
+
+Each scenario runs against each of its targets in turn (direct, polymesh,
+polymesh with tracing, nginx; and at 4x50 also both proxies over TLS and the
+JWT paths), in rotating order, `--repetitions` times; the medians are
+reported. Results go to build/bench/gateway.json, plots to
 docs/images/bench-gateway-*.png, and the Gateway section of
 docs/BENCHMARKS.md is rewritten between its markers.
 """
@@ -46,6 +53,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_credentials import (  # the run's certificate and token, beside this file
+    CredentialError,
+    Issuer,
+    TlsFiles,
+    make_certificates,
+    make_issuer,
+)
 from benchlib import (  # the benchmarks' shared helpers, in bench/
     CLOCK_TICK,
     cpu_seconds,
@@ -70,19 +85,47 @@ TRACED_BSP = {
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "1024",
 }
 T = TypeVar("T")
-TARGETS = ("direct", "polymesh", "polymesh-traced", "nginx")
+# The paths every scenario measures.
+BASE_TARGETS = ("direct", "polymesh", "polymesh-traced", "nginx")
+# Both proxies over TLS: the same processes as "polymesh" and "nginx", on
+# their TLS listeners.
+TLS_TARGETS = ("polymesh-tls", "nginx-tls")
+# The JWT check: "polymesh-jwt" is a gateway whose route takes only calls
+# with a valid token, called with one; "polymesh-bearer" sends the same
+# header to the "polymesh" gateway, whose route checks nothing, so that the
+# header's own cost (h2load never indexes `authorization` in HPACK: every
+# call carries the token's bytes) shows apart from the check's.
+JWT_TARGETS = ("polymesh-bearer", "polymesh-jwt")
+TARGETS = BASE_TARGETS + TLS_TARGETS + JWT_TARGETS
 LABELS = {
     "direct": "direct",
     "polymesh": "polymesh",
     "polymesh-traced": "polymesh, 100% tracing",
     "nginx": "nginx",
+    "polymesh-tls": "polymesh, TLS",
+    "nginx-tls": "nginx, TLS",
+    "polymesh-bearer": "polymesh, bearer header unchecked",
+    "polymesh-jwt": "polymesh, JWT checked",
 }
 COLORS = {
     "direct": "#9e9e9e",
     "polymesh": "#1f77b4",
     "polymesh-traced": "#6baed6",
     "nginx": "#2ca02c",
+    "polymesh-tls": "#08306b",
+    "nginx-tls": "#00441b",
+    "polymesh-bearer": "#9467bd",
+    "polymesh-jwt": "#d62728",
 }
+# What h2load offers over TLS, one suite each, so that both proxies run the
+# same one: TLS 1.3 with AES-128-GCM (a TLS 1.2 fallback with the same AEAD).
+TLS13_SUITE = "TLS_AES_128_GCM_SHA256"
+TLS12_SUITE = "ECDHE-ECDSA-AES128-GCM-SHA256"
+# The claims of the benchmark's token, and what the JWT route asks of them.
+JWT_ISSUER = "https://issuer.bench.polymesh.local"
+JWT_AUDIENCE = "polymesh-bench"
+JWT_PRINCIPAL = "bench-client"
+JWT_GROUPS = "echo.read echo.write"
 
 
 @dataclass(frozen=True)
@@ -94,6 +137,7 @@ class Scenario:
     payload: int  # request payload bytes (echoed back)
     connections: int
     streams: int  # concurrent streams per connection
+    targets: tuple[str, ...] = BASE_TARGETS  # the paths it is measured on
 
     @property
     def title(self) -> str:
@@ -104,7 +148,7 @@ class Scenario:
 
 SCENARIOS = (
     Scenario("unary-100B-1x1", "unary", 100, 1, 1),
-    Scenario("unary-100B-4x50", "unary", 100, 4, 50),
+    Scenario("unary-100B-4x50", "unary", 100, 4, 50, TARGETS),
     Scenario("unary-16KiB-4x50", "unary", 16384, 4, 50),
     Scenario("bidi-100B-4x50", "bidi", 100, 4, 50),
 )
@@ -128,6 +172,8 @@ class RunResult:
     other_cpu_share: float = 0.0
     collector_cpu_us: float | None = None  # Jaeger's, traced runs only
     spans_per_call: float | None = None  # spans Jaeger accepted per call
+    # Over TLS, what h2load negotiated: protocol, cipher, key exchange, ALPN.
+    tls: dict[str, str] | None = None
     errors: list[str] = field(default_factory=list)
 
 
@@ -302,18 +348,49 @@ class Proxy:
         return [self.pid, *children(self.pid)] if self.with_children else [self.pid]
 
 
-def start_gateway(
-    procs: Processes,
-    binary: Path,
-    name: str,
-    work: Path,
+@dataclass(frozen=True)
+class JwtRoute:
+    """The JWT provider of the gateway that checks tokens, and who its route admits."""
+
+    jwks: Path
+    issuer: str
+    audience: str
+    principal: str
+    groups_claim: str = "scope"
+
+
+def gateway_config(
     upstream_port: int,
     workers: int,
-    tracing: dict[str, str] | None,
-) -> tuple[Proxy, int]:
-    lines = [
-        f"listener: {{ address: {HOST}, port: 0 }}",
-        f"workers: {workers}",
+    *,
+    tracing: bool,
+    admin_field: bool,
+    tls: TlsFiles | None = None,
+    jwt: JwtRoute | None = None,
+) -> str:
+    """The YAML configuration of one benchmarked gateway: a plaintext listener
+    on a free port, with `tls` a TLS listener beside it on another, one route
+    to the upstream, with `jwt` taking only calls with a valid token."""
+    lines = [f"listener: {{ address: {HOST}, port: 0 }}"]
+    if tls is not None:
+        lines += [
+            "tls_listener:",
+            f"  address: {{ address: {HOST}, port: 0 }}",
+            "  tls:",
+            f"    certificate_chain_file: {json.dumps(str(tls.certificate))}",
+            f"    private_key_file: {json.dumps(str(tls.key))}",
+        ]
+    lines.append(f"workers: {workers}")
+    if jwt is not None:
+        lines += [
+            "auth_providers:",
+            "  jwt:",
+            f"    jwks_file: {json.dumps(str(jwt.jwks))}",
+            f"    issuer: {json.dumps(jwt.issuer)}",
+            f"    audiences: [{json.dumps(jwt.audience)}]",
+            f"    groups_claim: {json.dumps(jwt.groups_claim)}",
+        ]
+    lines += [
         "clusters:",
         "  - name: echo",
         f"    endpoints: [{{ address: {HOST}, port: {upstream_port} }}]",
@@ -322,14 +399,29 @@ def start_gateway(
         f"    match: {{ service: {SERVICE} }}",
         "    cluster: echo",
     ]
-    if tracing is None:
+    if jwt is not None:
+        lines.append(f"    auth: {{ providers: [jwt], principals: [{json.dumps(jwt.principal)}] }}")
+    if not tracing:
         lines.append("tracing: { disabled: true }")
-    if gateway_has_admin():
+    if admin_field:
         # The admin listener is off the data path; without it, no fixed port.
         lines.append("admin: { disabled: true }")
+    return "\n".join(lines) + "\n"
+
+
+def start_gateway(
+    procs: Processes,
+    binary: Path,
+    name: str,
+    work: Path,
+    config_text: str,
+    env: dict[str, str] | None = None,
+) -> tuple[Proxy, int, int | None]:
+    """Starts a gateway with this configuration: its plaintext listener, its
+    workers, and its TLS port (None without a TLS listener)."""
     config = work / f"{name}.yaml"
-    config.write_text("\n".join(lines) + "\n")
-    env = {"OTEL_SERVICE_NAME": "polymesh-gateway", **(tracing or {})}
+    config.write_text(config_text)
+    env = {"OTEL_SERVICE_NAME": "polymesh-gateway", **(env or {})}
     proc = procs.start(name, [str(binary), "--config", str(config)], env=env)
     log = procs.logs / f"{name}.log"
     started: dict[str, Any] = {}
@@ -343,7 +435,9 @@ def start_gateway(
     except BenchError as e:
         raise BenchError(f"{e}\n{procs.tail(name)}") from None
     port = int(started["address"].rsplit(":", 1)[1])
-    return Proxy(name, port, proc.pid), int(started["workers"])
+    tls_address = started.get("tls_address", "none")
+    tls_port = None if tls_address == "none" else int(tls_address.rsplit(":", 1)[1])
+    return Proxy(name, port, proc.pid), int(started["workers"]), tls_port
 
 
 def gateway_has_admin() -> bool:
@@ -377,7 +471,7 @@ http {{
   }}
   server {{
     listen {host}:{port} http2;
-    http2_max_concurrent_streams 1000;
+{tls}    http2_max_concurrent_streams 1000;
     keepalive_requests 1000000;
     keepalive_timeout 1h;
     client_body_buffer_size 64k;
@@ -388,10 +482,57 @@ http {{
 }}
 """
 
+# The TLS listener of the same server block: the gateway's certificate and
+# key, and the protocols the gateway accepts.
+NGINX_TLS = """\
+    listen {host}:{port} ssl http2;
+    ssl_certificate {certificate};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+"""
+
+
+def nginx_config(
+    work: Path,
+    workers: int,
+    upstream_port: int,
+    port: int,
+    *,
+    user: str = "",
+    tls: TlsFiles | None = None,
+    tls_port: int | None = None,
+) -> str:
+    """nginx's configuration: `grpc_pass` to the upstream from a plaintext
+    HTTP/2 listener at `port` and, with `tls`, a TLS one at `tls_port`.
+    `user` is a whole `user ...;` line, or empty."""
+    tls_lines = ""
+    if tls is not None:
+        if tls_port is None:
+            raise ValueError("a TLS listener needs its port")
+        tls_lines = NGINX_TLS.format(
+            host=HOST, port=tls_port, certificate=tls.certificate, key=tls.key
+        )
+    return NGINX_CONF.format(
+        user=user,
+        workers=workers,
+        work=work,
+        host=HOST,
+        upstream=upstream_port,
+        port=port,
+        tls=tls_lines,
+        service=SERVICE,
+    )
+
 
 def start_nginx(
-    procs: Processes, binary: str, work: Path, upstream_port: int, workers: int
-) -> Proxy:
+    procs: Processes,
+    binary: str,
+    work: Path,
+    upstream_port: int,
+    workers: int,
+    tls: TlsFiles | None = None,
+) -> tuple[Proxy, int | None]:
+    """Starts nginx: its plaintext listener, and its TLS port with `tls`."""
     work = work / "nginx"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
@@ -400,17 +541,10 @@ def start_nginx(
         # Workers run as the master's user, so that they can use the folder.
         user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
     port = free_port()
+    tls_port = free_port() if tls is not None else None
     conf = work / "nginx.conf"
     conf.write_text(
-        NGINX_CONF.format(
-            user=user,
-            workers=workers,
-            work=work,
-            host=HOST,
-            upstream=upstream_port,
-            port=port,
-            service=SERVICE,
-        )
+        nginx_config(work, workers, upstream_port, port, user=user, tls=tls, tls_port=tls_port)
     )
     argv = [binary, "-e", str(work / "error.log"), "-p", str(work), "-c", str(conf)]
     argv += ["-g", "daemon off;"]
@@ -420,15 +554,20 @@ def start_nginx(
     def ready() -> bool:
         if len(children(proc.pid)) < workers:
             return False
-        with socket.socket() as s:
-            return s.connect_ex((HOST, port)) == 0
+        for listening in (port, tls_port):
+            if listening is None:
+                continue
+            with socket.socket() as s:
+                if s.connect_ex((HOST, listening)) != 0:
+                    return False
+        return True
 
     try:
         wait_for("nginx", ready, proc, 30)
     except BenchError as e:
         log = (work / "error.log").read_text(errors="replace") if work.exists() else ""
         raise BenchError(f"{e}\n{log}") from None
-    return proxy
+    return proxy, tls_port
 
 
 class Collector:
@@ -505,17 +644,57 @@ class LoadResult:
     calls: int
     latencies_us: list[float]
     errors: list[str]
+    tls: dict[str, str] | None = None  # what h2load negotiated, over TLS
+
+
+# What h2load prints of the TLS session of its first connection.
+H2LOAD_TLS = {
+    "protocol": r"^TLS Protocol: (.+)$",
+    "cipher": r"^Cipher: (.+)$",
+    "key_exchange": r"^Server Temp Key: (.+)$",
+    "alpn": r"^Application protocol: (.+)$",
+}
+
+
+def h2load_tls(text: str) -> tuple[dict[str, str], list[str]]:
+    """The TLS session h2load reports, and what in it differs from the suite
+    the benchmark asks for (TLS 1.3, TLS13_SUITE, ALPN h2)."""
+    session = {}
+    for key, pattern in H2LOAD_TLS.items():
+        found = re.search(pattern, text, re.MULTILINE)
+        session[key] = found.group(1).strip() if found else "unknown"
+    wanted = {"protocol": "TLSv1.3", "cipher": TLS13_SUITE, "alpn": "h2"}
+    errors = [
+        f"h2load negotiated {key} {session[key]}, not {want}"
+        for key, want in wanted.items()
+        if session[key] != want
+    ]
+    return session, errors
 
 
 def run_h2load(
-    scenario: Scenario, port: int, body: Path, seconds: float, log: Path | None
+    scenario: Scenario,
+    port: int,
+    body: Path,
+    seconds: float,
+    log: Path | None,
+    *,
+    tls: bool = False,
+    headers: tuple[str, ...] = (),
 ) -> LoadResult:
+    """h2load's unary calls for `seconds` against `port` (over TLS with
+    `tls`, offering one suite), with these extra request headers."""
     argv = ["h2load", "-t1", f"-c{scenario.connections}", f"-m{scenario.streams}"]
     argv += [f"-D{round(seconds * 1000)}ms", "-d", str(body)]
     argv += ["-H", "content-type: application/grpc", "-H", "te: trailers"]
+    for header in headers:
+        argv += ["-H", header]
     if log is not None:
         argv += ["--log-file", str(log)]
-    argv.append(f"http://{HOST}:{port}/{SERVICE}/Unary")
+    if tls:
+        argv += [f"--tls13-ciphers={TLS13_SUITE}", f"--ciphers={TLS12_SUITE}"]
+    scheme = "https" if tls else "http"
+    argv.append(f"{scheme}://{HOST}:{port}/{SERVICE}/Unary")
     out = subprocess.run(argv, capture_output=True, text=True, check=False)
     text = out.stdout + out.stderr
     finished = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", text)
@@ -529,6 +708,10 @@ def run_h2load(
         errors.append(f"h2load: {failed} requests failed, errored or timed out")
     if other := sum(int(n) for n in codes.groups()[1:]):
         errors.append(f"h2load: {other} responses were not HTTP 2xx")
+    session = None
+    if tls:
+        session, mismatches = h2load_tls(text)
+        errors += mismatches
     latencies: list[float] = []
     if log is not None:
         for line in log.read_text().splitlines():
@@ -536,7 +719,7 @@ def run_h2load(
             if len(columns) >= 3 and columns[1] == "200":
                 latencies.append(float(columns[2]))
         log.unlink()
-    return LoadResult(float(finished.group(1)), succeeded, sorted(latencies), errors)
+    return LoadResult(float(finished.group(1)), succeeded, sorted(latencies), errors, session)
 
 
 def run_stream_load(
@@ -567,29 +750,95 @@ def run_stream_load(
 # --- checks through each path ------------------------------------------------
 
 
-def check_path(port: int, scenario: Scenario) -> None:
+@dataclass(frozen=True)
+class Endpoint:
+    """How calls reach one target: its port, over TLS or not, with extra headers."""
+
+    port: int
+    tls: bool = False
+    headers: tuple[str, ...] = ()  # "name: value", as h2load's -H takes them
+
+    def metadata(self) -> list[tuple[str, str]]:
+        return [(n.strip(), v.strip()) for n, v in (h.split(":", 1) for h in self.headers)]
+
+
+def channel(endpoint: Endpoint, ca: Path | None) -> Any:
+    """A gRPC channel to the endpoint; over TLS, trusting the CA `ca`."""
+    import grpc
+
+    target = f"{HOST}:{endpoint.port}"
+    options = [("grpc.enable_http_proxy", 0)]
+    if not endpoint.tls:
+        return grpc.insecure_channel(target, options=options)
+    if ca is None:
+        raise BenchError(f"no CA to check the TLS listener at {target} with")
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca.read_bytes())
+    return grpc.secure_channel(target, credentials, options=options)
+
+
+def check_path(endpoint: Endpoint, scenario: Scenario, ca: Path | None = None) -> None:
     """A real gRPC call (Unary, or a BidiStream of 3 messages) through one path."""
     import grpc
     from polymesh.testing.v1 import echo_pb2, echo_pb2_grpc
 
+    port = endpoint.port
     payload = os.urandom(scenario.payload)
-    options = [("grpc.enable_http_proxy", 0)]
-    with grpc.insecure_channel(f"{HOST}:{port}", options=options) as channel:
-        stub = echo_pb2_grpc.EchoServiceStub(channel)
+    metadata = endpoint.metadata()
+    with channel(endpoint, ca) as ch:
+        stub = echo_pb2_grpc.EchoServiceStub(ch)
         if scenario.kind == "unary":
             response, call = stub.Unary.with_call(
-                echo_pb2.UnaryRequest(text="check", payload=payload), timeout=10
+                echo_pb2.UnaryRequest(text="check", payload=payload),
+                timeout=10,
+                metadata=metadata,
             )
             if call.code() != grpc.StatusCode.OK or response.payload != payload:
                 raise BenchError(f"Unary through port {port} did not echo: {call.code()}")
         else:
             requests = [echo_pb2.BidiStreamRequest(text=str(i), payload=payload) for i in range(3)]
-            call = stub.BidiStream(iter(requests), timeout=10)
+            call = stub.BidiStream(iter(requests), timeout=10, metadata=metadata)
             responses = list(call)
             if call.code() != grpc.StatusCode.OK or [r.index for r in responses] != [0, 1, 2]:
                 raise BenchError(f"BidiStream through port {port} did not echo: {call.code()}")
             if any(r.payload != payload for r in responses):
                 raise BenchError(f"BidiStream through port {port} changed the payload")
+
+
+def tampered(token: str) -> str:
+    """The token with one character of its signature changed."""
+    head, signature = token.rsplit(".", 1)
+    i = len(signature) // 2
+    swapped = "A" if signature[i] != "A" else "B"
+    return f"{head}.{signature[:i]}{swapped}{signature[i + 1 :]}"
+
+
+def check_auth(endpoint: Endpoint, ca: Path | None = None) -> None:
+    """The route of a JWT target refuses a call without a token, and one whose
+    token's signature was changed, with UNAUTHENTICATED (and takes the token,
+    which check_path proves)."""
+    import grpc
+    from polymesh.testing.v1 import echo_pb2, echo_pb2_grpc
+
+    token = next(v for n, v in endpoint.metadata() if n == "authorization").split(" ", 1)[1]
+    cases = {
+        "no token": [],
+        "a token with a changed signature": [("authorization", f"Bearer {tampered(token)}")],
+    }
+    with channel(endpoint, ca) as ch:
+        stub = echo_pb2_grpc.EchoServiceStub(ch)
+        for what, metadata in cases.items():
+            try:
+                stub.Unary(echo_pb2.UnaryRequest(text="check"), timeout=10, metadata=metadata)
+            except grpc.RpcError as e:
+                if e.code() == grpc.StatusCode.UNAUTHENTICATED:
+                    continue
+                raise BenchError(
+                    f"the JWT route at port {endpoint.port} answered a call with {what}"
+                    f" {e.code().name}, not UNAUTHENTICATED"
+                ) from None
+            raise BenchError(
+                f"the JWT route at port {endpoint.port} took a call with {what}: is its auth on?"
+            )
 
 
 # --- one run -----------------------------------------------------------------
@@ -601,6 +850,7 @@ class Bench:
     work: Path
     upstream: Upstream
     proxies: dict[str, Proxy]  # by target; "direct" is the upstream itself
+    endpoints: dict[str, Endpoint]  # by target, "direct" included
     collector: Collector | None
     stream_load: Path
     bodies: dict[int, Path] = field(default_factory=dict)
@@ -612,16 +862,15 @@ class Bench:
             self.bodies[payload] = path
         return self.bodies[payload]
 
-    def port(self, target: str) -> int:
-        return self.upstream.port if target == "direct" else self.proxies[target].port
-
     def run(self, scenario: Scenario, target: str) -> RunResult:
-        port = self.port(target)
+        endpoint = self.endpoints[target]
+        port = endpoint.port
+        h2load = {"tls": endpoint.tls, "headers": endpoint.headers}
         proxy = self.proxies.get(target)
         warmup, seconds = self.args.warmup, self.args.duration
         traced = target == "polymesh-traced" and self.collector is not None
         if scenario.kind == "unary" and warmup > 0:
-            run_h2load(scenario, port, self.body(scenario.payload), warmup, None)
+            run_h2load(scenario, port, self.body(scenario.payload), warmup, None, **h2load)
             if traced:
                 # The warm-up's spans leave with the next exports (every 200 ms),
                 # before the measured window opens.
@@ -637,9 +886,11 @@ class Bench:
         machine0, wall0 = machine_cpu_seconds(), time.monotonic()
         if scenario.kind == "unary":
             log = self.work / "h2load.log"
-            load = run_h2load(scenario, port, self.body(scenario.payload), seconds, log)
+            load = run_h2load(scenario, port, self.body(scenario.payload), seconds, log, **h2load)
             p50, p99, p999 = (percentile(load.latencies_us, q) for q in (0.5, 0.99, 0.999))
         else:
+            if endpoint.tls or endpoint.headers:
+                raise BenchError(f"polymesh-stream-load cannot drive target {target}")
             load, _ = run_stream_load(self.stream_load, scenario, port, warmup, seconds)
             p50, p99, p999 = load.latencies_us
         if traced:
@@ -679,6 +930,7 @@ class Bench:
             upstream_cpu_us=(up1 - up0) * 1e6 / per,
             loadgen_cpu_us=(gen1 - gen0) * 1e6 / per,
             upstream_calls=answered,
+            tls=load.tls,
             errors=errors,
         )
         ours = (cpu1 - cpu0) + (up1 - up0) + (gen1 - gen0) + (col1 - col0)
@@ -829,6 +1081,58 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             lambda v: v <= 15,
             "{:.1f}",
         ),
+        (
+            "throughput over TLS vs nginx over TLS, unary 100 B 4x50",
+            ">= 2x",
+            ratio(
+                get("unary-100B-4x50", "polymesh-tls", "rate"),
+                get("unary-100B-4x50", "nginx-tls", "rate"),
+            ),
+            lambda v: v >= 2,
+            "{:.2f}x",
+        ),
+        (
+            f"TLS extra proxy CPU per call, unary 100 B 4x50 ({MU}s)",
+            "<= 5",
+            diff(
+                get("unary-100B-4x50", "polymesh-tls", "proxy_cpu_us"),
+                get("unary-100B-4x50", "polymesh", "proxy_cpu_us"),
+            ),
+            lambda v: v <= 5,
+            "{:+.1f}",
+        ),
+        (
+            f"nginx's TLS extra proxy CPU per call, unary 100 B 4x50 ({MU}s)",
+            "-",
+            diff(
+                get("unary-100B-4x50", "nginx-tls", "proxy_cpu_us"),
+                get("unary-100B-4x50", "nginx", "proxy_cpu_us"),
+            ),
+            None,
+            "{:+.1f}",
+        ),
+        (
+            f"JWT (cached) extra proxy CPU per call over no auth and no header,"
+            f" unary 100 B 4x50 ({MU}s)",
+            "<= 2",
+            diff(
+                get("unary-100B-4x50", "polymesh-jwt", "proxy_cpu_us"),
+                get("unary-100B-4x50", "polymesh", "proxy_cpu_us"),
+            ),
+            lambda v: v <= 2,
+            "{:+.1f}",
+        ),
+        (
+            f"JWT (cached) extra proxy CPU per call over the same header unchecked"
+            f" (and forwarded), unary 100 B 4x50 ({MU}s)",
+            "-",
+            diff(
+                get("unary-100B-4x50", "polymesh-jwt", "proxy_cpu_us"),
+                get("unary-100B-4x50", "polymesh-bearer", "proxy_cpu_us"),
+            ),
+            None,
+            "{:+.1f}",
+        ),
     ]
     out = []
     for name, target, value, ok, fmt in rows:
@@ -838,7 +1142,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                 "goal": target,
                 "measured": value,
                 "text": fmt.format(value) if value is not None else "n/a",
-                "met": bool(ok(value)) if value is not None else None,
+                # None: no value, or a figure shown for comparison (no goal).
+                "met": bool(ok(value)) if value is not None and ok is not None else None,
             }
         )
     return {"targets": out}
@@ -856,7 +1161,8 @@ def plot(results: dict[str, Any], images: Path) -> list[Path]:
 
     images.mkdir(parents=True, exist_ok=True)
     scenarios = results["scenarios"]
-    targets = [t for t in TARGETS if any(t in s["median"] for s in scenarios)]
+    # The TLS and JWT paths have a plot of their own (security_plot).
+    targets = [t for t in BASE_TARGETS if any(t in s["median"] for s in scenarios)]
     subtitle = (
         f"{results['machine']['cpu_model']}, {results['machine']['cores']} cores; "
         f"median of {results['settings']['repetitions']} runs of "
@@ -928,7 +1234,54 @@ def plot(results: dict[str, Any], images: Path) -> list[Path]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     written.append(path)
+
+    security = security_scenario(results)
+    if security is not None:
+        present = [t for t in SECURITY_PLOT if t in security["median"]]
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.6))
+        labels = [LABELS[t] for t in present]
+        colors = [COLORS[t] for t in present]
+        rates = [security["median"][t]["rate"] / 1000 for t in present]
+        bars = left.bar(range(len(present)), rates, color=colors)
+        left.bar_label(bars, labels=[f"{v:.1f}" for v in rates], fontsize=8)
+        left.set_ylabel("thousand calls/s")
+        left.set_title("throughput", fontsize=10)
+        cpu = [security["median"][t]["proxy_cpu_us"] or 0.0 for t in present]
+        bars = right.bar(range(len(present)), cpu, color=colors)
+        right.bar_label(bars, labels=[f"{v:.1f}" for v in cpu], fontsize=8)
+        right.set_ylabel(f"proxy CPU per call ({MU}s)")
+        right.set_title("proxy CPU per call (utime + stime)", fontsize=10)
+        for ax in (left, right):
+            ax.set_xticks(range(len(present)), labels, rotation=30, ha="right", fontsize=8)
+            ax.margins(y=0.15)
+        fig.suptitle(
+            f"Gateway over TLS and with a JWT check, {security['title']}\n{subtitle}", fontsize=10
+        )
+        fig.tight_layout()
+        path = images / "bench-gateway-security.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
     return written
+
+
+# The security plot's bars, each beside the path it is compared with.
+SECURITY_PLOT = (
+    "polymesh",
+    "polymesh-tls",
+    "nginx",
+    "nginx-tls",
+    "polymesh-bearer",
+    "polymesh-jwt",
+)
+
+
+def security_scenario(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The scenario measured over TLS or with the JWT check, if one was."""
+    for s in results["scenarios"]:
+        if any(t in s["median"] for t in TLS_TARGETS + JWT_TARGETS):
+            return dict(s)
+    return None
 
 
 # --- docs --------------------------------------------------------------------
@@ -1002,6 +1355,7 @@ def docs_section(results: dict[str, Any], json_path: str) -> str:
         " success while gRPC errors come in trailers, so every run also compares h2load's"
         " successes with the calls the upstream answered OK in the same window (the upstream"
         " counts them); a shortfall would mean the proxy answered calls itself.",
+        *security_method(results),
         f"- **Machine**: {m['cpu_model']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux"
         f" {m['kernel']}. Load generator, proxy, upstream (and Jaeger) share these cores, so"
         " the throughput of a proxy is also what it leaves to the others. Every process of the"
@@ -1066,14 +1420,16 @@ def docs_section(results: dict[str, Any], json_path: str) -> str:
                 f" | {fmt_num(r['spans_per_call'], 2)} |"
             )
         lines.append("")
+    lines += security_results(results)
     lines += [
         "| process | idle RSS (MiB) | peak RSS (MiB) |",
         "| --- | ---: | ---: |",
     ]
-    for name in ("polymesh", "polymesh-traced", "nginx", "upstream"):
+    for name in ("polymesh", "polymesh-traced", "polymesh-jwt", "nginx", "upstream"):
         if name in memory:
             mem = memory[name]
-            label = LABELS.get(name, "upstream (echo server)")
+            label = {"polymesh-jwt": "polymesh, JWT route", "upstream": "upstream (echo server)"}
+            label = label.get(name, LABELS.get(name, name))
             lines.append(
                 f"| {label} | {mem['idle_rss_kib'] / 1024:.1f} | {mem['peak_rss_kib'] / 1024:.1f} |"
             )
@@ -1112,9 +1468,107 @@ def docs_section(results: dict[str, Any], json_path: str) -> str:
         "![Latency percentiles](images/bench-gateway-latency.png)",
         "",
         "![Proxy CPU per call](images/bench-gateway-cpu.png)",
-        DOCS_END,
     ]
+    if security_scenario(results) is not None:
+        lines += ["", "![Over TLS and with a JWT check](images/bench-gateway-security.png)"]
+    lines.append(DOCS_END)
     return "\n".join(lines) + "\n"
+
+
+def security_method(results: dict[str, Any]) -> list[str]:
+    """The Method bullets of the TLS and JWT targets (none if not measured)."""
+    lines = []
+    tls, jwt = results.get("tls"), results.get("jwt")
+    if tls:
+        lines.append(
+            "- **TLS**: *polymesh, TLS* is the same gateway process as *polymesh*, on its"
+            " `tls_listener` beside the plaintext one; *nginx, TLS* the same nginx as *nginx*,"
+            " on a second `listen ... ssl http2` of the same server block"
+            " (`ssl_protocols TLSv1.2 TLSv1.3`, nginx's other TLS settings at their defaults), so"
+            " that plaintext and TLS are measured on the same processes. Both present the same"
+            f" certificate ({tls['certificate']}). h2load"
+            f" speaks TLS with ALPN `h2` and offers one suite (`--tls13-ciphers="
+            f"{tls['offered']['tls1.3']}`, and `--ciphers={tls['offered']['tls1.2']}` for TLS"
+            " 1.2), so that both proxies run the same one; the upstream connections stay"
+            " plaintext. Its connections are long-lived: each run opens its connections once"
+            " and keeps them for all its calls, so the handshakes weigh nothing per call; the"
+            " figures are the steady cost of encryption. A run fails unless h2load reports"
+            f" TLSv1.3, {tls['offered']['tls1.3']} and ALPN h2. It negotiated: "
+            + "; ".join(
+                f"with *{LABELS.get(t, t)}* {n['protocol']}, {n['cipher']}, key exchange"
+                f" {n['key_exchange']}, ALPN {n['alpn']}"
+                for t, n in tls["negotiated"].items()
+            )
+            + "."
+        )
+    if jwt:
+        lines.append(
+            "- **JWT**: *polymesh, JWT checked* is a third gateway process whose configuration"
+            " is *polymesh*'s (no TLS listener) plus `auth_providers: { jwt: { jwks_file,"
+            " issuer, audiences, groups_claim } }` and, on its route, `auth: { providers: [jwt],"
+            f" principals: [{jwt['principal']}] }}`; the JWKS holds one P-256 key, and h2load"
+            f" sends every call the same {jwt['alg']} token ({jwt['token_bytes']} bytes:"
+            " `iss`, `sub`, `aud`, `iat`, `nbf`, `exp`, `jti`, `scope`) in"
+            " `authorization: Bearer`, so that after the first call each check is the cached"
+            " one (the token's SHA-256 and a lookup). *polymesh, bearer header unchecked* sends"
+            " the same header to *polymesh*, whose route checks nothing. h2load (nghttp2) never"
+            " adds `authorization` to the HPACK table, so every call carries the header's"
+            f" {jwt['header_bytes']} bytes to the gateway. The two bearer paths differ in more"
+            " than the check: the JWT route removes the token from the call it forwards and"
+            " adds `x-polymesh-principal`, while the unchecked route forwards the header"
+            " upstream as it came. So the difference between *polymesh* and *polymesh, JWT"
+            " checked* is what a caller with a token costs (the goal's measure), and the"
+            " difference between the two bearer paths is the check less forwarding the token"
+            " plus adding the principal header; the difference between *polymesh* and the"
+            " unchecked path is that of carrying the header through. Before the runs, the"
+            " JWT route must refuse a call without a token and one with a changed signature"
+            " (UNAUTHENTICATED)."
+        )
+    return lines
+
+
+def security_results(results: dict[str, Any]) -> list[str]:
+    """The table of the TLS and JWT targets' costs (none if not measured)."""
+    s = security_scenario(results)
+    if s is None:
+        return []
+    median = s["median"]
+
+    def cpu(target: str) -> float | None:
+        value = median.get(target, {}).get("proxy_cpu_us")
+        return float(value) if value is not None else None
+
+    def extra(target: str, base: str) -> str:
+        a, b = cpu(target), cpu(base)
+        if a is None or b is None:
+            return "-"
+        return f"{a - b:+.1f} over *{LABELS[base]}*"
+
+    rows = [
+        ("polymesh-tls", [extra("polymesh-tls", "polymesh")]),
+        ("nginx-tls", [extra("nginx-tls", "nginx")]),
+        ("polymesh-bearer", [extra("polymesh-bearer", "polymesh")]),
+        (
+            "polymesh-jwt",
+            [extra("polymesh-jwt", "polymesh"), extra("polymesh-jwt", "polymesh-bearer")],
+        ),
+    ]
+    lines = [
+        f"Over TLS and with a JWT check, {s['title']} (medians; the extra CPU per call is the"
+        " difference of the medians):",
+        "",
+        f"| path | calls/s | proxy CPU/call ({MU}s) | extra proxy CPU/call ({MU}s) |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for target, extras in rows:
+        if target not in median:
+            continue
+        shown = "; ".join(e for e in extras if e != "-") or "-"
+        lines.append(
+            f"| {LABELS[target]} | {fmt_num(median[target]['rate'])}"
+            f" | {fmt_num(cpu(target), 1)} | {shown} |"
+        )
+    return [*lines, ""]
 
 
 # --- main --------------------------------------------------------------------
@@ -1143,6 +1597,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--scenarios",
         default=",".join(s.name for s in SCENARIOS),
         help="comma-separated subset of: " + ", ".join(s.name for s in SCENARIOS),
+    )
+    p.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help="comma-separated subset of: " + ", ".join(TARGETS) + " (each scenario runs those"
+        " of its targets that are listed; the TLS and JWT ones are the 4x50 scenario's)",
     )
     p.add_argument("--no-tracing", action="store_true", help="skip the traced gateway")
     p.add_argument(
@@ -1202,6 +1662,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for name in args.scenarios.split(","):
         if name not in known:
             p.error(f"unknown scenario {name!r}")
+    for name in args.targets.split(","):
+        if name not in TARGETS:
+            p.error(f"unknown target {name!r}")
     if args.duration <= 0 or args.warmup < 0 or args.repetitions < 1 or args.workers < 0:
         p.error("--duration must be > 0, --warmup >= 0, --repetitions >= 1, --workers >= 0")
     return args
@@ -1233,10 +1696,18 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[st
         raise BenchError("nginx is not installed: run ./dev setup")
     if not shutil.which("h2load"):
         raise BenchError("h2load is not installed: run ./dev setup")
-    jaeger = None if args.no_tracing else find_jaeger()
-    if not args.no_tracing and jaeger is None:
-        raise BenchError("no jaeger binary: run ./dev setup, or pass --no-tracing")
     scenarios = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
+    selected = set(args.targets.split(","))
+    if args.no_tracing:
+        selected.discard("polymesh-traced")
+    # Each scenario's targets, in its order; what runs is what they need.
+    plan = {s.name: [t for t in s.targets if t in selected] for s in scenarios}
+    needed = {t for targets in plan.values() for t in targets}
+    jaeger = None
+    if "polymesh-traced" in needed:
+        jaeger = find_jaeger()
+        if jaeger is None:
+            raise BenchError("no jaeger binary: run ./dev setup, or pass --no-tracing")
     cores = os.cpu_count() or 1
     # Every process of the benchmark inherits this priority: other work on a
     # shared machine then disturbs the runs less (lowering it needs root).
@@ -1246,15 +1717,64 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[st
         say(f"cannot run at nice {args.nice} (that needs root); running at the current priority")
     nice = os.getpriority(os.PRIO_PROCESS, 0)
 
+    tls: TlsFiles | None = None
+    issuer: Issuer | None = None
+    token = ""
+    try:
+        if needed & set(TLS_TARGETS):
+            say("making a CA and a server certificate (openssl; ECDSA P-256)")
+            tls = make_certificates(work / "tls")
+        if needed & set(JWT_TARGETS):
+            say("making an ES256 signing key, its JWKS and a token (openssl)")
+            issuer = make_issuer(work / "jwt")
+            token = bench_token(issuer)
+    except CredentialError as e:
+        raise BenchError(str(e)) from None
+    bearer = (f"authorization: Bearer {token}",)
+    admin_field = gateway_has_admin()
+
     say(f"starting the upstream (polymesh-echo-server --engine {args.engine}, {cores} threads)")
     upstream = Upstream(procs, bins["echo"], args.engine, cores)
-    memory: dict[str, dict[str, int]] = {}
+    memory: dict[str, dict[str, Any]] = {}
+    # The processes started, by name, and the targets they serve.
+    processes: dict[str, Proxy] = {}
     proxies: dict[str, Proxy] = {}
-    say("starting polymesh-gateway (tracing disabled)")
-    # Workers 0: the gateway's default, one per core; nginx gets as many.
-    proxies["polymesh"], workers = start_gateway(
-        procs, bins["gateway"], "polymesh", work, upstream.port, args.workers, None
+    endpoints: dict[str, Endpoint] = {"direct": Endpoint(upstream.port)}
+    polymesh_tls = tls if "polymesh-tls" in needed else None
+    say(
+        "starting polymesh-gateway (tracing disabled"
+        + (", plaintext and TLS listeners)" if polymesh_tls else ")")
     )
+    # Workers 0: the gateway's default, one per core; nginx gets as many.
+    plain_config = gateway_config(
+        upstream.port, args.workers, tracing=False, admin_field=admin_field
+    )
+    gateway, workers, tls_port = start_gateway(
+        procs,
+        bins["gateway"],
+        "polymesh",
+        work,
+        gateway_config(
+            upstream.port, args.workers, tracing=False, admin_field=admin_field, tls=polymesh_tls
+        ),
+    )
+    processes["polymesh"] = proxies["polymesh"] = gateway
+    endpoints["polymesh"] = Endpoint(gateway.port)
+    if tls_port is not None:
+        proxies["polymesh-tls"] = Proxy("polymesh-tls", tls_port, gateway.pid)
+        endpoints["polymesh-tls"] = Endpoint(tls_port, tls=True)
+    if "polymesh-bearer" in needed:
+        proxies["polymesh-bearer"] = Proxy("polymesh-bearer", gateway.port, gateway.pid)
+        endpoints["polymesh-bearer"] = Endpoint(gateway.port, headers=bearer)
+    if issuer is not None and "polymesh-jwt" in needed:
+        say("starting polymesh-gateway whose route checks JWTs (tracing disabled)")
+        jwt = JwtRoute(issuer.jwks, JWT_ISSUER, JWT_AUDIENCE, JWT_PRINCIPAL)
+        config = gateway_config(
+            upstream.port, workers, tracing=False, admin_field=admin_field, jwt=jwt
+        )
+        checked, _, _ = start_gateway(procs, bins["gateway"], "polymesh-jwt", work, config)
+        processes["polymesh-jwt"] = proxies["polymesh-jwt"] = checked
+        endpoints["polymesh-jwt"] = Endpoint(checked.port, headers=bearer)
     collector = None
     if jaeger is not None:
         say("starting Jaeger (OTLP collector, in memory)")
@@ -1266,49 +1786,72 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[st
             "OTEL_SEMCONV_STABILITY_OPT_IN": "rpc/dup",
             **TRACED_BSP,
         }
-        proxies["polymesh-traced"], _ = start_gateway(
-            procs, bins["gateway"], "polymesh-traced", work, upstream.port, workers, tracing
+        config = gateway_config(upstream.port, workers, tracing=True, admin_field=admin_field)
+        traced, _, _ = start_gateway(
+            procs, bins["gateway"], "polymesh-traced", work, config, env=tracing
         )
-    say(f"starting nginx ({workers} worker processes)")
-    proxies["nginx"] = retry_port_clash(
-        "nginx", lambda: start_nginx(procs, nginx, work, upstream.port, workers)
-    )
-    for name, proxy in proxies.items():
+        processes["polymesh-traced"] = proxies["polymesh-traced"] = traced
+        endpoints["polymesh-traced"] = Endpoint(traced.port)
+    if needed & {"nginx", "nginx-tls"}:
+        nginx_tls = tls if "nginx-tls" in needed else None
+        say(
+            f"starting nginx ({workers} worker processes"
+            + (", plaintext and TLS listeners)" if nginx_tls else ")")
+        )
+        server, nginx_tls_port = retry_port_clash(
+            "nginx", lambda: start_nginx(procs, nginx, work, upstream.port, workers, nginx_tls)
+        )
+        processes["nginx"] = proxies["nginx"] = server
+        endpoints["nginx"] = Endpoint(server.port)
+        if nginx_tls_port is not None:
+            proxies["nginx-tls"] = Proxy("nginx-tls", nginx_tls_port, server.pid, True)
+            endpoints["nginx-tls"] = Endpoint(nginx_tls_port, tls=True)
+    for name, proxy in processes.items():
         memory[name] = {"idle_rss_kib": memory_kib(proxy.pids(), "VmRSS")}
     memory["upstream"] = {"idle_rss_kib": memory_kib([upstream.proc.pid], "VmRSS")}
     # The gateway's idle RSS moves from start to start (ASLR places its code
     # differently in the kernel's fault-around windows): the median of
-    # IDLE_STARTS starts, the long-running one first.
-    samples = [memory["polymesh"]["idle_rss_kib"]]
+    # IDLE_STARTS starts of the plaintext configuration, the long-running one
+    # first when it has that configuration (no TLS listener).
+    samples = [] if polymesh_tls else [memory["polymesh"]["idle_rss_kib"]]
     say(f"measuring the gateway's idle RSS over {IDLE_STARTS} starts")
-    for i in range(1, IDLE_STARTS):
-        extra, _ = start_gateway(
-            procs, bins["gateway"], f"polymesh-idle-{i}", work, upstream.port, workers, None
+    for i in range(len(samples), IDLE_STARTS):
+        extra, _, _ = start_gateway(
+            procs, bins["gateway"], f"polymesh-idle-{i}", work, plain_config
         )
         samples.append(memory_kib(extra.pids(), "VmRSS"))
         procs.stop(extra.pid)
     memory["polymesh"]["idle_rss_samples_kib"] = samples
     memory["polymesh"]["idle_rss_kib"] = int(statistics.median(samples))
 
-    bench = Bench(args, work, upstream, proxies, collector, bins["stream_load"])
-    targets = ["direct", *proxies]
+    bench = Bench(args, work, upstream, proxies, endpoints, collector, bins["stream_load"])
+    ca = tls.ca if tls is not None else None
     for scenario in scenarios:
-        for target in targets:
-            check_path(bench.port(target), scenario)
-    say(f"checked a real gRPC call of every scenario through {', '.join(targets)}")
+        for target in plan[scenario.name]:
+            check_path(endpoints[target], scenario, ca)
+    if "polymesh-jwt" in endpoints:
+        check_auth(endpoints["polymesh-jwt"], ca)
+    say(
+        "checked a real gRPC call of every scenario through "
+        + ", ".join(t for t in TARGETS if t in needed)
+        + (" (and that the JWT route refuses calls without a valid token)" if issuer else "")
+    )
 
-    total = len(scenarios) * len(targets) * args.repetitions
+    total = sum(len(targets) for targets in plan.values()) * args.repetitions
     per_run = args.warmup + args.duration + 0.5
     say(
         f"{total} runs of {args.warmup:g} s warm-up + {args.duration:g} s: "
         f"about {total * per_run / 60:.1f} minutes"
     )
     runs: dict[str, dict[str, list[RunResult]]] = {
-        s.name: {t: [] for t in targets} for s in scenarios
+        s.name: {t: [] for t in plan[s.name]} for s in scenarios
     }
     done = 0
     for rep in range(args.repetitions):
         for scenario in scenarios:
+            targets = plan[scenario.name]
+            if not targets:
+                continue
             # Rotate the order, so that no target always runs first or last.
             shift = (rep + scenarios.index(scenario)) % len(targets)
             for target in targets[shift:] + targets[:shift]:
@@ -1329,7 +1872,7 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[st
                     + (f"  ERRORS: {'; '.join(result.errors)}" if result.errors else "")
                 )
 
-    for name, proxy in proxies.items():
+    for name, proxy in processes.items():
         memory[name]["peak_rss_kib"] = memory_kib(proxy.pids(), "VmHWM")
     memory["upstream"]["peak_rss_kib"] = memory_kib([upstream.proc.pid], "VmHWM")
 
@@ -1348,6 +1891,20 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[st
             "workers": workers,
             "traced_gateway_environment": TRACED_BSP if collector else None,
         },
+        "tls": tls_settings(runs) if tls is not None else None,
+        "jwt": (
+            {
+                "alg": "ES256",
+                "issuer": JWT_ISSUER,
+                "audience": JWT_AUDIENCE,
+                "principal": JWT_PRINCIPAL,
+                "token_bytes": len(token),
+                # The header's name and value, which every call carries.
+                "header_bytes": len("authorization") + len(f"Bearer {token}"),
+            }
+            if issuer is not None
+            else None
+        ),
         "memory": memory,
         "scenarios": [
             {
@@ -1361,6 +1918,39 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> dict[st
     }
     results.update(summarize(results))
     return results
+
+
+def bench_token(issuer: Issuer) -> str:
+    """The token the JWT targets send: valid for a day, with the claims a
+    typical access token has (its size is reported)."""
+    now = int(time.time())
+    claims = {
+        "iss": JWT_ISSUER,
+        "sub": JWT_PRINCIPAL,
+        "aud": JWT_AUDIENCE,
+        "iat": now,
+        "nbf": now - 60,
+        "exp": now + 86400,
+        "jti": os.urandom(16).hex(),
+        "scope": JWT_GROUPS,
+    }
+    return issuer.token(claims)
+
+
+def tls_settings(runs: dict[str, dict[str, list[RunResult]]]) -> dict[str, Any]:
+    """How the TLS targets were set up, and the session h2load negotiated
+    with each (from its first run)."""
+    negotiated: dict[str, dict[str, str]] = {}
+    for by_target in runs.values():
+        for target, results in by_target.items():
+            if target not in negotiated and results and results[0].tls is not None:
+                negotiated[target] = results[0].tls
+    return {
+        "certificate": "ECDSA P-256, for localhost and 127.0.0.1, signed by a CA;"
+        " both made with `openssl` for each run",
+        "offered": {"tls1.3": TLS13_SUITE, "tls1.2": TLS12_SUITE},
+        "negotiated": negotiated,
+    }
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any] | int:
@@ -1409,6 +1999,9 @@ def main(argv: list[str]) -> int:
         write_docs(args.docs, docs_section(results, "benchmarks/gateway.json"))
         say(f"docs: {args.docs} (Gateway section)")
     for row in results["targets"]:
+        if row["goal"] == "-":
+            say(f"for comparison: {row['target']}: {row['text']}")
+            continue
         met = {True: "met", False: "NOT met", None: "n/a"}[row["met"]]
         say(f"target {row['target']}: {row['goal']}, measured {row['text']} ({met})")
     errors = sum(

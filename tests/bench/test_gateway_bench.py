@@ -2,8 +2,12 @@
 
 polymesh-echo-server (both engines) must answer EchoService's contract and
 count what it answered; polymesh-stream-load must drive BidiStream calls and
-report failures; the h2load driver must parse real runs; the docs writer must
-keep the other sections of docs/BENCHMARKS.md.
+report failures; the h2load driver must parse real runs, over TLS too; the
+generated configurations must start a gateway and nginx that serve in
+plaintext and with TLS, and a gateway whose route takes only valid tokens;
+the certificate must chain to its CA and the token verify with its JWKS; the
+docs writer must keep the other sections of docs/BENCHMARKS.md and show the
+TLS and JWT figures.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +30,7 @@ from polymesh.testing.v1 import echo_pb2, echo_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "build/cmake/bench/gateway"
+GATEWAY = ROOT / "build/cmake/gateway/polymesh-gateway"
 HOST = "127.0.0.1"
 
 
@@ -187,3 +194,268 @@ def test_write_docs_replaces_only_the_gateway_section(tmp_path: Path) -> None:
     docs.write_text(text + "\n## Later\n\nkept\n")
     bench.write_docs(docs, f"{bench.DOCS_BEGIN}\n## Gateway\n\nthird\n{bench.DOCS_END}\n")
     assert docs.read_text().endswith("third\n" + bench.DOCS_END + "\n\n## Later\n\nkept\n")
+
+
+# --- TLS and JWT -----------------------------------------------------------------
+
+
+credentials = sys.modules["bench_credentials"]  # loaded by bench_gateway
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory):  # -> bench_credentials.TlsFiles
+    return credentials.make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory):  # -> bench_credentials.Issuer
+    return credentials.make_issuer(tmp_path_factory.mktemp("jwt"))
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[object]:
+    started = bench.Processes(tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+def claims(**changes: object) -> dict[str, object]:
+    now = int(time.time())
+    base: dict[str, object] = {
+        "iss": bench.JWT_ISSUER,
+        "sub": bench.JWT_PRINCIPAL,
+        "aud": bench.JWT_AUDIENCE,
+        "iat": now,
+        "exp": now + 3600,
+    }
+    return {**base, **changes}
+
+
+def test_gateway_config_with_tls_serves_both_listeners(
+    echo: EchoServer, tls, procs, tmp_path: Path
+) -> None:
+    config = bench.gateway_config(echo.port, 1, tracing=False, admin_field=True, tls=tls)
+    assert "tls_listener:" in config and "auth" not in config
+    proxy, workers, tls_port = bench.start_gateway(procs, GATEWAY, "gw", tmp_path, config)
+    assert workers == 1 and tls_port is not None and tls_port != proxy.port
+    unary = bench.Scenario("t", "unary", 100, 1, 1)
+    bench.check_path(bench.Endpoint(proxy.port), unary, None)
+    bench.check_path(bench.Endpoint(tls_port, tls=True), unary, tls.ca)
+    bench.check_path(
+        bench.Endpoint(tls_port, tls=True), bench.Scenario("t", "bidi", 10, 1, 1), tls.ca
+    )
+    body = tmp_path / "body"
+    body.write_bytes(bench.grpc_body(100))
+    result = bench.run_h2load(
+        bench.Scenario("t", "unary", 100, 2, 4), tls_port, body, 0.3, tmp_path / "log", tls=True
+    )
+    assert result.errors == []
+    assert result.calls > 0
+    assert result.tls is not None
+    assert (result.tls["protocol"], result.tls["cipher"], result.tls["alpn"]) == (
+        "TLSv1.3",
+        bench.TLS13_SUITE,
+        "h2",
+    )
+    plain = bench.gateway_config(echo.port, 1, tracing=False, admin_field=True)
+    assert "tls_listener" not in plain
+    _, _, none = bench.start_gateway(procs, GATEWAY, "gw-plain", tmp_path, plain)
+    assert none is None
+
+
+def test_gateway_config_with_jwt_takes_only_valid_tokens(
+    echo: EchoServer, issuer, procs, tmp_path: Path
+) -> None:
+    jwt = bench.JwtRoute(issuer.jwks, bench.JWT_ISSUER, bench.JWT_AUDIENCE, bench.JWT_PRINCIPAL)
+    config = bench.gateway_config(echo.port, 1, tracing=False, admin_field=True, jwt=jwt)
+    proxy, _, _ = bench.start_gateway(procs, GATEWAY, "gw-jwt", tmp_path, config)
+    token = bench.bench_token(issuer)
+    endpoint = bench.Endpoint(proxy.port, headers=(f"authorization: Bearer {token}",))
+    bench.check_path(endpoint, bench.Scenario("t", "unary", 100, 1, 1), None)
+    bench.check_auth(endpoint, None)
+
+    import grpc
+
+    def code(token: str) -> grpc.StatusCode:
+        channel, s = stub(proxy.port)
+        with channel:
+            try:
+                s.Unary(
+                    echo_pb2.UnaryRequest(text="t"),
+                    timeout=10,
+                    metadata=[("authorization", f"Bearer {token}")],
+                )
+            except grpc.RpcError as e:
+                return e.code()
+        return grpc.StatusCode.OK
+
+    assert code(issuer.token(claims(sub="someone-else"))) == grpc.StatusCode.PERMISSION_DENIED
+    assert code(issuer.token(claims(exp=int(time.time()) - 3600))) == (
+        grpc.StatusCode.UNAUTHENTICATED
+    )
+    assert code(issuer.token(claims(aud="another"))) == grpc.StatusCode.UNAUTHENTICATED
+    # Through the unchecked gateway, the same header is only forwarded.
+    plain = bench.gateway_config(echo.port, 1, tracing=False, admin_field=True)
+    unchecked, _, _ = bench.start_gateway(procs, GATEWAY, "gw-plain", tmp_path, plain)
+    bench.check_path(
+        bench.Endpoint(unchecked.port, headers=endpoint.headers),
+        bench.Scenario("t", "unary", 100, 1, 1),
+        None,
+    )
+
+
+def test_nginx_config_with_tls_proxies_both_listeners(
+    echo: EchoServer, tls, procs, tmp_path: Path
+) -> None:
+    text = bench.nginx_config(tmp_path, 1, echo.port, 1234, tls=tls, tls_port=1235)
+    assert f"listen {HOST}:1234 http2;" in text
+    assert f"listen {HOST}:1235 ssl http2;" in text
+    assert f"ssl_certificate {tls.certificate};" in text
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
+    assert "ssl" not in bench.nginx_config(tmp_path, 1, echo.port, 1234)
+    with pytest.raises(ValueError):
+        bench.nginx_config(tmp_path, 1, echo.port, 1234, tls=tls)
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proxy, tls_port = bench.start_nginx(procs, nginx, tmp_path, echo.port, 1, tls)
+    assert tls_port is not None
+    unary = bench.Scenario("t", "unary", 100, 1, 1)
+    bench.check_path(bench.Endpoint(proxy.port), unary, None)
+    bench.check_path(bench.Endpoint(tls_port, tls=True), unary, tls.ca)
+    body = tmp_path / "body"
+    body.write_bytes(bench.grpc_body(100))
+    result = bench.run_h2load(unary, tls_port, body, 0.2, None, tls=True)
+    assert result.errors == [] and result.calls > 0
+    assert result.tls is not None and result.tls["cipher"] == bench.TLS13_SUITE
+
+
+def test_h2load_tls_report_is_checked() -> None:
+    text = (
+        "TLS Protocol: TLSv1.2\nCipher: ECDHE-ECDSA-AES128-GCM-SHA256\n"
+        "Server Temp Key: X25519 253 bits\nApplication protocol: h2\n"
+    )
+    session, errors = bench.h2load_tls(text)
+    assert session == {
+        "protocol": "TLSv1.2",
+        "cipher": "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "key_exchange": "X25519 253 bits",
+        "alpn": "h2",
+    }
+    assert len(errors) == 2 and "TLSv1.2" in errors[0]
+    _, errors = bench.h2load_tls("")
+    assert len(errors) == 3
+
+
+def test_targets_option() -> None:
+    args = bench.parse_args([])
+    assert args.targets.split(",") == list(bench.TARGETS)
+    args = bench.parse_args(["--targets", "polymesh,polymesh-tls"])
+    assert args.targets == "polymesh,polymesh-tls"
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--targets", "polymesh,haproxy"])
+    four = next(s for s in bench.SCENARIOS if s.name == "unary-100B-4x50")
+    assert set(bench.TLS_TARGETS + bench.JWT_TARGETS) <= set(four.targets)
+    others = [s for s in bench.SCENARIOS if s is not four]
+    assert all(s.targets == bench.BASE_TARGETS for s in others)
+
+
+def security_results() -> dict[str, object]:
+    """Results of a run with every target at 4x50, as benchmark() writes them."""
+    rates = {"polymesh": 100000, "polymesh-tls": 80000, "nginx": 40000, "nginx-tls": 30000}
+    rates |= {"polymesh-bearer": 95000, "polymesh-jwt": 90000, "direct": 200000}
+    cpu = {"polymesh": 8.0, "polymesh-tls": 12.5, "nginx": 20.0, "nginx-tls": 28.0}
+    cpu |= {"polymesh-bearer": 8.6, "polymesh-jwt": 9.9, "direct": None}
+    session = {"protocol": "TLSv1.3", "cipher": bench.TLS13_SUITE}
+    session |= {"key_exchange": "X25519 253 bits", "alpn": "h2"}
+
+    def run(target: str) -> dict[str, object]:
+        tls = session if target.endswith("-tls") else None
+        return {
+            **bench.asdict(bench.RunResult(rates[target], 1000, 1, 2, 3, cpu[target], 3, 4, 1000)),
+            "tls": tls,
+        }
+
+    runs = {t: [run(t)] for t in rates}
+    medians = {t: {**r[0], "collector_cpu_us": None} for t, r in runs.items()}
+    results: dict[str, object] = {
+        "finished": "2026-01-01 00:00 UTC",
+        "elapsed_s": 60.0,
+        "machine": {"cpu_model": "cpu", "cores": 2, "memory_gib": 4.0, "kernel": "6"},
+        "versions": dict.fromkeys(
+            ("nginx", "h2load", "compiler", "build_type", "libnghttp2", "grpc_cpp", "jaeger"), "v"
+        )
+        | {"commit": "abc"},
+        "settings": {
+            "duration_s": 1.0,
+            "warmup_s": 0.0,
+            "repetitions": 1,
+            "upstream_engine": "nghttp2",
+            "upstream_threads": 2,
+            "nice": 0,
+            "workers": 2,
+        },
+        "tls": {
+            "certificate": "ECDSA P-256",
+            "offered": {"tls1.3": bench.TLS13_SUITE, "tls1.2": bench.TLS12_SUITE},
+            "negotiated": {"polymesh-tls": session, "nginx-tls": session},
+        },
+        "jwt": {
+            "alg": "ES256",
+            "issuer": bench.JWT_ISSUER,
+            "audience": bench.JWT_AUDIENCE,
+            "principal": bench.JWT_PRINCIPAL,
+            "token_bytes": 400,
+            "header_bytes": 420,
+        },
+        "memory": {"polymesh": {"idle_rss_kib": 8000, "peak_rss_kib": 9000}},
+        "scenarios": [
+            {
+                "name": "unary-100B-4x50",
+                "kind": "unary",
+                "title": "unary 100 B, 4x50",
+                "runs": runs,
+                "median": medians,
+            }
+        ],
+    }
+    results.update(bench.summarize(results))
+    return results
+
+
+def test_summary_judges_the_tls_and_jwt_goals() -> None:
+    rows = {row["target"]: row for row in security_results()["targets"]}
+    tls_rate = rows["throughput over TLS vs nginx over TLS, unary 100 B 4x50"]
+    assert (tls_rate["text"], tls_rate["met"]) == ("2.67x", True)
+    (tls_cpu,) = [r for name, r in rows.items() if name.startswith("TLS extra")]
+    assert (tls_cpu["measured"], tls_cpu["met"]) == (pytest.approx(4.5), True)
+    (nginx_cpu,) = [r for name, r in rows.items() if name.startswith("nginx's TLS")]
+    assert (nginx_cpu["measured"], nginx_cpu["goal"], nginx_cpu["met"]) == (8.0, "-", None)
+    (jwt,) = [r for name, r in rows.items() if "over no auth and no header" in name]
+    assert (jwt["measured"], jwt["met"]) == (pytest.approx(1.9), True)
+    (check,) = [r for name, r in rows.items() if "over the same header unchecked" in name]
+    assert (check["measured"], check["met"]) == (pytest.approx(1.3), None)
+
+
+def test_docs_and_plots_show_the_tls_and_jwt_figures(tmp_path: Path) -> None:
+    results = security_results()
+    text = bench.docs_section(results, "benchmarks/gateway.json")
+    assert "- **TLS**:" in text and "- **JWT**:" in text
+    assert f"--tls13-ciphers={bench.TLS13_SUITE}" in text
+    assert "| polymesh, TLS | 80,000 | 12.5 | +4.5 over *polymesh* |" in text
+    assert "+1.9 over *polymesh*; +1.3 over *polymesh, bearer header unchecked*" in text
+    assert "images/bench-gateway-security.png" in text
+    written = bench.plot(results, tmp_path)
+    assert tmp_path / "bench-gateway-security.png" in written
+    # Results from before the TLS and JWT targets still render.
+    old = {k: v for k, v in results.items() if k not in ("tls", "jwt")}
+    old["scenarios"] = [
+        {
+            **results["scenarios"][0],
+            "runs": {t: r for t, r in results["scenarios"][0]["runs"].items() if "-" not in t},
+            "median": {t: m for t, m in results["scenarios"][0]["median"].items() if "-" not in t},
+        }
+    ]
+    text = bench.docs_section(old, "benchmarks/gateway.json")
+    assert "**TLS**" not in text and "bench-gateway-security" not in text
