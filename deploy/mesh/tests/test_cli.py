@@ -34,6 +34,24 @@ def test_gateway_config_and_show(
     assert f"POLYMESH_USERS_DB={tmp_path}/users.db" in capsys.readouterr().out
 
 
+def test_pki_makes_the_certificates_elsewhere_and_a_token(
+    capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    folder, token = tmp_path / "compose/tls", tmp_path / "compose/admin-token"
+    argv = ["--run", str(tmp_path / "run"), "pki", "--folder", str(folder)]
+    assert main([*argv, "--admin-token", str(token)]) == 0
+    out = capsys.readouterr().out
+    assert "ca           made" in out and "admin token  made" in out
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"{name}.{ext}" for name in ("aiapi", "ca", "gateway", "operator") for ext in ("crt", "key")
+    ]
+    assert token.read_text().strip()
+    # Not the run folder's: only where it was asked.
+    assert not (tmp_path / "run/tls").exists()
+    assert main([*argv, "--admin-token", str(token)]) == 0
+    assert "made" not in capsys.readouterr().out
+
+
 def test_bad_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("POLYMESH_AIAPI_PORT", "fifty")
     assert main(["status"]) == 1
