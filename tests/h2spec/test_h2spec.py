@@ -133,3 +133,22 @@ def test_known_failures_are_documented() -> None:
     text = OPERATIONS.read_text()
     for case in KNOWN_FAILURES:
         assert case in text, f"{case} is not listed in docs/operations.md"
+
+
+def test_a_request_that_is_not_a_grpc_call_gets_an_http_answer(gateway, tmp_path: Path) -> None:
+    plain, _ = gateway
+    url = f"http://127.0.0.1:{plain}/polymesh.ai.v1.AIService/Predict"
+    get = subprocess.run(["nghttp", "-v", url], capture_output=True, text=True, timeout=30)
+    assert ":status: 405" in get.stdout, get.stdout
+    assert "content-type: text/plain" in get.stdout
+    assert "not allowed: gRPC calls are POST requests" in get.stdout
+    body = tmp_path / "body.txt"
+    body.write_text("hello")
+    post = subprocess.run(
+        ["nghttp", "-v", "-d", str(body), "-H", "content-type: text/plain", url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert ":status: 415" in post.stdout, post.stdout
+    assert 'unsupported content-type "text/plain": want application/grpc' in post.stdout
