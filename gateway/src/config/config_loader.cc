@@ -35,6 +35,13 @@ std::vector<std::string*> MutableFilePaths(v1::GatewayConfig& config) {
     if (auth.has_jwt()) paths.push_back(auth.mutable_jwt()->mutable_jwks_file());
   }
   if (config.has_admin()) paths.push_back(config.mutable_admin()->mutable_token_file());
+  for (v1::Cluster& cluster : *config.mutable_clusters()) {
+    if (!cluster.has_tls()) continue;
+    v1::UpstreamTls& tls = *cluster.mutable_tls();
+    paths.push_back(tls.mutable_ca_file());
+    paths.push_back(tls.mutable_certificate_chain_file());
+    paths.push_back(tls.mutable_private_key_file());
+  }
   return paths;
 }
 

@@ -257,10 +257,28 @@ class Validator {
     return absl::OkStatus();
   }
 
+  absl::Status CheckUpstreamTls(const v1::UpstreamTls& tls, const std::string& path) {
+    if (tls.ca_file().empty()) {
+      return Error(path + ".ca_file", "required: the CAs the endpoints' certificates chain to");
+    }
+    if (tls.certificate_chain_file().empty() != tls.private_key_file().empty()) {
+      return Error(path + (tls.private_key_file().empty() ? ".private_key_file"
+                                                          : ".certificate_chain_file"),
+                   "a client certificate needs both certificate_chain_file and "
+                   "private_key_file");
+    }
+    // Loads the files as the connections will, so that a bad one stops the
+    // load (and a reload keeps the running generation).
+    absl::StatusOr<std::shared_ptr<const UpstreamTlsSpec>> loaded = UpstreamTlsSpecFromConfig(tls);
+    if (!loaded.ok()) return Error(path, loaded.status().message());
+    return absl::OkStatus();
+  }
+
   absl::Status CheckCluster(int index, absl::flat_hash_set<std::string>& names) {
     const auto& cluster = config_.clusters(index);
     const std::string path = absl::StrCat("clusters[", index, "]");
     if (cluster.name().empty()) return Error(path + ".name", "required");
+    if (cluster.has_tls()) RETURN_IF_ERROR(CheckUpstreamTls(cluster.tls(), path + ".tls"));
     if (cluster.name() == kLocalClusterName) {
       return Error(path + ".name",
                    "\"local\" is reserved for the gateway's own services");

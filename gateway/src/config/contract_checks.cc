@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/host_port.h"
 #include "common/method_path.h"
+#include "config/tls_options.h"
 #include "contracts/reflection_client.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -58,11 +59,20 @@ absl::StatusOr<ContractRegistry::NamedSet> AskCluster(const ParsedConfig& parsed
   }
   const absl::Duration timeout =
       entry.has_timeout() ? ToAbslDuration(entry.timeout()) : absl::Seconds(5);
+  std::shared_ptr<const UpstreamTlsSpec> tls;
+  if (cluster->has_tls()) {
+    absl::StatusOr<std::shared_ptr<const UpstreamTlsSpec>> loaded =
+        UpstreamTlsSpecFromConfig(cluster->tls());
+    if (!loaded.ok()) return loaded.status();  // the validator names the field
+    tls = std::move(*loaded);
+  }
   std::vector<std::string> failures;
   for (const v1::SocketAddress& endpoint : cluster->endpoints()) {
     const std::string target = JoinHostPort(endpoint.address(), endpoint.port());
-    std::shared_ptr<grpc::Channel> channel =
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    grpc::ChannelArguments args;
+    std::shared_ptr<grpc::ChannelCredentials> credentials =
+        UpstreamChannelCredentials(tls.get(), endpoint.address(), args);
+    std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, credentials, args);
     absl::StatusOr<google::protobuf::FileDescriptorSet> files =
         FilesFromReflection(*channel, {}, timeout);
     if (files.ok()) {

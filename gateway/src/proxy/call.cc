@@ -130,25 +130,30 @@ void Call::Start() {
   }
 
   if (method == nullptr || *method != "POST") {
-    RespondTrailersOnly(405, GrpcStatus::kUnimplemented,
-                        absl::StrCat("method ", method != nullptr ? *method : "(none)",
-                                     " not allowed: gRPC calls are POST requests"));
+    RespondNotGrpc(405, GrpcStatus::kUnimplemented,
+                   absl::StrCat("method ", method != nullptr ? *method : "(none)",
+                                " not allowed: gRPC calls are POST requests"));
     return;
   }
   const HeaderString* content_type = request_headers_.Find("content-type");
   if (content_type == nullptr || !absl::StartsWith(*content_type, "application/grpc")) {
-    RespondTrailersOnly(415, GrpcStatus::kInternal,
-                        absl::StrCat("unsupported content-type \"",
-                                     content_type != nullptr ? *content_type : "",
-                                     "\": want application/grpc"));
+    RespondNotGrpc(415, GrpcStatus::kInternal,
+                   absl::StrCat("unsupported content-type \"",
+                                content_type != nullptr ? *content_type : "",
+                                "\": want application/grpc"));
     return;
   }
   const CallLimits& limits = context_.limits;
   if (downstream_.active_calls() > limits.max_concurrent_streams_per_connection) {
-    RespondTrailersOnly(200, GrpcStatus::kResourceExhausted,
-                        absl::StrCat("max_concurrent_streams_per_connection (",
-                                     limits.max_concurrent_streams_per_connection,
-                                     ") reached on this connection"));
+    // HTTP/2's answer to a stream over the advertised limit (RFC 9113
+    // §5.1.2): refused, which tells the client that nothing of it was
+    // processed, so that it may send it again.
+    final_status_ = static_cast<int>(GrpcStatus::kUnavailable);
+    final_message_ = absl::StrCat("max_concurrent_streams_per_connection (",
+                                  limits.max_concurrent_streams_per_connection,
+                                  ") reached on this connection");
+    response_complete_ = true;
+    downstream_.ResetStream(stream_id_, NGHTTP2_REFUSED_STREAM);
     return;
   }
   if (context_.active_streams != nullptr) {
@@ -341,6 +346,10 @@ void Call::DropReplayBuffer() {
 
 void Call::OnRequestEnd() {
   request_ended_ = true;
+  if (not_grpc_http_status_ != 0) {
+    SendNotGrpcResponse();
+    return;
+  }
   if (shadow_ != nullptr) shadow_->OnRequestEnd();
   if (upstream_ != nullptr && upstream_stream_id_ != 0) {
     upstream_->ResumeData(upstream_stream_id_);
@@ -390,6 +399,11 @@ void Call::OnDownstreamClose(uint32_t /*error_code*/) {
 
 ssize_t Call::ReadResponseData(uint8_t* buffer, size_t length, uint32_t* flags) {
   const size_t count = Drain(response_buffer_, response_offset_, buffer, length);
+  if (not_grpc_http_status_ != 0) {
+    // The text of an answer to a request that is not a gRPC call.
+    if (response_buffer_.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(count);
+  }
   if (count > 0 && upstream_ != nullptr && upstream_stream_id_ != 0) {
     // Handed to the downstream session: the upstream may send more.
     upstream_->Consume(upstream_stream_id_, count);
@@ -711,6 +725,34 @@ void Call::Fail(GrpcStatus status, absl::string_view message) {
   trailers_pending_ = true;
   response_complete_ = true;
   downstream_.ResumeData(stream_id_);
+}
+
+void Call::RespondNotGrpc(int http_status, GrpcStatus status, absl::string_view message) {
+  not_grpc_http_status_ = http_status;
+  final_status_ = static_cast<int>(status);
+  final_message_ = std::string(message);
+  // Answered once the request has ended, as an HTTP server answers: the
+  // request's frames are still checked by the session meanwhile, and its
+  // bytes dropped.
+  if (request_ended_) SendNotGrpcResponse();
+}
+
+void Call::SendNotGrpcResponse() {
+  if (response_complete_) return;
+  response_complete_ = true;
+  response_buffer_.assign(final_message_.data(), final_message_.size());
+  response_buffer_.push_back('\n');
+  response_offset_ = 0;
+  const std::string status_text = absl::StrCat(not_grpc_http_status_);
+  const std::string code_text = absl::StrCat(final_status_);
+  const std::string encoded = PercentEncodeGrpcMessage(final_message_);
+  const NvArray nva = {
+      MakeNv(":status", status_text),
+      MakeNv("content-type", "text/plain; charset=utf-8"),
+      MakeNv("grpc-status", code_text),
+      MakeNv("grpc-message", encoded),
+  };
+  downstream_.SubmitResponse(stream_id_, nva, /*with_body=*/true);
 }
 
 void Call::RespondTrailersOnly(int http_status, GrpcStatus status, absl::string_view message,

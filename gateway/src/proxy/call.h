@@ -187,6 +187,11 @@ class Call : public UpstreamStreamCallbacks {
   // Ends the call with a status the gateway raises itself; cancels the
   // upstream stream if one is open.
   void Fail(GrpcStatus status, absl::string_view message);
+  // Answers a request that is not a gRPC call (not a POST, or not
+  // application/grpc) with HTTP `http_status` and `message` as text (and
+  // `status` in grpc-status), once the request has ended.
+  void RespondNotGrpc(int http_status, GrpcStatus status, absl::string_view message);
+  void SendNotGrpcResponse();
   // Answers with a trailers-only response (HTTP `http_status`).
   void RespondTrailersOnly(int http_status, GrpcStatus status, absl::string_view message,
                            absl::string_view details = "");
@@ -269,6 +274,9 @@ class Call : public UpstreamStreamCallbacks {
 
   // Outcome and spans.
   int final_status_ = static_cast<int>(GrpcStatus::kUnknown);
+  // The HTTP status of the answer to a request that is not a gRPC call; 0
+  // for a gRPC call.
+  int not_grpc_http_status_ = 0;
   std::string final_message_;
   bool traced_ = false;
   bool client_span_open_ = false;

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,16 +35,32 @@ absl::Status Http2Connection::StartIo(bool want_write) {
   return status;
 }
 
-absl::Status Http2Connection::StartTls(const TlsContext& context) {
+absl::Status Http2Connection::StartTls(const TlsContext& context,
+                                       const std::string* server_name) {
   ERR_clear_error();
   ssl_ = SSL_new(context.get());
   if (ssl_ == nullptr) return absl::InternalError(TlsErrorText("SSL_new failed"));
   if (SSL_set_fd(ssl_, fd_.get()) != 1) {
     return absl::InternalError(TlsErrorText("SSL_set_fd failed"));
   }
-  SSL_set_accept_state(ssl_);
   // Output waits for the handshake, which reading drives.
   write_wants_read_ = true;
+  if (server_name == nullptr) {
+    SSL_set_accept_state(ssl_);
+    return absl::OkStatus();
+  }
+  SSL_set_connect_state(ssl_);
+  X509_VERIFY_PARAM* verify = SSL_get0_param(ssl_);
+  if (X509_VERIFY_PARAM_set1_ip_asc(verify, server_name->c_str()) != 1) {
+    ERR_clear_error();  // not an address: a DNS name
+    if (SSL_set_tlsext_host_name(ssl_, server_name->c_str()) != 1 ||
+        SSL_set1_host(ssl_, server_name->c_str()) != 1) {
+      return absl::InvalidArgumentError(
+          TlsErrorText(absl::StrCat("cannot verify the name \"", *server_name, "\"")));
+    }
+  }
+  // The client speaks first: its hello goes out now.
+  FinishHandshake();
   return absl::OkStatus();
 }
 
@@ -212,7 +229,13 @@ bool Http2Connection::FinishHandshake() {
       UpdateInterest();
       return false;
     }
+    // A certificate that did not verify says why in words ("certificate
+    // has expired", "hostname mismatch").
+    const long verify = SSL_get_verify_result(ssl_);
     Close(absl::StrCat("TLS handshake failed: ",
+                       verify != X509_V_OK
+                           ? absl::StrCat(X509_verify_cert_error_string(verify), ": ")
+                           : "",
                        TlsErrorText(error == SSL_ERROR_SYSCALL && errno != 0
                                         ? std::strerror(errno)
                                         : "connection closed by peer")));
@@ -232,7 +255,8 @@ bool Http2Connection::FinishHandshake() {
     peer_principal_ = CertificatePrincipal(SSL_get0_peer_certificate(ssl_));
   }
   handshake_done_ = true;
-  return true;
+  HandshakeDone();
+  return !closed_;
 }
 
 ssize_t Http2Connection::WriteTls(const char* data, size_t size) {

@@ -98,9 +98,16 @@ class Http2Connection : public IoHandler,
   // Registers the socket with the loop for reading (and writing when
   // `want_write`).
   absl::Status StartIo(bool want_write);
-  // Makes this a TLS connection (server side) with `context`; call before
-  // StartIo(). The handshake runs as the socket becomes ready.
-  absl::Status StartTls(const TlsContext& context);
+  // Makes this a TLS connection with `context`; call before StartIo(). The
+  // server side waits for the client's handshake, which runs as the socket
+  // becomes ready. With `server_name`, this is the client side: it checks
+  // that the server's certificate names `server_name` (a DNS name or an IP
+  // address), sends it as SNI (unless it is an address), and starts the
+  // handshake at once.
+  absl::Status StartTls(const TlsContext& context, const std::string* server_name = nullptr);
+  // Called once the TLS handshake has finished (and ALPN "h2" was agreed),
+  // before any application data is read.
+  virtual void HandshakeDone() {}
   // Called once from Close(), before the close callback.
   virtual void Closed(absl::string_view reason) = 0;
 

@@ -39,6 +39,11 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
 
 int NoPassphrase(char*, int, int, void*) { return -1; }
 
+// Loads the certificate chain and its key into `ctx`, checking that they
+// belong together.
+absl::Status UseCertificate(SSL_CTX* ctx, const std::string& certificate_chain_file,
+                            const std::string& private_key_file);
+
 // The session id context: resumed sessions must come from this context kind.
 constexpr unsigned char kSessionIdContext[] = "polymesh-mtls";
 
@@ -101,6 +106,44 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::CreateServer(
     return absl::InternalError(TlsErrorText("no TLS 1.2 cipher available"));
   }
   SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
+  RETURN_IF_ERROR(UseCertificate(ctx, certificate_chain_file, private_key_file));
+  if (!options.client_ca_file.empty()) {
+    RETURN_IF_ERROR(VerifyClients(ctx, options));
+  }
+  return context;
+}
+
+absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::CreateClient(
+    const TlsClientOptions& options) {
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) return absl::InternalError(TlsErrorText("SSL_CTX_new failed"));
+  std::shared_ptr<const TlsContext> context(new TlsContext(ctx));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
+    return absl::InternalError(TlsErrorText("no TLS 1.2 cipher available"));
+  }
+  SSL_CTX_set_alpn_protos(ctx, kAlpnWire, sizeof(kAlpnWire));
+  if (SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load the CA certificates from ", options.ca_file, ": ",
+                     TlsErrorText("not a PEM certificate")));
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (!options.certificate_chain_file.empty()) {
+    RETURN_IF_ERROR(
+        UseCertificate(ctx, options.certificate_chain_file, options.private_key_file));
+  }
+  return context;
+}
+
+namespace {
+
+absl::Status UseCertificate(SSL_CTX* ctx, const std::string& certificate_chain_file,
+                            const std::string& private_key_file) {
   if (SSL_CTX_use_certificate_chain_file(ctx, certificate_chain_file.c_str()) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot load the certificate chain from ", certificate_chain_file, ": ",
@@ -131,11 +174,10 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::CreateServer(
         absl::StrCat("cannot use the private key from ", private_key_file, ": ",
                      TlsErrorText("SSL_CTX_use_PrivateKey failed")));
   }
-  if (!options.client_ca_file.empty()) {
-    RETURN_IF_ERROR(VerifyClients(ctx, options));
-  }
-  return context;
+  return absl::OkStatus();
 }
+
+}  // namespace
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 

@@ -55,7 +55,18 @@ struct TlsServerOptions {
   bool require_client_certificate = false;
 };
 
-// An SSL_CTX for accepting TLS connections.
+// The files of a client context (TLS to upstreams).
+struct TlsClientOptions {
+  // PEM: the CAs the server's certificate must chain to. Required.
+  std::string ca_file;
+  // PEM: the certificate the client presents, then intermediates; empty:
+  // none.
+  std::string certificate_chain_file;
+  // PEM: its unencrypted private key.
+  std::string private_key_file;
+};
+
+// An SSL_CTX for accepting TLS connections, or for making them.
 class TlsContext {
  public:
   // Reads the PEM certificate chain and private key and checks that they
@@ -64,6 +75,11 @@ class TlsContext {
   // PEM, or a key that does not match the certificate).
   static absl::StatusOr<std::shared_ptr<const TlsContext>> CreateServer(
       const TlsServerOptions& options);
+  // A client context: verifies servers against the CA file, offers ALPN
+  // "h2" only, and presents the certificate if given. INVALID_ARGUMENT
+  // naming the file that fails to load.
+  static absl::StatusOr<std::shared_ptr<const TlsContext>> CreateClient(
+      const TlsClientOptions& options);
 
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -65,6 +66,15 @@ absl::StatusOr<std::vector<ClusterSpec>> ClusterSpecsFromConfig(
       if (check.healthy_threshold() > 0) policy.healthy_threshold = check.healthy_threshold();
       policy.service = check.service();
     }
+    if (cluster.has_tls()) {
+      absl::StatusOr<std::shared_ptr<const UpstreamTlsSpec>> tls =
+          UpstreamTlsSpecFromConfig(cluster.tls());
+      if (!tls.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("clusters[", i, "].tls: ", tls.status().message()));
+      }
+      spec.tls = std::move(*tls);
+    }
     if (cluster.has_outlier_detection()) {
       const v1::OutlierDetection& outlier = cluster.outlier_detection();
       spec.outlier.enabled = true;
@@ -95,7 +105,7 @@ absl::StatusOr<std::vector<ClusterSpec>> ClusterSpecsFromConfig(
       for (std::string& address : *addresses) {
         spec.endpoints.push_back(UpstreamEndpoint{
             cluster.name(), endpoint.address(), std::move(address),
-            static_cast<uint16_t>(endpoint.port()), spec.connect_timeout});
+            static_cast<uint16_t>(endpoint.port()), spec.connect_timeout, spec.tls});
       }
     }
   }
@@ -201,7 +211,7 @@ std::shared_ptr<const EndpointSet> RefreshEndpoints(const UpstreamCluster& clust
     }
     for (std::string& address : *addresses) {
       after.push_back(UpstreamEndpoint{spec.name, configured.host, std::move(address),
-                                       configured.port, spec.connect_timeout});
+                                       configured.port, spec.connect_timeout, spec.tls});
     }
   }
   if (!DiffEndpoints(before, after).changed) return nullptr;

@@ -106,7 +106,10 @@ struct ClusterSpec {
   std::optional<HealthCheckPolicy> health_check;
   // Outlier ejection.
   OutlierPolicy outlier;
+  // TLS to the endpoints; nullptr: plaintext.
+  std::shared_ptr<const UpstreamTlsSpec> tls;
 };
+
 
 // The clusters of `config`, in config order, then "local" when
 // local_services is set (reached at `local_port`, the port the embedded

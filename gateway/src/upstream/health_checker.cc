@@ -103,7 +103,9 @@ struct HealthChecker::Target {
     // Each endpoint's own connection, not shared with other channels.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     channel = grpc::CreateCustomChannel(ChannelTarget(state->endpoint()),
-                                        grpc::InsecureChannelCredentials(), args);
+                                        UpstreamChannelCredentials(state->endpoint().tls.get(),
+                                                                   state->endpoint().host, args),
+                                        args);
     stub = std::make_unique<grpc::GenericStub>(channel);
   }
 

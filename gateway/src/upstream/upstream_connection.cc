@@ -68,18 +68,30 @@ UpstreamConnection::~UpstreamConnection() = default;
 
 void UpstreamConnection::OnIoEvent(uint32_t events) {
   if (closed()) return;
-  if (connecting_) {
+  if (connecting_ && !tcp_connected_) {
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
     absl::Status result = ConnectResult(fd());
     if (!result.ok()) {
       Close(absl::AsciiStrToLower(result.message()));
       return;
     }
-    OnConnected();
+    tcp_connected_ = true;
+    if (endpoint_.tls == nullptr) {
+      OnConnected();
+      return;
+    }
+    // The handshake runs within the connect timeout; HandshakeDone()
+    // finishes connecting. A failed one closes the connection, refusing
+    // the calls that wait for it.
+    absl::Status tls =
+        StartTls(*endpoint_.tls->context, &endpoint_.tls->ServerNameFor(endpoint_.host));
+    if (!tls.ok() && !closed()) Close(tls.message());
     return;
   }
   Http2Connection::OnIoEvent(events);
 }
+
+void UpstreamConnection::HandshakeDone() { OnConnected(); }
 
 uint32_t UpstreamConnection::max_concurrent_streams() const {
   if (session_ == nullptr) return UINT32_MAX;

@@ -35,6 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "transport/headers.h"
+#include "config/tls_options.h"
 #include "transport/http2_connection.h"
 
 namespace polymesh::gateway {
@@ -81,8 +82,10 @@ struct UpstreamEndpoint {
   std::string address;
   // The TCP port.
   uint16_t port = 0;
-  // How long connecting may take.
+  // How long connecting may take (with TLS, the handshake included).
   absl::Duration connect_timeout = absl::Seconds(1);
+  // TLS to the endpoint; nullptr: plaintext.
+  std::shared_ptr<const UpstreamTlsSpec> tls;
 };
 
 class UpstreamConnection;
@@ -167,6 +170,8 @@ class UpstreamConnection : public Http2Connection {
 
  protected:
   void Closed(absl::string_view reason) override;
+  // With TLS: the handshake finished, so the connection is established.
+  void HandshakeDone() override;
 
  private:
   // A submitted stream: its call, and the grpc-status seen in its headers
@@ -201,7 +206,10 @@ class UpstreamConnection : public Http2Connection {
   const UpstreamEndpoint endpoint_;
   const std::string description_;
   UpstreamConnectionListener* listener_;
+  // Connecting lasts until the TCP connection is up and, with TLS, the
+  // handshake has finished.
   bool connecting_ = true;
+  bool tcp_connected_ = false;
   bool connected_ = false;
   bool goaway_received_ = false;
   int32_t goaway_last_stream_id_ = 0;

@@ -184,3 +184,43 @@ TEST(SecurityConfigTest, RelativeFilesStartFromTheConfigFolder) {
 
 }  // namespace
 }  // namespace polymesh::gateway
+
+namespace polymesh::gateway {
+namespace {
+
+std::string ClusterTls(const std::string& tls) {
+  return absl::StrCat(R"yaml(listener: { address: 127.0.0.1, port: 8080 }
+clusters:
+  - name: echo
+    endpoints: [{ address: 127.0.0.1, port: 50051 }]
+    tls: )yaml",
+                      tls, "\ntracing: { disabled: true }\n");
+}
+
+TEST(UpstreamTlsConfigTest, NeedsACaFileThatLoadsAndACompleteClientCertificate) {
+  testing::TestPki pki = testing::MakeTestPki();
+  const std::string ca = testing::WriteTempFile("ca.pem", pki.ca.certificate_pem);
+  EXPECT_THAT(LoadConfigFromString(ClusterTls("{ server_name: x }"), "mesh.yaml").status().message(),
+              HasSubstr("clusters[0].tls.ca_file: required"));
+  EXPECT_THAT(LoadConfigFromString(ClusterTls("{ ca_file: /nonexistent/ca.pem }"), "mesh.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("clusters[0].tls: cannot load the CA certificates from /nonexistent/ca.pem"));
+  EXPECT_THAT(
+      LoadConfigFromString(ClusterTls(absl::StrCat("{ ca_file: ", ca, ", certificate_chain_file: ",
+                                                   pki.certificate_chain_file, " }")),
+                           "mesh.yaml")
+          .status()
+          .message(),
+      HasSubstr("clusters[0].tls.private_key_file: a client certificate needs both"));
+  absl::StatusOr<GatewayConfig> config = LoadConfigFromString(
+      ClusterTls(absl::StrCat("{ ca_file: ", ca, ", server_name: echo.internal, ",
+                              "certificate_chain_file: ", pki.certificate_chain_file,
+                              ", private_key_file: ", pki.private_key_file, " }")),
+      "mesh.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_THAT(ConfigFiles(*config), ::testing::Contains(ca));
+}
+
+}  // namespace
+}  // namespace polymesh::gateway

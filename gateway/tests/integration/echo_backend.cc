@@ -274,12 +274,15 @@ absl::Duration BackendRecord::last_time_left() {
 }
 
 EchoBackend::EchoBackend(const std::string& address, int port)
+    : EchoBackend(grpc::InsecureServerCredentials(), address, port) {}
+
+EchoBackend::EchoBackend(std::shared_ptr<grpc::ServerCredentials> credentials,
+                         const std::string& address, int port)
     : record_(std::make_unique<BackendRecord>()),
       service_(std::make_unique<EchoServiceImpl>(*record_)) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(JoinHostPort(address, port), grpc::InsecureServerCredentials(),
-                           &port_);
+  builder.AddListeningPort(JoinHostPort(address, port), std::move(credentials), &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
 }

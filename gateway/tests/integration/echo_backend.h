@@ -17,6 +17,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "polymesh/testing/v1/echo.grpc.pb.h"
 
@@ -85,6 +86,9 @@ class EchoBackend {
   // Starts on `address`:`port` (default 127.0.0.1, port 0), with the
   // standard grpc.health.v1 service answering SERVING.
   explicit EchoBackend(const std::string& address = "127.0.0.1", int port = 0);
+  // The same with `credentials` (such as TLS) on its port.
+  explicit EchoBackend(std::shared_ptr<grpc::ServerCredentials> credentials,
+                       const std::string& address = "127.0.0.1", int port = 0);
   ~EchoBackend();
 
   // The port it listens on.
