@@ -36,12 +36,13 @@ test_suite() { # name
     ctest) suite ctest ctest --test-dir "$BUILD/cmake" --output-on-failure -j "$(nproc)" ;;
     go) suite go go test -race -count=1 ./... ;;
     go-fuzz) suite go-fuzz go_fuzz ;;
+    fuzz) suite fuzz fuzz_suite ;;
     pytest) suite pytest "$VENV/bin/python" -m pytest -q ;;
     compose) suite compose compose_test_stack ;;
     *) die "no test suite $1 (suites: ${TEST_SUITES[*]}, asan)" ;;
   esac
 }
-TEST_SUITES=(pins lint ctest go go-fuzz pytest compose)
+TEST_SUITES=(pins lint ctest fuzz go go-fuzz pytest compose)
 
 cmd_test() { # [asan | suite...]
   if [ "${1:-}" = asan ]; then

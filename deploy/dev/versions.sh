@@ -28,6 +28,8 @@ APT_PACKAGES=(
   libgtest-dev='1.12.1-0.2*'
   libgmock-dev='1.12.1-0.2*'
   libbenchmark-dev='1.7.1-1*'
+  clang-14='1:14.0.6-12*'
+  libclang-rt-14-dev='1:14.0.6-12*'
   nghttp2-client='1.52.0-1*'
   postgresql-15='15.*'
   postgresql-client-15='15.*'
@@ -39,9 +41,11 @@ APT_PACKAGES=(
 # Packages of APT_PACKAGES that only tests and benchmarks use: the C++ tests
 # and micro-benchmarks (GoogleTest, Google Benchmark), h2load, a throwaway
 # PostgreSQL server for the users service's tests, nginx as the reference
-# proxy of ./dev bench gateway. ./dev demo installs none of them, and no
-# image does.
-APT_TEST_ONLY=(libgtest-dev libgmock-dev libbenchmark-dev nghttp2-client postgresql-15 postgresql-client-15 nginx)
+# proxy of ./dev bench gateway, clang and its sanitizer and libFuzzer
+# runtimes for the gateway's fuzz targets (./dev fuzz, the fuzz suite).
+# ./dev demo installs none of them, and no image does.
+APT_TEST_ONLY=(libgtest-dev libgmock-dev libbenchmark-dev nghttp2-client postgresql-15 postgresql-client-15 nginx
+  clang-14 libclang-rt-14-dev)
 # Go tools, installed with `go install` from the Go module proxy. The protoc
 # plugins generate code for every build; buf lints proto/ in ./dev test.
 GO_TOOLS=(

@@ -12,12 +12,15 @@ namespace {
 constexpr int kClasses = 9;
 constexpr size_t kSmallest = 16;
 constexpr size_t kLargest = kSmallest << (kClasses - 1);
-// The most blocks one list keeps (per thread, per class). None under
-// AddressSanitizer, so that it still sees every use after free.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr size_t kMaxCached = 0;
-#else
+// The most blocks one list keeps (per thread, per class).
 constexpr size_t kMaxCached = 4096;
+// Under AddressSanitizer every block is a large one: malloc'ed at its exact
+// size, freed at once, so that ASan sees every use after free and every
+// overflow.
+#if defined(POLYMESH_ADDRESS_SANITIZER)
+constexpr bool kEveryBlockLarge = true;
+#else
+constexpr bool kEveryBlockLarge = false;
 #endif
 // A large block's class.
 constexpr uint32_t kLarge = 0xffffffff;
@@ -123,7 +126,7 @@ void* Nghttp2Realloc(void* block, size_t size, void*) { return PoolReallocate(bl
 }  // namespace
 
 void* PoolAllocate(size_t size) {
-  if (size > kLargest || pool_gone) {
+  if (kEveryBlockLarge || size > kLargest || pool_gone) {
     void* raw = std::malloc(sizeof(BlockHeader) + size);
     if (raw == nullptr) throw std::bad_alloc();
     auto* header = static_cast<BlockHeader*>(raw);

@@ -8,8 +8,9 @@
 // may be freed on any thread (it then joins that thread's list). A list
 // keeps at most a bounded number of blocks; beyond that, blocks go back to
 // malloc, so a burst does not pin its memory for ever. Under
-// AddressSanitizer nothing is kept: every block goes back to malloc, so
-// that a use after free is still caught.
+// AddressSanitizer (gcc's or clang's) every block is malloc'ed at its exact
+// size and goes back to malloc when freed, so that a use after free or a
+// write past the size asked for is still caught.
 //
 // Usage:
 //
@@ -25,6 +26,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+// Defined as 1 when building with AddressSanitizer: gcc defines
+// __SANITIZE_ADDRESS__, clang answers __has_feature(address_sanitizer).
+#if defined(__SANITIZE_ADDRESS__)
+#define POLYMESH_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POLYMESH_ADDRESS_SANITIZER 1
+#endif
+#endif
 
 namespace polymesh::gateway {
 

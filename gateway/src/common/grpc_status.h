@@ -5,6 +5,7 @@
 //
 //   GrpcStatusName(GrpcStatus::kUnimplemented);     // "UNIMPLEMENTED"
 //   PercentEncodeGrpcMessage("no route: \"/a.B/C\"");  // safe header value
+//   PercentDecodeGrpcMessage("100%25 done");           // "100% done"
 #ifndef POLYMESH_GATEWAY_SRC_COMMON_GRPC_STATUS_H_
 #define POLYMESH_GATEWAY_SRC_COMMON_GRPC_STATUS_H_
 
@@ -53,6 +54,13 @@ GrpcStatus GrpcStatusFromHttp2Error(uint32_t h2_error_code);
 // Percent-encodes a grpc-message value: bytes outside 0x20..0x7E and '%' are
 // written as %XX (upper-case hex).
 std::string PercentEncodeGrpcMessage(absl::string_view message);
+
+// Decodes a grpc-message value as received: each '%' and two hex digits (of
+// either case) become that byte; anything else, a '%' not followed by two
+// hex digits included, is kept as it is (a malformed value is not an error,
+// as the spec says). Decoding what PercentEncodeGrpcMessage wrote gives back
+// the message.
+std::string PercentDecodeGrpcMessage(absl::string_view value);
 
 }  // namespace polymesh::gateway
 

@@ -108,6 +108,11 @@ class SpanRecord final {
 
  private:
   enum class Type : uint8_t { kBool, kInt, kDouble, kString };
+  // A string in `text_`.
+  struct TextRange {
+    uint32_t offset;
+    uint32_t size;
+  };
   // An attribute; strings (and the key) live in `text_`.
   struct Attribute {
     uint32_t key_offset;
@@ -117,10 +122,7 @@ class SpanRecord final {
       bool bool_value;
       int64_t int_value;
       double double_value;
-      struct {
-        uint32_t offset;
-        uint32_t size;
-      } string_value;
+      TextRange string_value;
     };
   };
 

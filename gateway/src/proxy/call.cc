@@ -780,8 +780,9 @@ void Call::NoteStatus(const HeaderList& headers) {
     int code;
     if (absl::SimpleAtoi(*status, &code)) final_status_ = code;
   }
+  // Percent-encoded on the wire; spans record the text.
   const HeaderString* message = headers.Find("grpc-message");
-  final_message_ = message != nullptr ? std::string(*message) : std::string();
+  final_message_ = message != nullptr ? PercentDecodeGrpcMessage(*message) : std::string();
 }
 
 void Call::LogAccess() {

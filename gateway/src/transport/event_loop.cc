@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -95,6 +96,12 @@ void EventLoop::ScheduleFlush(Flushable* target) {
   if (target->flush_scheduled_) return;
   target->flush_scheduled_ = true;
   flushes_.push_back(target);
+}
+
+void EventLoop::CancelFlush(Flushable* target) {
+  if (!target->flush_scheduled_) return;
+  target->flush_scheduled_ = false;
+  flushes_.erase(std::remove(flushes_.begin(), flushes_.end(), target), flushes_.end());
 }
 
 void EventLoop::DeferDelete(std::unique_ptr<DeferredDeletable> object) {

@@ -15,6 +15,7 @@
 #ifndef POLYMESH_GATEWAY_SRC_TRANSPORT_EVENT_LOOP_H_
 #define POLYMESH_GATEWAY_SRC_TRANSPORT_EVENT_LOOP_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -102,8 +103,14 @@ class EventLoop {
 
   // Schedules `target->Flush()` after the current event is handled; at most
   // once however often it is called. `target` must stay alive until then
-  // (DeferDelete keeps it alive long enough).
+  // (DeferDelete keeps it alive long enough), or cancel it.
   void ScheduleFlush(Flushable* target);
+  // Cancels the flush of `target` scheduled and not yet run (a no-op when
+  // there is none): for an object destroyed without DeferDelete, such as at
+  // teardown, when what it destroys may still schedule one.
+  void CancelFlush(Flushable* target);
+  // How many flushes are scheduled (for tests).
+  size_t ScheduledFlushesForTest() const { return flushes_.size(); }
   // Deletes `object` at the end of the current iteration.
   void DeferDelete(std::unique_ptr<DeferredDeletable> object);
 

@@ -21,6 +21,9 @@ Http2Connection::Http2Connection(EventLoop& loop, ScopedFd fd)
     : loop_(loop), fd_(std::move(fd)) {}
 
 Http2Connection::~Http2Connection() {
+  // What a subclass's destructor ended (a downstream connection's calls)
+  // may have scheduled a flush of this connection.
+  loop_.CancelFlush(this);
   if (registered_) loop_.Remove(fd_.get());
   if (ssl_ != nullptr) SSL_free(ssl_);
   if (session_ != nullptr) nghttp2_session_del(session_);

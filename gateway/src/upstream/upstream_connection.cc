@@ -243,6 +243,7 @@ int UpstreamConnection::OnHeader(nghttp2_session*, const nghttp2_frame* frame,
   auto it = self->streams_.find(frame->hd.stream_id);
   if (it == self->streams_.end()) return 0;
   const absl::string_view key(reinterpret_cast<const char*>(name), name_length);
+  if (key == ":status") it->second.informational = value_length > 0 && value[0] == '1';
   if (key == "grpc-status") {
     int status = 0;
     it->second.grpc_status =
@@ -269,10 +270,17 @@ int UpstreamConnection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame
       self->goaway_last_stream_id_ = frame->goaway.last_stream_id;
       return 0;
     case NGHTTP2_HEADERS: {
-      UpstreamStreamCallbacks* callbacks = self->StreamCallbacks(frame->hd.stream_id);
-      if (callbacks == nullptr) return 0;
-      callbacks->OnUpstreamHeadersEnd(frame->headers.cat == NGHTTP2_HCAT_HEADERS,
-                                      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0);
+      auto it = self->streams_.find(frame->hd.stream_id);
+      if (it == self->streams_.end()) return 0;
+      Stream& stream = it->second;
+      // Trailers are what follows the final response headers: after a 1xx
+      // response, nghttp2 files the final one under NGHTTP2_HCAT_HEADERS,
+      // as it does trailers.
+      const bool trailers = stream.response_received;
+      if (!stream.informational) stream.response_received = true;
+      stream.informational = false;
+      stream.callbacks->OnUpstreamHeadersEnd(trailers,
+                                             (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0);
       return 0;
     }
     default:

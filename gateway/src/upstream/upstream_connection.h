@@ -174,11 +174,16 @@ class UpstreamConnection : public Http2Connection {
   void HandshakeDone() override;
 
  private:
-  // A submitted stream: its call, and the grpc-status seen in its headers
-  // or trailers (-1 until one is).
+  // A submitted stream: its call, the grpc-status seen in its headers or
+  // trailers (-1 until one is), whether the header block being received
+  // is an informational (1xx) response, and whether the final response
+  // headers have come (a later block is the trailers; nghttp2's category
+  // says "headers" for the final response after a 1xx too).
   struct Stream {
     UpstreamStreamCallbacks* callbacks;
     int grpc_status = -1;
+    bool informational = false;
+    bool response_received = false;
   };
 
   UpstreamConnection(EventLoop& loop, ScopedFd fd, const UpstreamEndpoint& endpoint,

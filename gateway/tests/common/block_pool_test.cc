@@ -10,7 +10,7 @@
 namespace polymesh::gateway {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(POLYMESH_ADDRESS_SANITIZER)
 #define SKIP_WITHOUT_CACHE() GTEST_SKIP() << "no block is kept under AddressSanitizer"
 #else
 #define SKIP_WITHOUT_CACHE() (void)0
@@ -48,8 +48,10 @@ TEST(BlockPoolTest, BlocksAreUsableAndAligned) {
 TEST(BlockPoolTest, ReallocateKeepsTheBytes) {
   auto* block = static_cast<char*>(PoolAllocate(10));
   std::memcpy(block, "0123456789", 10);
-  // Within the class: the same block.
+#if !defined(POLYMESH_ADDRESS_SANITIZER)
+  // Within the class: the same block (under ASan, blocks have no classes).
   EXPECT_EQ(PoolReallocate(block, 16), block);
+#endif
   auto* bigger = static_cast<char*>(PoolReallocate(block, 5000));
   EXPECT_EQ(std::string(bigger, 10), "0123456789");
   auto* fresh = static_cast<char*>(PoolReallocate(nullptr, 8));

@@ -289,6 +289,30 @@ TEST_F(GatewayIntegrationTest, ErrorStatusMessageAndDetailsComeBackUnchanged) {
   EXPECT_EQ(Find(context.GetServerTrailingMetadata(), "x-trailer"), "trailer-value");
 }
 
+TEST_F(GatewayIntegrationTest, SpansRecordTheUpstreamsStatusMessageDecoded) {
+  // On the wire "100%" is "100%25" and "é" is "%C3%A9" (grpc-message is
+  // percent-encoded); spans record the text.
+  const std::string message = "model \"iris\" d\xc3\xa9j\xc3\xa0 gone: 100%";
+  grpc::ClientContext context;
+  SetDeadline(context, kWait);
+  UnaryRequest request;
+  request.mutable_instruction()->set_fail_code(grpc::StatusCode::INTERNAL);
+  request.mutable_instruction()->set_fail_message(message);
+  UnaryResponse response;
+  grpc::Status status = stub_->Unary(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(status.error_message(), message);
+  gateway_->Stop(absl::Seconds(1));  // every span ended
+
+  int spans = 0;
+  for (const auto& span : spans_->Take()) {
+    ++spans;
+    EXPECT_EQ(span->status(), opentelemetry::trace::StatusCode::kError);
+    EXPECT_EQ(span->status_message(), message);
+  }
+  EXPECT_EQ(spans, 2);  // SERVER and CLIENT
+}
+
 TEST_F(GatewayIntegrationTest, ClientStreamingCarriesEveryMessage) {
   grpc::ClientContext context;
   SetDeadline(context, kWait);

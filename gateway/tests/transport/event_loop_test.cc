@@ -66,6 +66,26 @@ TEST(EventLoopTest, FlushesRunOnceAndDeletesAreDeferred) {
   EXPECT_EQ(target, nullptr);
 }
 
+TEST(EventLoopTest, ACancelledFlushDoesNotRun) {
+  std::unique_ptr<EventLoop> loop = *EventLoop::Create();
+  int flushes = 0;
+  CountingFlush cancelled(flushes);
+  int other_flushes = 0;
+  CountingFlush other(other_flushes);
+  loop->ScheduleFlush(&cancelled);
+  loop->ScheduleFlush(&other);
+  loop->CancelFlush(&cancelled);
+  loop->CancelFlush(&cancelled);  // a no-op once cancelled
+  EXPECT_EQ(loop->ScheduledFlushesForTest(), 1u);
+  loop->RunPendingWork();
+  EXPECT_EQ(flushes, 0);
+  EXPECT_EQ(other_flushes, 1);
+  // It can be scheduled again.
+  loop->ScheduleFlush(&cancelled);
+  loop->RunPendingWork();
+  EXPECT_EQ(flushes, 1);
+}
+
 TEST(SocketTest, ReusePortLetsTwoListenersShareAChosenPort) {
   absl::StatusOr<ScopedFd> first = ListenTcp("127.0.0.1", 0);
   ASSERT_TRUE(first.ok()) << first.status().message();

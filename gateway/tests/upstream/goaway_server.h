@@ -3,6 +3,7 @@
 // requests, answers the first `answered` of them with an empty gRPC OK
 // response, sends GOAWAY with the last of those as last_stream_id (the rest
 // are never processed), then half-closes and waits for the client to go.
+// With `informational`, each answer starts with a 100 (Continue) response.
 #ifndef POLYMESH_GATEWAY_TEST_UPSTREAM_GOAWAY_SERVER_H_
 #define POLYMESH_GATEWAY_TEST_UPSTREAM_GOAWAY_SERVER_H_
 
@@ -24,7 +25,8 @@ namespace polymesh::gateway::testing {
 
 class GoawayServer {
  public:
-  GoawayServer(int batch, int answered) : batch_(batch), answered_(answered) {
+  GoawayServer(int batch, int answered, bool informational = false)
+      : batch_(batch), answered_(answered), informational_(informational) {
     listener_ = std::move(*ListenTcp("127.0.0.1", 0));
     port_ = *LocalPort(listener_.get());
     accept_thread_ = std::thread([this] { Accept(); });
@@ -111,7 +113,13 @@ class GoawayServer {
              NGHTTP2_NV_FLAG_NONE}};
         nghttp2_data_provider provider{};
         provider.read_callback = &ReadBody;
+        static const nghttp2_nv kContinue[] = {
+            {(uint8_t*)":status", (uint8_t*)"100", 7, 3, NGHTTP2_NV_FLAG_NONE}};
         for (int i = 0; i < answered_; ++i) {
+          if (informational_) {
+            nghttp2_submit_headers(session, NGHTTP2_FLAG_NONE, connection.received[i], nullptr,
+                                   kContinue, 1, nullptr);
+          }
           nghttp2_submit_response(session, connection.received[i], kHeaders, 2, &provider);
           ++responses_;
         }
@@ -135,6 +143,7 @@ class GoawayServer {
 
   const int batch_;
   const int answered_;
+  const bool informational_;
   ScopedFd listener_;
   uint16_t port_ = 0;
   std::atomic<int> connections_{0};

@@ -1,10 +1,12 @@
 // One upstream connection against a real HTTP/2 server on loopback: after
 // the server's GOAWAY, the stream it processed finishes and the stream above
-// last_stream_id fails with refused=true (so a call may move elsewhere).
+// last_stream_id fails with refused=true (so a call may move elsewhere); the
+// response headers after an informational response are not trailers.
 #include "upstream/upstream_connection.h"
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -46,7 +48,9 @@ class Stream : public UpstreamStreamCallbacks {
   void OnUpstreamHeader(absl::string_view name, absl::string_view value) override {
     if (name == "grpc-status") grpc_status = std::string(value);
   }
-  void OnUpstreamHeadersEnd(bool, bool) override {}
+  void OnUpstreamHeadersEnd(bool trailers, bool end_stream) override {
+    header_blocks.push_back({trailers, end_stream});
+  }
   void OnUpstreamData(const uint8_t*, size_t length) override {
     connection_.Consume(id_, length);
   }
@@ -66,6 +70,8 @@ class Stream : public UpstreamStreamCallbacks {
   uint32_t close_code = 0;
   std::string message;
   std::string grpc_status;
+  // Each header block's end: (trailers, end_stream).
+  std::vector<std::pair<bool, bool>> header_blocks;
 
  private:
   void Done() {
@@ -119,6 +125,34 @@ TEST(UpstreamConnectionTest, GoawayFinishesProcessedStreamsAndRefusesTheRest) {
   // An orderly shutdown is no outlier failure.
   EXPECT_EQ(listener.successes, 1);
   EXPECT_EQ(listener.failures, 0);
+  connection->set_listener(nullptr);
+  connection.reset();
+  loop->RunPendingWork();
+}
+
+TEST(UpstreamConnectionTest, HeadersAfterAnInformationalResponseAreNotTrailers) {
+  // 100 (Continue), then the response headers, a message and the trailers:
+  // nghttp2 files the second block under the category of trailers, which
+  // once made a call answer at once with empty trailers and no grpc-status.
+  testing::GoawayServer server(/*batch=*/1, /*answered=*/1, /*informational=*/true);
+  std::unique_ptr<EventLoop> loop = std::move(*EventLoop::Create());
+  Listener listener;
+  std::unique_ptr<UpstreamConnection> connection = UpstreamConnection::Connect(
+      *loop, UpstreamEndpoint{"c", "127.0.0.1", "127.0.0.1", server.port()}, &listener);
+  int remaining = 1;
+  Stream stream(*connection, *loop, remaining);
+  connection->Attach(&stream);
+  Timer guard(*loop, [&loop] { loop->Exit(); });
+  guard.Enable(absl::Seconds(20));
+  loop->Run();
+  guard.Disable();
+
+  EXPECT_TRUE(stream.closed);
+  EXPECT_EQ(stream.grpc_status, "0");
+  // (trailers, end_stream) of each block: 100, 200, trailers.
+  EXPECT_THAT(stream.header_blocks, ::testing::ElementsAre(std::pair(false, false),
+                                                           std::pair(false, false),
+                                                           std::pair(true, true)));
   connection->set_listener(nullptr);
   connection.reset();
   loop->RunPendingWork();
