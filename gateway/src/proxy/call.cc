@@ -254,11 +254,14 @@ bool Call::Authenticate() {
 }
 
 bool Call::AdmitRate() {
-  // Anonymous callers share a bucket per client address.
-  const std::string key =
-      identity_.principal.empty()
-          ? absl::StrCat("anonymous@", downstream_.peer_ip())
-          : std::string(identity_.principal);
+  // Anonymous callers share a bucket per client address; a principal's
+  // bucket is looked up by its name as it is (no copy per call).
+  std::string anonymous;
+  absl::string_view key = identity_.principal;
+  if (key.empty()) {
+    anonymous = absl::StrCat("anonymous@", downstream_.peer_ip());
+    key = anonymous;
+  }
   const absl::Duration wait = route_->rate_limit->Acquire(key, context_.loop.now());
   if (wait <= absl::ZeroDuration()) return true;
   const std::string message =
