@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +41,14 @@ absl::Status Http2Connection::StartIo(bool want_write) {
 
 absl::Status Http2Connection::StartTls(const TlsContext& context,
                                        const std::string* server_name) {
+  // OpenSSL writes with write(2), which raises SIGPIPE when the peer has
+  // closed: ignored once for the process (the gateway's main does so too),
+  // so that an embedding process is not killed by a peer hanging up.
+  static const bool sigpipe_ignored = [] {
+    signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
   ERR_clear_error();
   ssl_ = SSL_new(context.get());
   if (ssl_ == nullptr) return absl::InternalError(TlsErrorText("SSL_new failed"));
